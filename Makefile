@@ -1,0 +1,44 @@
+# Two commands set everything up: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck templates unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the project's metadata changes, not on every run.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/isched validate --file examples/schedules.yaml
+	$(BIN)/isched schedule preview office-berlin --from 2026-03-23 --to 2026-04-05 --file examples/schedules.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check scheduler tests benchmarks
+	$(BIN)/ruff format --check scheduler tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy scheduler benchmarks
+
+templates: $(STAMP)
+	@if ls template.yaml infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint template.yaml infra/*.yaml; \
+	else echo "no CloudFormation templates yet"; fi
+
+# pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n auto -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+test: lint typecheck templates unit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
