@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import get_close_matches
@@ -228,12 +229,12 @@ class Config:
         return {r.name: self.periods[r.name] for r in schedule.periods}
 
 
-def check_schedule(schedule: Schedule, periods: dict[str, Period], path: str) -> list[Issue]:
-    """Cross-checks: every named period exists; something to schedule by."""
+def check_schedule(schedule: Schedule, periods: Collection[str], path: str) -> list[Issue]:
+    """Cross-checks against the names of the defined periods: every named period exists; something to schedule by."""
     issues: list[Issue] = []
     for ref in schedule.periods:
         if ref.name not in periods:
-            close = get_close_matches(ref.name, list(periods), n=1)
+            close = get_close_matches(ref.name, sorted(periods), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             issues.append(Issue(f"{path}.periods", f"'{ref.name}' is not a defined period{hint}"))
     if not schedule.periods and schedule.override_status is None:
@@ -242,14 +243,21 @@ def check_schedule(schedule: Schedule, periods: dict[str, Period], path: str) ->
 
 
 def parse_schedule(name: str, raw: object, path: str) -> tuple[Schedule | None, list[Issue]]:
+    """Validates one schedule's own fields (not whether its periods exist: see :func:`check_schedule`)."""
+    schedule, issues, _ = _parse_schedule(name, raw, path)
+    return schedule, issues
+
+
+def _parse_schedule(name: str, raw: object, path: str) -> tuple[Schedule | None, list[Issue], tuple[PeriodRef, ...]]:
     issues: list[Issue] = []
     if not isinstance(raw, dict):
         issues.append(Issue(path, f"{raw!r} is not a schedule (a mapping of schedule fields)"))
-        return None, issues
+        return None, issues, ()
     values = parse_schedule_fields(raw, path, issues)
+    refs: tuple[PeriodRef, ...] = values.get("periods", ())
     if issues:
-        return None, issues
-    return Schedule(name=name, **values), []
+        return None, issues, refs
+    return Schedule(name=name, **values), [], refs
 
 
 def parse_config(doc: object) -> Config:
@@ -289,16 +297,15 @@ def parse_config(doc: object) -> Config:
             except FieldError as exc:
                 issues.append(Issue(path, str(exc)))
                 continue
-            schedule, found = parse_schedule(name, raw, path)
+            schedule, found, refs = _parse_schedule(name, raw, path)
             issues.extend(found)
-            if schedule is None:
-                continue
-            # A period that failed validation is reported where it is defined, not again here.
+            # Cross-check even a schedule with other errors, so one run reports everything; a period that failed
+            # its own validation is reported where it is defined, not again here.
             defined = set(raw_periods) if isinstance(raw_periods, dict) else set()
-            for issue in check_schedule(schedule, periods, path):
-                if not any(f"'{n}' is not a defined period" in issue.message for n in defined):
-                    issues.append(issue)
-            schedules[name] = schedule
+            probe = schedule or Schedule(name=name, periods=refs, override_status=State.STOPPED)
+            issues.extend(check_schedule(probe, defined, path))
+            if schedule is not None:
+                schedules[name] = schedule
     if issues:
         raise ConfigError(issues)
     return Config(periods, schedules)

@@ -1,0 +1,1 @@
+"""The ``isched`` command line."""

@@ -1,0 +1,88 @@
+"""Entry point of ``isched``: the command group, global options and the exit-code policy.
+
+Exit codes: 0 success; 2 invalid input or usage (the message names the field and the value; nothing written);
+1 any other failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from scheduler import __version__
+
+from .errors import CommandError, InputError
+from .output import err_console, report_issues
+from .schedules import preview_cmd, schedule_group, state_cmd, validate_cmd
+
+_ = (preview_cmd, state_cmd)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option(
+    "--namespace",
+    envvar="ISCHED_NAMESPACE",
+    default="default",
+    show_default=True,
+    help="Keeps several deployments' tables apart (env ISCHED_NAMESPACE).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout, for every command.")
+@click.version_option(__version__, prog_name="isched")
+@click.pass_context
+def cli(ctx: click.Context, namespace: str, as_json: bool) -> None:
+    """isched: stop and start EC2, Auto Scaling groups and RDS/Aurora on schedules.
+
+    Schedules are made of periods (office hours, overnight batches, cron windows) in a time zone.
+    Tag a resource with `Schedule=<name>` and each scheduling pass starts and stops it.
+
+    \b
+    Try it offline:
+      isched validate --file examples/schedules.yaml
+      isched schedule preview office-berlin --from 2026-03-23 --to 2026-04-05 --file examples/schedules.yaml
+      isched schedule state office-berlin --at 2026-11-27T09:30:00+01:00 --file examples/schedules.yaml
+    """
+    obj = ctx.ensure_object(dict)
+    obj["namespace"] = namespace
+    obj["json"] = as_json
+
+
+cli.add_command(validate_cmd)
+cli.add_command(schedule_group)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the CLI and maps errors to exit codes (never a traceback for an expected failure)."""
+    as_json = "--json" in (argv if argv is not None else sys.argv[1:])
+    try:
+        rc = cli.main(args=argv, prog_name="isched", standalone_mode=False)
+    except InputError as exc:
+        report_issues(exc.issues, as_json=as_json, source=exc.source)
+        return 2
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except CommandError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:
+        if os.environ.get("ISCHED_DEBUG"):
+            raise
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}")
+        return 1
+    # In non-standalone mode click returns an Exit's code instead of raising it.
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
