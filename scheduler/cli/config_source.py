@@ -33,9 +33,17 @@ def load_file(path: str) -> Config:
 
 
 def load_config(file: str | None) -> Config:
+    """The configuration from ``file``, or the stored configuration of the current namespace without one."""
     if file is not None:
         return load_file(file)
-    raise InputError(
-        "no --file given: this build reads schedules from files only (the DynamoDB store comes with `isched init`)",
-        "--file",
-    )
+    import click
+
+    from scheduler.store.config import StoreError
+
+    from .context import config_store
+    from .errors import CommandError
+
+    try:
+        return config_store(click.get_current_context()).load()
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None

@@ -10,14 +10,16 @@ import os
 import sys
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from scheduler import __version__
 
 from .errors import CommandError, InputError
+from .items import SCHEDULE_ITEM_COMMANDS, period_group
 from .output import err_console, report_issues
-from .schedules import preview_cmd, schedule_group, state_cmd, validate_cmd
-
-_ = (preview_cmd, state_cmd)
+from .schedules import schedule_group, validate_cmd
+from .store_cmds import apply_cmd, export_cmd, init_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -50,6 +52,12 @@ def cli(ctx: click.Context, namespace: str, as_json: bool) -> None:
 
 cli.add_command(validate_cmd)
 cli.add_command(schedule_group)
+cli.add_command(init_cmd)
+cli.add_command(apply_cmd)
+cli.add_command(export_cmd)
+cli.add_command(period_group)
+for _command in SCHEDULE_ITEM_COMMANDS:
+    schedule_group.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except PynamoDBException as exc:
+        code = getattr(exc, "cause_response_code", None)
+        if code == "ResourceNotFoundException":
+            err_console.print(
+                "[bold red]error:[/] the isched tables do not exist here: run `isched init` "
+                "(or check --namespace / ISCHED_NAMESPACE and the region)"
+            )
+        else:
+            err_console.print(f"[bold red]error:[/] DynamoDB: {getattr(exc, 'cause_response_message', None) or exc}")
+        return 1
+    except (BotoCoreError, ClientError) as exc:
+        err_console.print(f"[bold red]error:[/] AWS: {exc}")
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

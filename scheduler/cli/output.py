@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime
 from typing import Any
@@ -12,8 +13,14 @@ from rich.markup import escape
 
 from scheduler.engine.errors import Issue
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def _width() -> int | None:
+    # Piped output would otherwise wrap tables at 80 columns; a terminal keeps its own width.
+    return None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
+
+
+console = Console(highlight=False, width=_width())
+err_console = Console(stderr=True, highlight=False, width=_width())
 
 
 def _default(value: object) -> object:

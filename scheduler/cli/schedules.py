@@ -31,7 +31,9 @@ def _evaluator(config: Config, name: str) -> Evaluator:
 
 
 @click.command("validate")
-@click.option("--file", "-f", "file", required=True, metavar="F", help="Schedule file (YAML or JSON).")
+@click.option(
+    "--file", "-f", "file", required=True, metavar="F", help="Schedule file; without it, the stored configuration."
+)
 @json_option
 def validate_cmd(file: str, as_json: bool) -> None:
     """Check a schedule file without touching AWS.
@@ -88,7 +90,7 @@ def schedule_group() -> None:
 @click.argument("name")
 @click.option("--from", "from_", required=True, metavar="DATE", help="First local date (YYYY-MM-DD), inclusive.")
 @click.option("--to", "to", required=True, metavar="DATE", help="Last local date (YYYY-MM-DD), inclusive.")
-@click.option("--file", "-f", "file", metavar="F", help="Schedule file (YAML or JSON).")
+@click.option("--file", "-f", "file", metavar="F", help="Schedule file; without it, the stored configuration.")
 @json_option
 def preview_cmd(name: str, from_: str, to: str, file: str | None, as_json: bool) -> None:
     """Transitions and running time of schedule NAME between two local dates.
@@ -190,7 +192,7 @@ def _instant(local: datetime, ev: Evaluator) -> datetime:
 @schedule_group.command("state")
 @click.argument("name")
 @click.option("--at", "at", required=True, metavar="TIME", help="ISO 8601 instant with offset, e.g. 2026-11-27T09:00Z.")
-@click.option("--file", "-f", "file", metavar="F", help="Schedule file (YAML or JSON).")
+@click.option("--file", "-f", "file", metavar="F", help="Schedule file; without it, the stored configuration.")
 @json_option
 def state_cmd(name: str, at: str, file: str | None, as_json: bool) -> None:
     """The state of schedule NAME at one instant: running, stopped or any (no opinion)."""

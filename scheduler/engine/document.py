@@ -21,11 +21,17 @@ class _Loader(yaml.SafeLoader):
     duplicate_issues: list[Issue]
 
 
-# Rebuild the implicit resolvers without the base-60 forms of int and float.
+# Rebuild the implicit resolvers: no base-60 ints or floats ("9:00" stays text), booleans only true/false (a
+# period named "off" or "no" stays a name), and no timestamps (dates stay text and are validated, with the field
+# named, by the schedule rules rather than failing inside the YAML parser).
+_DROPPED = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
 _Loader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    ch: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED]
     for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
     re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$", re.X),
@@ -43,20 +49,25 @@ _Loader.add_implicit_resolver(
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    out: dict[Any, Any] = {}
+    # Duplicates are checked among the keys written in this mapping; keys brought in by a `<<` merge may be
+    # overridden by design.
     first_line: dict[Any, int] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        value = loader.construct_object(value_node, deep=deep)
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
-        if key in out:
+        if key in first_line:
             loader.duplicate_issues.append(
                 Issue(f"line {line}", f"duplicate key '{key}' (already defined on line {first_line[key]})")
             )
-            continue
-        out[key] = value
-        first_line[key] = line
+        else:
+            first_line[key] = line
+    loader.flatten_mapping(node)
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        out[key] = loader.construct_object(value_node, deep=deep)
     return out
 
 

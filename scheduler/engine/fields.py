@@ -64,8 +64,8 @@ _INFO = {
 
 _STEP_RE = re.compile(r"^(?P<base>.+?)/(?P<step>[^/]*)$")
 _NTH_RE = re.compile(r"^(?P<day>[a-z0-9]+)#(?P<k>[^#]*)$")
-_LAST_WD_RE = re.compile(r"^(?P<day>[a-z]+|\d+)l$")
-_NEAREST_RE = re.compile(r"^(?P<day>\d+)w$")
+_LAST_WD_RE = re.compile(r"^(?P<day>[a-z]+|[0-9]+)l$")
+_NEAREST_RE = re.compile(r"^(?P<day>[0-9]+)w$")
 
 # A compiled item: given (year, month, days in month, weekday of the 1st), the matching days of that month.
 _DaySet = Callable[[int, int, int, int], Iterable[int]]
@@ -74,7 +74,7 @@ _DaySet = Callable[[int, int, int, int], Iterable[int]]
 def _value(token: str, kind: Kind, item: str) -> int:
     info = _INFO[kind]
     t = token.strip()
-    if t.isdigit():
+    if _is_number(t):
         n = int(t)
         if info.low <= n <= info.high:
             return n
@@ -169,8 +169,13 @@ def _nearest_weekday(n: int) -> _DaySet:
     return fn
 
 
+def _is_number(text: str) -> bool:
+    # str.isdigit() also accepts superscripts and other scripts' digits, which int() rejects or misreads.
+    return text.isascii() and text.isdigit()
+
+
 def _parse_step(text: str, item: str) -> int:
-    if not text.isdigit():
+    if not _is_number(text):
         raise FieldError(f"'{item}' has an invalid step '{text}' (a whole number of 1 or more)")
     step = int(text)
     if step < 1:
@@ -195,7 +200,7 @@ def _parse_item(item: str, kind: Kind, static: set[int], dynamic: list[_DaySet])
         if mm:
             wd = _value(mm.group("day"), kind, item)
             k = mm.group("k")
-            if not (k.isdigit() and 1 <= int(k) <= 5):
+            if not (_is_number(k) and 1 <= int(k) <= 5):
                 raise FieldError(f"'{item}' is not a weekday (the k in day#k must be 1-5, not '{k}')")
             dynamic.append(_nth_weekday(wd, int(k)))
             return False

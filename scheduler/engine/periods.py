@@ -16,7 +16,7 @@ from croniter import croniter
 from .errors import FieldError, Issue
 from .fields import DayField, Kind, parse_field
 
-_TIME_RE = re.compile(r"^(?P<h>\d{1,2}):(?P<m>\d{2})$")
+_TIME_RE = re.compile(r"^(?P<h>[0-9]{1,2}):(?P<m>[0-9]{2})$")
 END_OF_DAY = 24 * 60
 
 PERIOD_FIELDS = ("begintime", "endtime", "weekdays", "monthdays", "months", "start", "stop", "description")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from difflib import get_close_matches
 from enum import StrEnum
 from functools import lru_cache
@@ -38,7 +38,7 @@ FLAG_DEFAULTS = {"enforced": False, "retain_running": False, "stop_new_instances
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+=/-]{0,127}$")
 _TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,8 @@ def parse_bool(value: object) -> bool:
 
 
 def parse_date(value: object) -> date:
+    if isinstance(value, datetime):
+        raise FieldError(f"'{value.isoformat()}' is not a date (YYYY-MM-DD, without a time)")
     if isinstance(value, date):
         return value
     if isinstance(value, str) and _DATE_RE.match(value.strip()):

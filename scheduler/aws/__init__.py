@@ -1,0 +1,1 @@
+"""AWS access: one session factory (endpoint, retries, regions, assumed roles) used by every AWS call."""

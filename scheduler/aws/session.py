@@ -1,0 +1,56 @@
+"""The one place boto3 sessions and clients are made.
+
+Every client honours the standard AWS variables (profiles, ``AWS_DEFAULT_REGION``) and the endpoint override
+(``AWS_ENDPOINT_URL_<SERVICE>`` then ``AWS_ENDPOINT_URL``), so the same code runs against AWS, a moto server or
+LocalStack. Retries use botocore's ``adaptive`` mode, which also rate-limits the client under throttling.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from scheduler import __version__
+
+DEFAULT_REGION = "us-east-1"
+MAX_ATTEMPTS = 8
+
+
+def client_config(**overrides: Any) -> Config:
+    base = Config(
+        retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+        user_agent_extra=f"isched/{__version__}",
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    return base.merge(Config(**overrides)) if overrides else base
+
+
+def endpoint_url(service: str) -> str | None:
+    """The endpoint override for ``service`` from the environment, if any."""
+    specific = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}")
+    return specific or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def default_region(session: boto3.Session | None = None) -> str:
+    region = (session.region_name if session is not None else None) or os.environ.get("AWS_REGION")
+    return region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def make_session(profile: str | None = None, region: str | None = None, **credentials: str) -> boto3.Session:
+    """A boto3 session; ``credentials`` are ``aws_access_key_id``/``aws_secret_access_key``/``aws_session_token``."""
+    return boto3.Session(profile_name=profile, region_name=region, **credentials)
+
+
+def client(service: str, region: str | None = None, session: boto3.Session | None = None, **config: Any) -> Any:
+    """A client for ``service`` in ``region`` with isched's retry and endpoint policy."""
+    session = session or boto3.Session()
+    return session.client(
+        service,
+        region_name=region or default_region(session),
+        endpoint_url=endpoint_url(service),
+        config=client_config(**config),
+    )

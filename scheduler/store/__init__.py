@@ -1,0 +1,1 @@
+"""DynamoDB persistence (PynamoDB): configuration, per-resource state and the action ledger."""

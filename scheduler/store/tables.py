@@ -1,0 +1,144 @@
+"""Table names and PynamoDB models, bound at run time to a namespace's tables.
+
+Names derive from the namespace (``isched-<namespace>-config`` ...) unless ``ISCHED_CONFIG_TABLE``,
+``ISCHED_STATE_TABLE`` or ``ISCHED_LEDGER_TABLE`` name them (the Lambda functions get those from the stack).
+
+Keys are chosen for the access patterns:
+
+* config: ``kind`` (period | schedule | setting) + ``name``: listing one kind is one query.
+* state: ``target`` (account#region#service) + ``resource``: a worker reads all state of its target with one
+  query and writes it back in batches.
+* ledger: ``month`` (YYYY-MM, UTC) + ``key`` (ISO instant#target#resource#action): a month is one query.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from scheduler.aws.session import default_region, endpoint_url
+
+_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
+class NamespaceError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TableNames:
+    config: str
+    state: str
+    ledger: str
+
+    @classmethod
+    def for_namespace(cls, namespace: str) -> TableNames:
+        if not _NAMESPACE_RE.match(namespace or ""):
+            raise NamespaceError(
+                f"'{namespace}' is not a namespace (1-40 letters, digits, _ . -, starting with a letter or digit)"
+            )
+        return cls(
+            config=os.environ.get("ISCHED_CONFIG_TABLE") or f"isched-{namespace}-config",
+            state=os.environ.get("ISCHED_STATE_TABLE") or f"isched-{namespace}-state",
+            ledger=os.environ.get("ISCHED_LEDGER_TABLE") or f"isched-{namespace}-ledger",
+        )
+
+
+class ConfigItem(Model):
+    """A period, schedule or setting. ``body`` holds the file's fields; ``version`` guards every write."""
+
+    class Meta:
+        table_name = "isched-config"
+
+    kind = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+    body = JSONAttribute(default=dict)
+    version = NumberAttribute(default=1)
+    # Periods only: the schedules that use them, maintained in the same transaction as the schedule's write,
+    # so a period in use cannot be deleted even by a concurrent writer.
+    used_by = UnicodeSetAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+class StateItem(Model):
+    class Meta:
+        table_name = "isched-state"
+
+    target = UnicodeAttribute(hash_key=True)
+    resource = UnicodeAttribute(range_key=True)
+    data = JSONAttribute(default=dict)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+class LedgerItem(Model):
+    class Meta:
+        table_name = "isched-ledger"
+
+    month = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+    data = JSONAttribute(default=dict)
+    expires_at = NumberAttribute(null=True)  # epoch seconds, for DynamoDB TTL
+
+
+def _bind(base: type[Model], table: str, region: str, host: str | None) -> Any:
+    meta = type(
+        "Meta",
+        (),
+        {
+            "table_name": table,
+            "region": region,
+            "host": host,
+            "billing_mode": "PAY_PER_REQUEST",
+            "max_retry_attempts": 5,
+        },
+    )
+    return type(base.__name__, (base,), {"Meta": meta, "__module__": __name__})
+
+
+@lru_cache(maxsize=64)
+def _models(names: TableNames, region: str, host: str | None) -> tuple[Any, Any, Any]:
+    return (
+        _bind(ConfigItem, names.config, region, host),
+        _bind(StateItem, names.state, region, host),
+        _bind(LedgerItem, names.ledger, region, host),
+    )
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The three models of one deployment, bound to its table names, region and endpoint."""
+
+    names: TableNames
+    config: type[ConfigItem]
+    state: type[StateItem]
+    ledger: type[LedgerItem]
+
+    @classmethod
+    def for_namespace(cls, namespace: str, region: str | None = None) -> Tables:
+        names = TableNames.for_namespace(namespace)
+        config, state, ledger = _models(names, region or default_region(), endpoint_url("dynamodb"))
+        return cls(names, config, state, ledger)
+
+    def create_missing(self) -> dict[str, str]:
+        """Creates each table that does not exist yet; returns {table: "created" | "exists"}."""
+        out: dict[str, str] = {}
+        for model in (self.config, self.state, self.ledger):
+            name = model.Meta.table_name
+            if model.exists():
+                out[name] = "exists"
+            else:
+                model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+                out[name] = "created"
+        return out
