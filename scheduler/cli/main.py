@@ -20,6 +20,7 @@ from .items import SCHEDULE_ITEM_COMMANDS, period_group
 from .output import err_console, report_issues
 from .schedules import schedule_group, validate_cmd
 from .store_cmds import apply_cmd, export_cmd, init_cmd
+from .tagging import tag_cmd, untag_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -56,6 +57,8 @@ cli.add_command(init_cmd)
 cli.add_command(apply_cmd)
 cli.add_command(export_cmd)
 cli.add_command(period_group)
+cli.add_command(tag_cmd)
+cli.add_command(untag_cmd)
 for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 

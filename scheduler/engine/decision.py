@@ -111,14 +111,17 @@ def _act(
                 want_type,
             )
         return _none(rule, f"{why}; already {target.value}", ok)
+    # Mid-transition the other way: the service would refuse the action now, so it is retried next pass.
+    if observed is Observed.STARTING:
+        return Decision("none", rule, f"{why}; found starting, will stop next pass", failed, failed)
+    if observed is Observed.STOPPING:
+        return Decision("none", rule, f"{why}; found stopping, will start next pass", failed, failed)
     if target is State.RUNNING:
         if wrong_type:
             return Decision(
                 "resize", rule, f"{why}; starting as {want_type} (was {current_type})", ok, failed, want_type
             )
         return Decision("start", rule, why, ok, failed, want_type)
-    if observed in (Observed.STARTING,):
-        return Decision("none", rule, f"{why}; found starting, will stop next pass", failed, failed)
     return Decision("stop", rule, why, ok, failed, hibernate=view.hibernate)
 
 
@@ -138,6 +141,8 @@ def decide(
     """
     first_seen = stored is None
     base = stored if stored is not None else ResourceState()
+    if base.retained and observed.settled is State.STOPPED:
+        base = replace(base, retained=False)  # stopped since (by anyone): nothing left to retain
     now = view.now
     settled = observed.settled
 
@@ -146,8 +151,9 @@ def decide(
     if tr is not None and (base.decided_at is None or base.decided_at < tr.at):
         target = _target(tr)
         when = f"{tr.action} at {iso_z(tr.at)} ({'event' if tr.source == 'event' else 'schedule'})"
-        if tr.action == "stop" and view.retain_running and base.retained:
-            kept = ResourceState(desired=None, decided_at=tr.at)
+        if tr.action == "stop" and view.retain_running and base.retained and settled is State.RUNNING:
+            # Still marked retained until the next start, so an enforced schedule does not stop it either.
+            kept = ResourceState(desired=None, decided_at=tr.at, retained=True)
             return _none(
                 "retain_running",
                 f"{when}; started by hand before the period began, so kept running (retain_running)",
@@ -157,6 +163,7 @@ def decide(
             tr.action == "start"
             and view.retain_running
             and base.desired is State.STOPPED
+            and not base.pending  # a stop that failed is not a hand start: the schedule never stopped it
             and observed is Observed.RUNNING
         ):
             kept = ResourceState(desired=State.RUNNING, decided_at=tr.at, retained=True)

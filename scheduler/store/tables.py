@@ -80,6 +80,10 @@ class StateItem(Model):
     resource = UnicodeAttribute(range_key=True)
     data = JSONAttribute(default=dict)
     updated_at = UTCDateTimeAttribute(null=True)
+    # Only on the per-target pass item, as fixed-width UTC text so conditions can compare them: the last
+    # completed pass (its transitions are done) and the latest pass claimed (started).
+    pass_at = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute(null=True)
 
 
 class LedgerItem(Model):

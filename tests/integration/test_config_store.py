@@ -288,3 +288,18 @@ def test_preview_and_state_read_the_store(run, ready):
     assert r.code == 0 and r.json()["state"] == "running"
     r = run("schedule", "preview", "office-berlin", "--from", "2026-11-23", "--to", "2026-11-27", "--json")
     assert r.code == 0 and r.json()["running_hours"] == 52.0
+
+
+def test_tag_refuses_a_schedule_that_is_not_stored(run, ready):
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    r = run("tag", iid, "--schedule", "nope")
+    assert r.code == 2 and "--schedule: 'nope' is not a stored schedule" in r.err
+    run("apply", "--file", SAMPLE)
+    r = run("tag", iid, "--schedule", "office-berlin", "--json")
+    assert r.code == 0, r.err
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [iid]}])["Tags"]
+    assert {"Key": "Schedule", "Value": "office-berlin"} in [{"Key": t["Key"], "Value": t["Value"]} for t in tags]
