@@ -18,6 +18,7 @@ from scheduler import __version__
 from .errors import CommandError, InputError
 from .items import SCHEDULE_ITEM_COMMANDS, period_group
 from .output import err_console, report_issues
+from .run_cmds import run_cmd, status_cmd
 from .schedules import schedule_group, validate_cmd
 from .store_cmds import apply_cmd, export_cmd, init_cmd
 from .tagging import tag_cmd, untag_cmd
@@ -59,6 +60,8 @@ cli.add_command(export_cmd)
 cli.add_command(period_group)
 cli.add_command(tag_cmd)
 cli.add_command(untag_cmd)
+cli.add_command(run_cmd)
+cli.add_command(status_cmd)
 for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 

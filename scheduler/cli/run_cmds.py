@@ -1,0 +1,249 @@
+"""``isched run`` (one scheduling pass) and ``isched status`` (what is managed, and what happens next)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from scheduler.aws.accounts import DEFAULT_ROLE_NAME, AccountSessions
+from scheduler.aws.session import default_region
+from scheduler.engine import iso_z
+from scheduler.runtime.orchestrator import LocalInvoker, PassRequest, run_pass, targets_for
+from scheduler.runtime.status import fleet_status
+from scheduler.services.base import SERVICES
+from scheduler.store.config import StoreError
+from scheduler.store.state import StateStore
+
+from .context import config_store, tables
+from .errors import CommandError, InputError
+from .options import json_option, parse_instant
+from .output import console, emit_json, err_console
+
+_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _targets_options(fn: Any) -> Any:
+    opts = [
+        click.option("--accounts", metavar="A,B", help="Account ids (default: the account of your credentials)."),
+        click.option("--regions", metavar="R1,R2", help="Regions (default: AWS_DEFAULT_REGION / your profile's)."),
+        click.option("--services", metavar="S1,S2", help="Services among ec2, asg, rds (default: all)."),
+        click.option(
+            "--tag-key",
+            envvar="ISCHED_TAG_KEY",
+            default="Schedule",
+            show_default=True,
+            help="The tag naming each resource's schedule (env ISCHED_TAG_KEY).",
+        ),
+        click.option(
+            "--role-name",
+            envvar="ISCHED_ROLE_NAME",
+            default=DEFAULT_ROLE_NAME,
+            show_default=True,
+            help="Role assumed in every other account (env ISCHED_ROLE_NAME).",
+        ),
+        click.option(
+            "--external-id", envvar="ISCHED_EXTERNAL_ID", help="External id for the spoke role, if it needs one."
+        ),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _resolve_targets(
+    accounts: str | None, regions: str | None, services: str | None, sessions: AccountSessions
+) -> tuple[list[str], list[str], list[str]]:
+    acc = _split(accounts)
+    for a in acc:
+        if not _ACCOUNT_RE.match(a):
+            raise InputError(f"'{a}' is not an AWS account id (12 digits)", "--accounts")
+    reg = _split(regions)
+    for r in reg:
+        if not _REGION_RE.match(r):
+            raise InputError(f"'{r}' is not an AWS region name (e.g. eu-west-1)", "--regions")
+    svc = _split(services) or list(SERVICES)
+    for s in svc:
+        if s not in SERVICES:
+            raise InputError(f"'{s}' is not a service (one of {', '.join(SERVICES)})", "--services")
+    if not acc:
+        acc = [sessions.hub_account]
+    if not reg:
+        reg = [default_region(sessions.base)]
+    return list(dict.fromkeys(acc)), list(dict.fromkeys(reg)), list(dict.fromkeys(svc))
+
+
+def _load_config(ctx: click.Context) -> Any:
+    try:
+        return config_store(ctx).load()
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+
+
+class _StderrDecisions(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[dim]{getattr(record, 'target', '')}[/] {record.getMessage()}", soft_wrap=True)
+
+
+@click.command("run")
+@click.option("--at", "at", metavar="TIME", help="Run as if at this instant (ISO 8601 with offset; default now).")
+@click.option("--dry-run", is_flag=True, help="Decide and report; change nothing and write nothing.")
+@_targets_options
+@click.option("-v", "--verbose", is_flag=True, help="Print one decision line per resource on stderr.")
+@json_option
+@click.pass_context
+def run_cmd(
+    ctx: click.Context,
+    /,
+    at: str | None,
+    dry_run: bool,
+    accounts: str | None,
+    regions: str | None,
+    services: str | None,
+    tag_key: str,
+    role_name: str,
+    external_id: str | None,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Run one scheduling pass over every account × region × service, in parallel.
+
+    Each resource tagged `<tag-key>=<schedule>` is decided from its schedule's transitions since the previous
+    pass (a late or missed pass catches up), its stored state and what it is doing now; manual starts and stops
+    are respected unless the schedule is enforced. Per-resource problems are listed under errors and do not
+    stop the pass (exit code 0); the pass fails (exit 1) only when it cannot run at all.
+
+    \b
+    Examples:
+      isched run --dry-run
+      isched run --at 2026-11-27T17:00:00Z --regions eu-west-1,us-east-1 --services ec2,rds --json
+      isched run --accounts 111111111111,222222222222 --role-name isched-spoke
+    """
+    instant = parse_instant(at, "--at") if at else datetime.now(UTC)
+    sessions = AccountSessions(role_name=role_name, external_id=external_id)
+    acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
+    config = _load_config(ctx)
+    logger = logging.getLogger("isched.worker")
+    if verbose:
+        logger.setLevel(logging.INFO)
+        if not any(isinstance(h, _StderrDecisions) for h in logger.handlers):
+            logger.addHandler(_StderrDecisions())
+    state = StateStore(tables(ctx))
+    invoker = LocalInvoker(config, state, sessions, logger=logger)
+    targets = targets_for(acc, reg, svc)
+    request = PassRequest(at=instant, tag_key=tag_key, dry_run=dry_run)
+    show_progress = not as_json and err_console.is_terminal
+    with Progress(
+        TextColumn("[bold]pass[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} targets"),
+        console=err_console,
+        transient=True,
+        disable=not show_progress,
+    ) as progress:
+        task = progress.add_task(iso_z(instant), total=len(targets))
+        result = run_pass(invoker, targets, request, on_done=lambda _r: progress.advance(task))
+    body = result.to_json()
+    if as_json:
+        emit_json(body)
+        return
+    _print_pass(body, result, dry_run, len(targets))
+
+
+def _print_pass(body: dict[str, Any], result: Any, dry_run: bool, n_targets: int) -> None:
+    managed = sum(r.managed for r in result.results)
+    title = f"pass at {body['at']}" + (" (dry run: nothing changed)" if dry_run else "")
+    if body["actions"]:
+        table = Table(title=title, show_edge=False, header_style="bold")
+        for col in ("account", "region", "service", "resource", "schedule", "action", "reason"):
+            table.add_column(col, no_wrap=col in ("account", "resource"))
+        colours = {"start": "green", "stop": "red", "resize": "yellow"}
+        for a in body["actions"]:
+            table.add_row(
+                a["account"],
+                a["region"],
+                a["service"],
+                a["resource"],
+                a["schedule"],
+                f"[{colours.get(a['action'], 'white')}]{a['action']}[/]",
+                a["reason"],
+            )
+        console.print(table)
+    else:
+        console.print(f"{title}: nothing to do")
+    for e in body["errors"]:
+        where = f"{e['account']}/{e['region']}/{e['service']}" + (f" {e['resource']}" if e["resource"] else "")
+        err_console.print(f"[bold red]error:[/] {where}: {e['error']}", soft_wrap=True)
+    counts: dict[str, int] = {}
+    for a in body["actions"]:
+        counts[a["action"]] = counts.get(a["action"], 0) + 1
+    done = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no actions"
+    console.print(f"{managed} managed resource(s) in {n_targets} target(s): {done}; {len(body['errors'])} error(s)")
+
+
+@click.command("status")
+@click.option("--at", "at", metavar="TIME", help="As if at this instant (default now).")
+@_targets_options
+@json_option
+@click.pass_context
+def status_cmd(
+    ctx: click.Context,
+    /,
+    at: str | None,
+    accounts: str | None,
+    regions: str | None,
+    services: str | None,
+    tag_key: str,
+    role_name: str,
+    external_id: str | None,
+    as_json: bool,
+) -> None:
+    """Managed resources: schedule, actual state, stored state, last action and the next transition."""
+    instant = parse_instant(at, "--at") if at else datetime.now(UTC)
+    sessions = AccountSessions(role_name=role_name, external_id=external_id)
+    acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
+    config = _load_config(ctx)
+    rows, errors = fleet_status(targets_for(acc, reg, svc), instant, config, sessions, StateStore(tables(ctx)), tag_key)
+    if as_json:
+        emit_json({"at": iso_z(instant), "resources": rows, "errors": errors})
+        return
+    by_target: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        by_target.setdefault((r["account"], r["region"], r["service"]), []).append(r)
+    for (account, region_name, service), group in by_target.items():
+        # One compact table per target keeps ids and times whole in an 80-column terminal.
+        table = Table(show_edge=False, header_style="bold", title=f"{service} in {account} {region_name}")
+        table.add_column("resource", no_wrap=True)
+        table.add_column("schedule", overflow="fold", min_width=8)
+        table.add_column("state", overflow="fold", min_width=7)
+        table.add_column("should be", overflow="fold", min_width=7)
+        table.add_column("last action", no_wrap=True)
+        table.add_column("next (UTC)", no_wrap=True)
+        for r in group:
+            last = f"{r['last_action']} {_short(r['last_action_at'])}" if r["last_action"] else ""
+            nxt = f"{r['next_action']} {_short(r['next_at'])}" if r["next_action"] else ""
+            table.add_row(
+                r["resource"], r["schedule"], r["state"], r["schedule_state"] or r["problem"] or "", last, nxt
+            )
+        console.print(table)
+    if not rows:
+        console.print("No resources carry the schedule tag in these targets.")
+    for e in errors:
+        err_console.print(f"[bold red]error:[/] {e['account']}/{e['region']}/{e['service']}: {e['error']}")
+
+
+def _short(instant: str | None) -> str:
+    """``2026-03-02T17:00:00Z`` -> ``03-02 17:00`` (UTC), for narrow tables."""
+    if not instant:
+        return ""
+    return f"{instant[5:10]} {instant[11:16]}"

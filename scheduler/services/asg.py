@@ -1,0 +1,400 @@
+"""Auto Scaling groups: discovery by tag, stop (all sizes to zero) and start (the sizes from before the stop).
+
+A stop first writes the group's sizes into the tag ``isched:saved-capacity`` (``min=1,max=3,desired=2``) and only
+then sets min, max and desired to 0. The sizes thus live on the group itself: a crash between the two calls, or a
+lost state table, never loses them. A start restores exactly the sizes the stop saved (from the state table, else
+from the tag); with neither, it reports an error for that group instead of guessing a size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scheduler.aws.session import client
+from scheduler.engine import Observed
+
+from .base import ActionResult, Resource
+from .ec2 import WHOLE_REQUEST_ERRORS, chunks, run_bisected, unique
+from .tagging import aws_error
+
+log = logging.getLogger(__name__)
+
+SAVED_CAPACITY_TAG = "isched:saved-capacity"
+SIZE_KEYS = ("min", "max", "desired")
+
+# DescribeAutoScalingGroups MaxRecords: default 50, maximum 100; AutoScalingGroupNames: "By default, you can only
+# specify up to 50 names" (API reference).
+MAX_PAGE_SIZE = 100
+NAMES_BATCH = 50
+# DescribeLaunchConfigurations LaunchConfigurationNames: up to 50 (API reference).
+LAUNCH_CONFIGURATION_BATCH = 50
+# CreateOrUpdateTags documents no maximum for Tags.member.N (API reference: "One or more tags"; the botocore model
+# has none either). Cloud Custodian saw failures above 25 groups per request (cloud-custodian/cloud-custodian#4047),
+# so 25 tags per request is the largest batch known to work; scheduler/services/tagging.py uses the same.
+MAX_TAG_BATCH = 25
+
+# Auto Scaling's names for errors about the request or the caller rather than one group.
+_WHOLE_REQUEST_ERRORS = WHOLE_REQUEST_ERRORS | {"InternalFailure"}
+
+
+class CapacityError(ValueError):
+    """Sizes that cannot be restored (missing, negative, not whole numbers, or not min <= desired <= max)."""
+
+
+def format_capacity(sizes: Mapping[str, int]) -> str:
+    return ",".join(f"{k}={sizes[k]}" for k in SIZE_KEYS)
+
+
+def parse_capacity(text: str) -> dict[str, int]:
+    """``min=1,max=3,desired=2`` (any order, spaces allowed) as ``{"min": 1, "max": 3, "desired": 2}``."""
+    values: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise CapacityError(f"'{part.strip()}' is not KEY=VALUE")
+        values[key.strip().lower()] = value.strip()
+    return check_capacity(values)
+
+
+def check_capacity(values: Mapping[str, Any]) -> dict[str, int]:
+    """The sizes in ``values`` as whole numbers, checked the way UpdateAutoScalingGroup would check them."""
+    sizes: dict[str, int] = {}
+    for key in SIZE_KEYS:
+        if key not in values:
+            raise CapacityError(f"'{key}' is missing")
+        sizes[key] = _whole(key, values[key])
+    if not sizes["min"] <= sizes["desired"] <= sizes["max"]:
+        raise CapacityError(f"min <= desired <= max does not hold for {format_capacity(sizes)}")
+    return sizes
+
+
+def _whole(key: str, value: Any) -> int:
+    # Numbers read back from DynamoDB arrive as Decimal; the tag gives strings.
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value >= 0 and int(value) == value:
+        return int(value)
+    raise CapacityError(f"'{key}' must be a whole number >= 0, not {value!r}")
+
+
+def _sizes(group: Mapping[str, Any]) -> dict[str, int]:
+    return {"min": int(group["MinSize"]), "max": int(group["MaxSize"]), "desired": int(group["DesiredCapacity"])}
+
+
+def _tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or () if "Key" in t}
+
+
+def _packed(names: Sequence[str], sizes: Mapping[str, int], limit: int) -> Iterator[list[str]]:
+    """``names`` in consecutive batches of at most ``limit`` tags in all, a group's tags never split."""
+    batch: list[str] = []
+    count = 0
+    for name in names:
+        if batch and count + sizes[name] > limit:
+            yield batch
+            batch, count = [], 0
+        batch.append(name)
+        count += sizes[name]
+    if batch:
+        yield batch
+
+
+class AsgAdapter:
+    """The Auto Scaling groups of one region. ``page_size`` and ``tag_batch_size`` exist for tests."""
+
+    name = "asg"
+
+    def __init__(
+        self,
+        region: str,
+        session: boto3.Session | None = None,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        tag_batch_size: int = MAX_TAG_BATCH,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        if tag_batch_size < 1:
+            raise ValueError(f"tag_batch_size must be at least 1, not {tag_batch_size}")
+        self.region = region
+        self.session = session or boto3.Session()
+        self.client: Any = client("autoscaling", region=region, session=self.session)
+        self.page_size = page_size
+        self.tag_batch_size = tag_batch_size
+        self._ec2: Any = None
+
+    # --- discovery ---------------------------------------------------------------------------------------------
+
+    def discover(self, tag_key: str) -> list[Resource]:
+        groups = [
+            g
+            for g in self._groups(Filters=[{"Name": "tag-key", "Values": [tag_key]}])
+            # A server that ignores the filter (some fakes do) must not make every group scheduled.
+            if tag_key in _tag_map(g.get("Tags"))
+        ]
+        configured = self._configured_types(groups)
+        return [self._resource(g, tag_key, configured.get(g["AutoScalingGroupName"], [])) for g in groups]
+
+    def _groups(self, **params: Any) -> Iterator[dict[str, Any]]:
+        pages = self.client.get_paginator("describe_auto_scaling_groups").paginate(
+            **params, PaginationConfig={"PageSize": self.page_size}
+        )
+        for page in pages:
+            yield from page.get("AutoScalingGroups", [])
+
+    def _resource(self, group: Mapping[str, Any], tag_key: str, configured: list[str]) -> Resource:
+        name = str(group["AutoScalingGroupName"])
+        tags = _tag_map(group.get("Tags"))
+        sizes = _sizes(group)
+        running_types = {str(i["InstanceType"]) for i in group.get("Instances", []) if i.get("InstanceType")}
+        details: dict[str, Any] = {**sizes, "instances": len(group.get("Instances", []))}
+        if SAVED_CAPACITY_TAG in tags:
+            try:
+                details["saved_capacity"] = parse_capacity(tags[SAVED_CAPACITY_TAG])
+            except CapacityError as exc:
+                details["saved_capacity_error"] = f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}': {exc}"
+        types = sorted(set(configured) | running_types)
+        if types:
+            details["instance_types"] = types
+        # What the group launches when started; failing that, what it runs now, if that is a single type.
+        instance_type = configured[0] if len(set(configured)) == 1 else None
+        if instance_type is None and not configured and len(running_types) == 1:
+            instance_type = next(iter(running_types))
+        schedule = tags[tag_key].strip()
+        observed = Observed.STOPPED if not any(sizes.values()) else Observed.RUNNING
+        if group.get("Status"):  # only set while the group is being deleted
+            observed = Observed.OTHER
+        return Resource(
+            service=self.name,
+            id=name,
+            schedule=schedule,
+            observed=observed,
+            arn=group.get("AutoScalingGroupARN"),
+            instance_type=instance_type,
+            tags=tags,
+            details=details,
+            unschedulable=None if schedule else "the schedule tag is empty",
+        )
+
+    def _configured_types(self, groups: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+        """The instance types each group launches, from its launch configuration or launch template.
+
+        Best effort: only pricing needs them, so a lookup that fails (e.g. no ec2:DescribeLaunchTemplateVersions
+        permission) leaves the types unknown rather than failing discovery.
+        """
+        by_lc: dict[str, list[str]] = {}
+        by_lt: dict[tuple[str, str, str], list[str]] = {}
+        result: dict[str, list[str]] = {}
+        for group in groups:
+            name = str(group["AutoScalingGroupName"])
+            mixed = group.get("MixedInstancesPolicy") or {}
+            template = group.get("LaunchTemplate") or mixed.get("LaunchTemplate", {}).get("LaunchTemplateSpecification")
+            overrides = [
+                str(o["InstanceType"])
+                for o in mixed.get("LaunchTemplate", {}).get("Overrides", [])
+                if o.get("InstanceType")
+            ]
+            if overrides:  # the overrides replace the template's type
+                result[name] = unique(overrides)
+            elif group.get("LaunchConfigurationName"):
+                by_lc.setdefault(str(group["LaunchConfigurationName"]), []).append(name)
+            elif template:
+                key = (
+                    str(template.get("LaunchTemplateId") or ""),
+                    str(template.get("LaunchTemplateName") or ""),
+                    str(template.get("Version") or "$Default"),
+                )
+                by_lt.setdefault(key, []).append(name)
+        try:
+            for lc_type, names in self._launch_configuration_types(by_lc):
+                result |= {n: [lc_type] for n in names}
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("could not read launch configurations in %s: %s", self.region, aws_error(exc))
+        for key, names in by_lt.items():
+            try:
+                lt_type = self._launch_template_type(*key)
+            except (ClientError, BotoCoreError) as exc:  # one deleted template must not hide the others' types
+                log.warning(
+                    "could not read launch template %s in %s: %s", key[0] or key[1], self.region, aws_error(exc)
+                )
+                continue
+            if lt_type:
+                result |= {n: [lt_type] for n in names}
+        return result
+
+    def _launch_configuration_types(self, by_lc: Mapping[str, list[str]]) -> Iterator[tuple[str, list[str]]]:
+        for batch in chunks(sorted(by_lc), LAUNCH_CONFIGURATION_BATCH):
+            pages = self.client.get_paginator("describe_launch_configurations").paginate(
+                LaunchConfigurationNames=batch, PaginationConfig={"PageSize": MAX_PAGE_SIZE}
+            )
+            for page in pages:
+                for lc in page.get("LaunchConfigurations", []):
+                    if lc.get("InstanceType") and lc.get("LaunchConfigurationName") in by_lc:
+                        yield str(lc["InstanceType"]), by_lc[lc["LaunchConfigurationName"]]
+
+    def _launch_template_type(self, template_id: str, template_name: str, version: str) -> str | None:
+        if self._ec2 is None:
+            self._ec2 = client("ec2", region=self.region, session=self.session)
+        params: dict[str, Any] = {"Versions": [version]}
+        if template_id:
+            params["LaunchTemplateId"] = template_id
+        else:
+            params["LaunchTemplateName"] = template_name
+        versions = self._ec2.describe_launch_template_versions(**params).get("LaunchTemplateVersions", [])
+        for v in versions:
+            instance_type = v.get("LaunchTemplateData", {}).get("InstanceType")
+            if instance_type:
+                return str(instance_type)
+        return None
+
+    # --- stop and start ----------------------------------------------------------------------------------------
+
+    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
+        """Saves each group's current sizes in its tag, then sets min, max and desired to 0 (one call per group:
+        Auto Scaling has no batch update). ``hibernate`` does not apply to groups.
+
+        The sizes saved are read now, not at discovery: a size changed while the group ran is what is restored.
+        A group already at 0/0/0 is left alone, its tag too (rewriting it would save the zeros).
+        """
+        names = unique(r.id for r in resources)
+        groups, results = self._current(names)
+        to_save: dict[str, dict[str, int]] = {}
+        for name, group in groups.items():
+            sizes = _sizes(group)
+            if any(sizes.values()):
+                to_save[name] = sizes
+                continue
+            details: dict[str, Any] = {"already_stopped": True}
+            # Without a readable tag nothing is known to restore: the start will say so.
+            with contextlib.suppress(KeyError, CapacityError):
+                details["saved_capacity"] = parse_capacity(_tag_map(group.get("Tags"))[SAVED_CAPACITY_TAG])
+            results[name] = ActionResult(name, ok=True, details=details)
+        saved = self._write_tags({n: {SAVED_CAPACITY_TAG: format_capacity(s)} for n, s in to_save.items()})
+        for name, sizes in to_save.items():
+            if not saved[name].ok:
+                results[name] = ActionResult(
+                    name,
+                    ok=False,
+                    error=f"could not save its sizes in tag {SAVED_CAPACITY_TAG} ({saved[name].error}); "
+                    "left running so that they are not lost",
+                )
+                continue
+            results[name] = self._update(name, {"min": 0, "max": 0, "desired": 0}, {"saved_capacity": sizes})
+        return [results[n] for n in names]
+
+    def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
+        """Restores each group's sizes from before its stop: ``saved[name]`` (``{"min", "max", "desired"}``, or
+        an object holding them under ``saved_capacity``), else the group's tag. Neither gives an error.
+
+        A group found with a non-zero size was started by hand: its sizes are left as they are.
+        """
+        names = unique(r.id for r in resources)
+        groups, results = self._current(names)
+        for name, group in groups.items():
+            sizes = _sizes(group)
+            if any(sizes.values()):
+                results[name] = ActionResult(name, ok=True, details={"already_running": True, "capacity": sizes})
+                continue
+            target, error = self._sizes_to_restore(name, (saved or {}).get(name), _tag_map(group.get("Tags")))
+            if target is None:
+                results[name] = ActionResult(name, ok=False, error=error)
+                continue
+            results[name] = self._update(name, target, {"saved_capacity": target, "capacity": target})
+        return [results[n] for n in names]
+
+    @staticmethod
+    def _sizes_to_restore(
+        name: str, stored: Mapping[str, Any] | None, tags: Mapping[str, str]
+    ) -> tuple[dict[str, int] | None, str]:
+        problems: list[str] = []
+        if stored:
+            values = stored.get("saved_capacity", stored)
+            try:
+                return check_capacity(values if isinstance(values, Mapping) else {}), ""
+            except CapacityError as exc:
+                problems.append(f"the stored sizes {dict(stored)!r} are unusable ({exc})")
+        if SAVED_CAPACITY_TAG in tags:
+            try:
+                return parse_capacity(tags[SAVED_CAPACITY_TAG]), ""
+            except CapacityError as exc:
+                problems.append(f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}' is unusable ({exc})")
+        if not problems:
+            problems.append(f"no sizes were saved for it (no stored state and no {SAVED_CAPACITY_TAG} tag)")
+        return None, (
+            f"cannot start Auto Scaling group '{name}': {'; '.join(problems)}; set its min, max and desired "
+            "sizes by hand"
+        )
+
+    def _current(self, names: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
+        """The groups as they are now (found) and a failed result for each name not found or not looked up."""
+        found: dict[str, dict[str, Any]] = {}
+        failed: dict[str, ActionResult] = {}
+        for batch in chunks(names, NAMES_BATCH):
+            try:
+                for group in self._groups(AutoScalingGroupNames=batch):
+                    if group["AutoScalingGroupName"] in batch:
+                        found[group["AutoScalingGroupName"]] = group
+            except (ClientError, BotoCoreError) as exc:
+                failed |= {n: ActionResult(n, ok=False, error=aws_error(exc)) for n in batch}
+                continue
+            for name in batch:
+                if name not in found:
+                    failed[name] = ActionResult(
+                        name, ok=False, error=f"Auto Scaling group '{name}' not found in {self.region}"
+                    )
+        return found, failed
+
+    def _update(self, name: str, sizes: Mapping[str, int], details: dict[str, Any]) -> ActionResult:
+        try:
+            self.client.update_auto_scaling_group(
+                AutoScalingGroupName=name,
+                MinSize=sizes["min"],
+                MaxSize=sizes["max"],
+                DesiredCapacity=sizes["desired"],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            return ActionResult(name, ok=False, error=aws_error(exc), details=details)
+        return ActionResult(name, ok=True, details=details)
+
+    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
+        return ActionResult(resource.id, ok=False, error="resize is not supported for Auto Scaling groups")
+
+    # --- tags --------------------------------------------------------------------------------------------------
+
+    def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
+        """Sets tags per group, batched up to ``tag_batch_size`` tags per CreateOrUpdateTags call."""
+        results = self._write_tags(tags)
+        return [results[n] for n in tags]
+
+    def _write_tags(self, tags: Mapping[str, Mapping[str, str]]) -> dict[str, ActionResult]:
+        names = [n for n in tags if tags[n]]
+        results = {n: ActionResult(n, ok=True) for n in tags if not tags[n]}
+
+        def call(batch: list[str]) -> dict[str, dict[str, Any]]:
+            self.client.create_or_update_tags(
+                Tags=[
+                    # Informational and saved-capacity tags describe the group, not the instances it launches.
+                    {
+                        "ResourceId": n,
+                        "ResourceType": "auto-scaling-group",
+                        "Key": k,
+                        "Value": v,
+                        "PropagateAtLaunch": False,
+                    }
+                    for n in batch
+                    for k, v in tags[n].items()
+                ]
+            )
+            return {}
+
+        counts = {n: len(tags[n]) for n in names}
+        for batch in _packed(names, counts, self.tag_batch_size):
+            results |= run_bisected(batch, len(batch), call, whole_request_errors=_WHOLE_REQUEST_ERRORS)
+        return results

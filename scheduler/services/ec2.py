@@ -1,0 +1,433 @@
+"""EC2 instances: discovery by tag, batched stop (or hibernate) and start, resizing, informational tags.
+
+Every action is batched, and a failed batch is bisected until the failing ids stand alone: one instance AWS refuses
+(wrong state, insufficient capacity, a tag-conditioned IAM deny) never keeps the rest of its batch from acting, and
+its error is reported against its own id.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+from scheduler.aws.session import client
+from scheduler.engine import Observed
+
+from .base import ActionResult, Resource
+from .tagging import aws_error
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Instances launched by an Auto Scaling group carry this tag. The group, not its instances, is what a schedule
+# acts on: stopping a member makes the group replace it (or, for hibernation, mark it unhealthy and terminate it).
+ASG_MEMBER_TAG = "aws:autoscaling:groupName"
+
+# DescribeInstances MaxResults: 5-1000 (EC2 API reference).
+MAX_PAGE_SIZE = 1000
+MIN_PAGE_SIZE = 5
+# StartInstances/StopInstances document no maximum number of ids. 50 keeps a failed batch cheap to bisect (a single
+# bad id costs about 2 x log2(50) = 12 extra calls) and requests far from any size limit.
+MAX_ACTION_BATCH = 50
+# CreateTags ResourceId.N: "Up to 1000 resource IDs" (EC2 API reference).
+MAX_TAG_BATCH = 1000
+# EC2 rejects more than 200 values in one filter (FilterLimitExceeded); stay well clear of it.
+FILTER_VALUES = 100
+
+# Instances that can be started or stopped; terminated and shutting-down ones are gone for scheduling purposes.
+LIVE_STATES = ("pending", "running", "stopping", "stopped")
+OBSERVED = {
+    "pending": Observed.STARTING,
+    "running": Observed.RUNNING,
+    "stopping": Observed.STOPPING,
+    "stopped": Observed.STOPPED,
+}
+
+# Errors that concern the request or the caller, never one instance: bisecting a batch that failed with one of these
+# would only repeat the failure 2n-1 times. Everything else (including UnauthorizedOperation, which a policy
+# conditioned on the schedule tag raises for one untagged instance) may be about a single id, so it is bisected.
+WHOLE_REQUEST_ERRORS = frozenset(
+    {
+        "AuthFailure",
+        "Blocked",
+        "ExpiredToken",
+        "InternalError",
+        "InvalidClientTokenId",
+        "OptInRequired",
+        "RequestExpired",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "SignatureDoesNotMatch",
+        "Throttling",
+        "ThrottlingException",
+        "Unavailable",
+        "UnrecognizedClientException",
+    }
+)
+
+# Hibernation refused for one instance: not configured, not supported by its type or AMI, or "not ready to hibernate
+# yet" shortly after launch. EC2 answers with either code (Instance Scheduler on AWS falls back on both too); the
+# plain stop that follows reports its own error if the instance cannot be stopped at all.
+HIBERNATION_ERRORS = frozenset({"UnsupportedHibernationConfiguration", "UnsupportedOperation"})
+
+Call = Callable[[list[str]], Mapping[str, dict[str, Any]]]
+Fallback = Callable[[str, ClientError], ActionResult]
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or "")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def unique(ids: Iterable[str]) -> list[str]:
+    """``ids`` without repeats, in first-seen order (a resource named twice is acted on once)."""
+    return list(dict.fromkeys(ids))
+
+
+def run_bisected(
+    ids: Sequence[str],
+    size: int,
+    call: Call,
+    fallback: Fallback | None = None,
+    whole_request_errors: frozenset[str] = WHOLE_REQUEST_ERRORS,
+) -> dict[str, ActionResult]:
+    """Runs ``call`` on batches of at most ``size`` ids; a failed batch is split in halves, recursively.
+
+    ``call`` returns details per id for the ids it acted on. An id that fails on its own gets ``fallback(id, error)``
+    when given (e.g. a plain stop after a refused hibernation), else a failed result with the AWS error.
+    """
+    results: dict[str, ActionResult] = {}
+    for batch in chunks(ids, size):
+        results |= _attempt(batch, call, fallback, whole_request_errors)
+    return results
+
+
+def _attempt(
+    batch: list[str], call: Call, fallback: Fallback | None, whole_request_errors: frozenset[str]
+) -> dict[str, ActionResult]:
+    try:
+        details = call(batch)
+    except ClientError as exc:
+        if len(batch) == 1:
+            if fallback is not None:
+                return {batch[0]: fallback(batch[0], exc)}
+            return {batch[0]: ActionResult(batch[0], ok=False, error=aws_error(exc))}
+        if error_code(exc) in whole_request_errors:
+            return _all_failed(batch, exc)
+        half = len(batch) // 2
+        log.info("batch of %d failed (%s); splitting to isolate the failing ids", len(batch), aws_error(exc))
+        return _attempt(batch[:half], call, fallback, whole_request_errors) | _attempt(
+            batch[half:], call, fallback, whole_request_errors
+        )
+    except BotoCoreError as exc:  # no answer at all (connection, credentials): nothing to isolate
+        return _all_failed(batch, exc)
+    return {i: ActionResult(i, ok=True, details=dict(details.get(i, {}))) for i in batch}
+
+
+def _all_failed(batch: Iterable[str], exc: Exception) -> dict[str, ActionResult]:
+    message = aws_error(exc)
+    return {i: ActionResult(i, ok=False, error=message) for i in batch}
+
+
+def _tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or () if "Key" in t}
+
+
+def _bounded(name: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+class Ec2Adapter:
+    """The EC2 instances of one region (and one account: the session's credentials).
+
+    ``page_size``, ``batch_size`` and ``tag_batch_size`` default to the API maxima chosen above; tests shrink them
+    to exercise pagination and batching. ``wait_delay`` and ``wait_attempts`` bound how long a resize waits for an
+    instance to stop (EC2 takes from seconds to several minutes).
+    """
+
+    name = "ec2"
+
+    def __init__(
+        self,
+        region: str,
+        session: boto3.Session | None = None,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        batch_size: int = MAX_ACTION_BATCH,
+        tag_batch_size: int = MAX_TAG_BATCH,
+        wait_delay: int = 5,
+        wait_attempts: int = 60,
+    ) -> None:
+        self.region = region
+        self.session = session or boto3.Session()
+        self.client: Any = client("ec2", region=region, session=self.session)
+        self.page_size = _bounded("page_size", page_size, MIN_PAGE_SIZE, MAX_PAGE_SIZE)
+        self.batch_size = _bounded("batch_size", batch_size, 1, MAX_ACTION_BATCH)
+        self.tag_batch_size = _bounded("tag_batch_size", tag_batch_size, 1, MAX_TAG_BATCH)
+        self.wait_config = {"Delay": max(1, wait_delay), "MaxAttempts": max(1, wait_attempts)}
+
+    # --- discovery ---------------------------------------------------------------------------------------------
+
+    def discover(self, tag_key: str) -> list[Resource]:
+        """Every live instance with tag ``tag_key``, except members of Auto Scaling groups."""
+        filters = [
+            {"Name": "tag-key", "Values": [tag_key]},
+            {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
+        ]
+        found: list[Resource] = []
+        for owner, inst in self._instances(filters):
+            tags = _tag_map(inst.get("Tags"))
+            if ASG_MEMBER_TAG in tags or tag_key not in tags:
+                continue
+            found.append(self._resource(owner, inst, tags, tags[tag_key].strip()))
+        return found
+
+    def _instances(self, filters: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(owner account, instance) for every instance matching ``filters``, all pages, MaxResults always set.
+
+        Without MaxResults EC2 tries to answer in one response (slow, and prone to time out for large fleets) and
+        moto silently stops at 100 reservations.
+        """
+        pages = self.client.get_paginator("describe_instances").paginate(
+            Filters=filters, PaginationConfig={"PageSize": self.page_size}
+        )
+        for page in pages:
+            for reservation in page.get("Reservations", []):
+                owner = str(reservation.get("OwnerId", ""))
+                for inst in reservation.get("Instances", []):
+                    yield owner, inst
+
+    def _resource(self, owner: str, inst: Mapping[str, Any], tags: dict[str, str], schedule: str) -> Resource:
+        iid = str(inst["InstanceId"])
+        state = str(inst.get("State", {}).get("Name", ""))
+        launch = inst.get("LaunchTime")
+        details: dict[str, Any] = {
+            "state": state,
+            "platform": inst.get("PlatformDetails"),
+            "tenancy": inst.get("Placement", {}).get("Tenancy"),
+            "launch_time": launch.isoformat() if isinstance(launch, datetime) else launch,
+            "hibernation_configured": bool(inst.get("HibernationOptions", {}).get("Configured", False)),
+        }
+        if inst.get("InstanceLifecycle"):  # spot or scheduled: priced differently from on-demand
+            details["lifecycle"] = inst["InstanceLifecycle"]
+        reason = inst.get("StateReason") or {}
+        if state == "stopped" and (reason.get("Code") or reason.get("Message")):
+            details["state_reason"] = {"code": reason.get("Code"), "message": reason.get("Message")}
+        return Resource(
+            service=self.name,
+            id=iid,
+            schedule=schedule,
+            observed=OBSERVED.get(state, Observed.OTHER),
+            arn=f"arn:{self.partition}:ec2:{self.region}:{owner}:instance/{iid}",
+            instance_type=inst.get("InstanceType"),
+            tags=tags,
+            details=details,
+            unschedulable=None if schedule else "the schedule tag is empty",
+        )
+
+    @functools.cached_property
+    def partition(self) -> str:
+        try:
+            return str(self.session.get_partition_for_region(self.region))
+        except Exception:  # a region botocore does not know (new, or a local endpoint's invention) is still aws
+            return "aws"
+
+    # --- stop and start ----------------------------------------------------------------------------------------
+
+    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
+        """Stops the instances; with ``hibernate``, hibernates those configured for it and stops the others.
+
+        An instance that refuses hibernation is stopped plainly; its result says so (``hibernated`` False and the
+        refusal in ``hibernate_error``).
+        """
+        ids = unique(r.id for r in resources)
+        can_hibernate = self._hibernation_configured(resources) if hibernate else set()
+        plain = [i for i in ids if i not in can_hibernate]
+        results = run_bisected(plain, self.batch_size, self._stop_call(hibernate=False))
+        if hibernate:
+            for i in plain:
+                if results[i].ok:
+                    results[i].details["hibernate_error"] = "hibernation is not configured on this instance"
+        hibernating = [i for i in ids if i in can_hibernate]
+        results |= run_bisected(hibernating, self.batch_size, self._stop_call(hibernate=True), self._stop_plainly)
+        return [results[i] for i in ids]
+
+    def _stop_call(self, *, hibernate: bool) -> Call:
+        def call(batch: list[str]) -> dict[str, dict[str, Any]]:
+            params: dict[str, Any] = {"InstanceIds": batch}
+            if hibernate:
+                params["Hibernate"] = True
+            response = self.client.stop_instances(**params)
+            return {
+                str(s["InstanceId"]): {"state": s.get("CurrentState", {}).get("Name"), "hibernated": hibernate}
+                for s in response.get("StoppingInstances", [])
+            }
+
+        return call
+
+    def _stop_plainly(self, iid: str, exc: ClientError) -> ActionResult:
+        """After a refused hibernation, a plain stop; any other error is the instance's error."""
+        if error_code(exc) not in HIBERNATION_ERRORS:
+            return ActionResult(iid, ok=False, error=aws_error(exc))
+        log.warning("instance %s cannot hibernate (%s): stopping it instead", iid, aws_error(exc))
+        result = run_bisected([iid], 1, self._stop_call(hibernate=False))[iid]
+        if result.ok:
+            result.details["hibernate_error"] = aws_error(exc)
+        else:
+            result.error = f"{result.error} (after hibernation was refused: {aws_error(exc)})"
+        return result
+
+    def _hibernation_configured(self, resources: Sequence[Resource]) -> set[str]:
+        """Ids configured for hibernation, from discovery's details or, where missing, a describe call."""
+        known = {r.id: r.details["hibernation_configured"] for r in resources if "hibernation_configured" in r.details}
+        unknown = unique(r.id for r in resources if r.id not in known)
+        for batch in chunks(unknown, FILTER_VALUES):
+            try:
+                for _, inst in self._instances([{"Name": "instance-id", "Values": batch}]):
+                    known[inst["InstanceId"]] = bool(inst.get("HibernationOptions", {}).get("Configured", False))
+            except (ClientError, BotoCoreError) as exc:
+                # Attempting hibernation is safe: a refusal falls back to a plain stop.
+                log.warning("could not read hibernation options (%s): attempting hibernation", aws_error(exc))
+                known |= dict.fromkeys(batch, True)
+        return {i for i, configured in known.items() if configured}
+
+    def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
+        """Starts the instances (``saved`` is unused: a stopped instance keeps everything it needs)."""
+        ids = unique(r.id for r in resources)
+        results = run_bisected(ids, self.batch_size, self._start_call)
+        return [results[i] for i in ids]
+
+    def _start_call(self, batch: list[str]) -> dict[str, dict[str, Any]]:
+        response = self.client.start_instances(InstanceIds=batch)
+        return {
+            str(s["InstanceId"]): {"state": s.get("CurrentState", {}).get("Name")}
+            for s in response.get("StartingInstances", [])
+        }
+
+    # --- resize ------------------------------------------------------------------------------------------------
+
+    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
+        """Runs the instance as ``instance_type``: stop, change the type, start; only the start when it already
+        has that type.
+
+        A type EC2 refuses (unknown, incompatible with the AMI, no capacity) must not leave the instance stopped
+        inside a running period: it is started again with its previous type and the result reports the error.
+        """
+        iid = resource.id
+        try:
+            inst = self._describe_one(iid)
+            if inst is None:
+                return ActionResult(iid, ok=False, error=f"EC2 instance '{iid}' not found in {self.region}")
+            state = str(inst["State"]["Name"])
+            current = str(inst.get("InstanceType", ""))
+            if state not in LIVE_STATES:
+                return ActionResult(iid, ok=False, error=f"EC2 instance '{iid}' is {state}")
+            if current == instance_type:
+                if state in ("pending", "running"):
+                    return ActionResult(iid, ok=True, details={"instance_type": current, "changed": False})
+                self._wait("instance_stopped", iid, state == "stopping")
+                self.client.start_instances(InstanceIds=[iid])
+                return ActionResult(iid, ok=True, details={"instance_type": current, "changed": False})
+            self._stop_and_wait(iid, state)
+        except (ClientError, BotoCoreError, WaiterError) as exc:
+            return ActionResult(iid, ok=False, error=f"resize to {instance_type} failed: {_describe(exc)}")
+        return self._modify_and_start(iid, current, instance_type)
+
+    def _describe_one(self, iid: str) -> dict[str, Any] | None:
+        for _, inst in self._instances([{"Name": "instance-id", "Values": [iid]}]):
+            if inst.get("InstanceId") == iid:
+                return dict(inst)
+        return None
+
+    def _stop_and_wait(self, iid: str, state: str) -> None:
+        # EC2 refuses to stop a pending instance; once it runs, a plain stop (a hibernated instance cannot change
+        # its type).
+        self._wait("instance_running", iid, state == "pending")
+        if state in ("pending", "running"):
+            self.client.stop_instances(InstanceIds=[iid])
+        self._wait("instance_stopped", iid, state != "stopped")
+
+    def _wait(self, waiter: str, iid: str, needed: bool = True) -> None:
+        if needed:
+            self.client.get_waiter(waiter).wait(InstanceIds=[iid], WaiterConfig=self.wait_config)
+
+    def _modify_and_start(self, iid: str, previous: str, instance_type: str) -> ActionResult:
+        details = {"instance_type": instance_type, "previous_instance_type": previous, "changed": True}
+        try:
+            self.client.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": instance_type})
+        except (ClientError, BotoCoreError) as exc:
+            return self._restart(iid, previous, f"could not change the type to {instance_type}: {_describe(exc)}")
+        try:
+            self.client.start_instances(InstanceIds=[iid])
+        except (ClientError, BotoCoreError) as exc:
+            # Typically InsufficientInstanceCapacity for the new type: the old one still runs where it ran.
+            reason = f"could not start as {instance_type}: {_describe(exc)}"
+            try:
+                self.client.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": previous})
+            except (ClientError, BotoCoreError) as revert:
+                return ActionResult(
+                    iid,
+                    ok=False,
+                    error=f"{reason}; reverting to {previous} failed too: {_describe(revert)}; it is stopped",
+                    details={"instance_type": instance_type, "previous_instance_type": previous},
+                )
+            return self._restart(iid, previous, reason)
+        return ActionResult(iid, ok=True, details=details)
+
+    def _restart(self, iid: str, previous: str, reason: str) -> ActionResult:
+        """Starts the instance with its previous type after a failed resize; the result carries ``reason``."""
+        try:
+            self.client.start_instances(InstanceIds=[iid])
+        except (ClientError, BotoCoreError) as exc:
+            return ActionResult(
+                iid,
+                ok=False,
+                error=f"{reason}; starting it again as {previous} failed too: {_describe(exc)}; it is stopped",
+                details={"instance_type": previous},
+            )
+        return ActionResult(
+            iid,
+            ok=False,
+            error=f"{reason}; started again as {previous}",
+            details={"instance_type": previous, "restarted": True},
+        )
+
+    # --- tags --------------------------------------------------------------------------------------------------
+
+    def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
+        """Sets tags per instance. Instances getting the same tags share CreateTags calls (up to 1000 ids each)."""
+        groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        for iid, values in tags.items():
+            groups.setdefault(tuple(sorted(values.items())), []).append(iid)
+        results: dict[str, ActionResult] = {}
+        for pairs, ids in groups.items():
+            if not pairs:
+                results |= {i: ActionResult(i, ok=True) for i in ids}
+                continue
+            tag_list = [{"Key": k, "Value": v} for k, v in pairs]
+
+            def call(batch: list[str], tag_list: list[dict[str, str]] = tag_list) -> dict[str, dict[str, Any]]:
+                self.client.create_tags(Resources=batch, Tags=tag_list)
+                return {}
+
+            results |= run_bisected(ids, self.tag_batch_size, call)
+        return [results[i] for i in tags]
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, WaiterError):
+        return f"the instance did not reach the expected state in time ({exc.reason})"
+    return aws_error(exc)
