@@ -29,3 +29,12 @@ class ConfigError(ValueError):
 
 class FieldError(ValueError):
     """A single field's value is invalid; the caller adds the path."""
+
+
+def unknown_field(key: object, known: tuple[str, ...], path: str) -> Issue:
+    """An issue for a field name that is not one of ``known``, with the closest known name as a hint."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(str(key), known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(known)})"
+    return Issue(path, f"unknown field{hint}")

@@ -13,7 +13,7 @@ from typing import Any
 
 from croniter import croniter
 
-from .errors import FieldError, Issue
+from .errors import FieldError, Issue, unknown_field
 from .fields import DayField, Kind, parse_field
 
 _TIME_RE = re.compile(r"^(?P<h>[0-9]{1,2}):(?P<m>[0-9]{2})$")
@@ -145,11 +145,7 @@ def parse_period(name: str, raw: object, path: str) -> tuple[Period | None, list
     for key, value in raw.items():
         fpath = f"{path}.{key}"
         if key not in PERIOD_FIELDS:
-            from difflib import get_close_matches
-
-            close = get_close_matches(str(key), PERIOD_FIELDS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(PERIOD_FIELDS)})"
-            issues.append(Issue(fpath, f"unknown field{hint}"))
+            issues.append(unknown_field(key, PERIOD_FIELDS, fpath))
             continue
         try:
             if key in ("begintime", "endtime"):

@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from .errors import ConfigError, FieldError, Issue
+from .errors import ConfigError, FieldError, Issue, unknown_field
 from .periods import Period, parse_period
 from .tz import zone
 
@@ -165,9 +165,7 @@ def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -
     for key, value in raw.items():
         fpath = f"{path}.{key}"
         if key not in SCHEDULE_FIELDS:
-            close = get_close_matches(str(key), SCHEDULE_FIELDS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(SCHEDULE_FIELDS)})"
-            issues.append(Issue(fpath, f"unknown field{hint}"))
+            issues.append(unknown_field(key, SCHEDULE_FIELDS, fpath))
             continue
         try:
             if key == "timezone":
@@ -262,6 +260,17 @@ def _parse_schedule(name: str, raw: object, path: str) -> tuple[Schedule | None,
     return Schedule(name=name, **values), [], refs
 
 
+def _named(section: dict[Any, Any], kind: str, issues: list[Issue]) -> list[tuple[str, Any]]:
+    """The items of a section whose names are valid; an issue for each that is not."""
+    out = []
+    for name, raw in section.items():
+        try:
+            out.append((parse_name(name, kind), raw))
+        except FieldError as exc:
+            issues.append(Issue(f"{kind}s.{name}", str(exc)))
+    return out
+
+
 def parse_config(doc: object) -> Config:
     """Validates a whole document (already parsed from YAML/JSON); raises :class:`ConfigError` with every issue."""
     issues: list[Issue] = []
@@ -280,25 +289,14 @@ def parse_config(doc: object) -> Config:
         if not isinstance(raw_section, dict):
             issues.append(Issue(section, f"must be a mapping keyed by name, not {raw_section!r}"))
     if isinstance(raw_periods, dict):
-        for name, raw in raw_periods.items():
-            path = f"periods.{name}"
-            try:
-                parse_name(name, "period")
-            except FieldError as exc:
-                issues.append(Issue(path, str(exc)))
-                continue
-            period, found = parse_period(name, raw, path)
+        for name, raw in _named(raw_periods, "period", issues):
+            period, found = parse_period(name, raw, f"periods.{name}")
             issues.extend(found)
             if period is not None:
                 periods[name] = period
     if isinstance(raw_schedules, dict):
-        for name, raw in raw_schedules.items():
+        for name, raw in _named(raw_schedules, "schedule", issues):
             path = f"schedules.{name}"
-            try:
-                parse_name(name, "schedule")
-            except FieldError as exc:
-                issues.append(Issue(path, str(exc)))
-                continue
             schedule, found, refs = _parse_schedule(name, raw, path)
             issues.extend(found)
             # Cross-check even a schedule with other errors, so one run reports everything; a period that failed

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
-from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, decide, iso_z
+from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
 from scheduler.services.base import ActionResult, Resource, ServiceAdapter
 from scheduler.store.state import PassAlreadyClaimed, ResourceRecord, StateStore, Target
 
@@ -191,9 +191,16 @@ def run_worker(
     if dry_run:
         return result
 
+    # Seen before the records are updated: what ended a scheduler stop without the scheduler (for savings).
+    ledger = _ended_stops(target, items, records, now_text)
     new_records = [_record(i, at, now_text) for i in items]
+    for rec in ledger:
+        if rec["action"] == "gone":
+            gone = records[rec["resource"]]
+            gone.gone_at = now_text
+            new_records.append(gone)
     state.save(target, new_records, at)
-    ledger = [_ledger_entry(target, i, now_text) for i in acting if i.result is not None and i.result.ok]
+    ledger += [_ledger_entry(target, i, now_text) for i in acting if i.result is not None and i.result.ok]
     if ledger:
         state.append_ledger(ledger)
     tags = _info_tags(acting, now_text)
@@ -266,6 +273,7 @@ def _record(i: _Item, at: datetime, now_text: str) -> ResourceRecord:
     rec = i.record or ResourceRecord(resource=res.id, first_seen_at=now_text)
     rec.schedule = res.schedule
     rec.last_seen_at = now_text
+    rec.gone_at = None
     rec.observed = res.observed.value
     rec.instance_type = res.instance_type
     rec.details = {k: v for k, v in res.details.items() if k not in ("saved_capacity",)}
@@ -281,6 +289,7 @@ def _record(i: _Item, at: datetime, now_text: str) -> ResourceRecord:
         rec.last_action = d.action
         rec.last_action_at = now_text
         rec.last_error = None
+        rec.observed = "stopped" if d.action == "stop" else "running"  # what it is now, after the action
         assert i.result is not None
         saved = i.result.details.get("saved_capacity")
         if saved:
@@ -290,6 +299,56 @@ def _record(i: _Item, at: datetime, now_text: str) -> ResourceRecord:
     else:
         rec.last_error = (i.result.error if i.result else None) or "failed"
     return rec
+
+
+def _ended_stops(
+    target: Target, items: list[_Item], records: dict[str, ResourceRecord], now_text: str
+) -> list[dict[str, Any]]:
+    """Ledger entries for scheduler stops that ended without the scheduler.
+
+    ``manual-start``: a resource the scheduler stopped was started by someone (at its launch time where the
+    service reports one, else when seen). ``gone``: it no longer carries the tag or no longer exists.
+    """
+    out: list[dict[str, Any]] = []
+    seen = set()
+    base = {"target": target.key, "account": target.account, "region": target.region, "service": target.service}
+    for i in items:
+        seen.add(i.resource.id)
+        rec = i.record
+        if rec is None or rec.last_action != "stop" or rec.observed not in ("stopped", "stopping"):
+            continue
+        if i.resource.observed.settled is not State.RUNNING:
+            continue
+        if i.decision is not None and i.decision.action in ("start", "resize") and i.decision.acts:
+            continue
+        when = now_text
+        launched = i.resource.details.get("launch_time")
+        if isinstance(launched, str) and rec.last_action_at and rec.last_action_at < launched <= now_text:
+            when = datetime.fromisoformat(launched).astimezone(UTC).isoformat()
+        out.append(
+            {
+                **base,
+                "at": when,
+                "resource": i.resource.id,
+                "schedule": i.resource.schedule,
+                "action": "manual-start",
+                "instance_type": i.resource.instance_type,
+            }
+        )
+    for rid, rec in records.items():
+        if rid in seen or rec.gone_at or rec.last_action != "stop":
+            continue
+        out.append(
+            {
+                **base,
+                "at": now_text,
+                "resource": rid,
+                "schedule": rec.schedule,
+                "action": "gone",
+                "instance_type": rec.instance_type,
+            }
+        )
+    return out
 
 
 def _ledger_entry(target: Target, i: _Item, now_text: str) -> dict[str, Any]:

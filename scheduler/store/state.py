@@ -58,6 +58,7 @@ class ResourceRecord:
     last_error: str | None = None
     instance_type: str | None = None
     saved_capacity: dict[str, int] | None = None  # ASG min/max/desired before the stop
+    gone_at: str | None = None  # when a resource the scheduler had stopped was no longer found
     details: dict[str, Any] = field(default_factory=dict)
 
     @property

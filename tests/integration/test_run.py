@@ -427,3 +427,24 @@ def test_status_lists_managed_resources(run, fleet):
     assert row["last_action"] == "start" and row["next_action"] == "stop" and row["next_at"] == f"{MON}T17:00:00Z"
     human = run("status", "--at", f"{MON}T10:00:00Z", "--services", "ec2")
     assert human.code == 0 and a in human.out and "start 03-02 09:00" in human.out
+
+
+def test_ledger_records_actions_and_what_ended_a_stop(run, fleet, namespace):
+    from scheduler.store.state import StateStore
+    from scheduler.store.tables import Tables
+
+    a = fleet.instance("office", itype="t3.large")
+    gone = fleet.instance("office")
+    passes(run, f"{MON}T16:55:00Z", f"{MON}T17:00:00Z")
+    fleet.start(a)  # someone starts it in the evening: the scheduler's stop ends here
+    fleet.ec2.terminate_instances(InstanceIds=[gone])
+    passes(run, f"{MON}T19:00:00Z")
+    entries = StateStore(Tables.for_namespace(namespace)).ledger_month("2026-03")
+    by = {(e["resource"], e["action"]): e for e in entries}
+    assert by[(a, "stop")]["at"].startswith("2026-03-02T17:00") and by[(a, "stop")]["instance_type"] == "t3.large"
+    assert by[(a, "stop")]["details"]["tenancy"] == "default"
+    assert (a, "manual-start") in by and by[(a, "manual-start")]["at"] <= "2026-03-02T19:00:00+00:00"
+    assert (gone, "gone") in by
+    passes(run, f"{MON}T19:05:00Z")  # each ending is recorded once
+    again = StateStore(Tables.for_namespace(namespace)).ledger_month("2026-03")
+    assert len(again) == len(entries)
