@@ -193,7 +193,11 @@ def run_worker(
 
     # Seen before the records are updated: what ended a scheduler stop without the scheduler (for savings).
     ledger = _ended_stops(target, items, records, now_text)
-    new_records = [_record(i, at, now_text) for i in items]
+    before = {rid: _comparable(rec) for rid, rec in records.items()}
+    # Only records whose content changed are written: a quiet pass costs no DynamoDB writes at all.
+    new_records = [
+        rec for rec in (_record(i, at, now_text) for i in items) if before.get(rec.resource) != _comparable(rec)
+    ]
     for rec in ledger:
         if rec["action"] == "gone":
             gone = records[rec["resource"]]
@@ -266,6 +270,12 @@ def _safely(group: list[Resource], call: Callable[[list[Resource]], list[ActionR
         return {r.resource: r for r in call(group)}
     except Exception as exc:
         return {res.id: ActionResult(res.id, False, f"{type(exc).__name__}: {exc}") for res in group}
+
+
+def _comparable(rec: ResourceRecord) -> dict[str, Any]:
+    data = rec.to_data()
+    data.pop("last_seen_at", None)
+    return data
 
 
 def _record(i: _Item, at: datetime, now_text: str) -> ResourceRecord:
