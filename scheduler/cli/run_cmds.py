@@ -99,6 +99,12 @@ class _StderrDecisions(logging.Handler):
 @click.option("--at", "at", metavar="TIME", help="Run as if at this instant (ISO 8601 with offset; default now).")
 @click.option("--dry-run", is_flag=True, help="Decide and report; change nothing and write nothing.")
 @_targets_options
+@click.option(
+    "--rds-snapshot/--no-rds-snapshot",
+    envvar="ISCHED_RDS_SNAPSHOT",
+    default=False,
+    help="Take a snapshot of each RDS instance or cluster before stopping it (env ISCHED_RDS_SNAPSHOT).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print one decision line per resource on stderr.")
 @json_option
 @click.pass_context
@@ -113,6 +119,7 @@ def run_cmd(
     tag_key: str,
     role_name: str,
     external_id: str | None,
+    rds_snapshot: bool,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -139,7 +146,9 @@ def run_cmd(
         if not any(isinstance(h, _StderrDecisions) for h in logger.handlers):
             logger.addHandler(_StderrDecisions())
     state = StateStore(tables(ctx))
-    invoker = LocalInvoker(config, state, sessions, logger=logger)
+    invoker = LocalInvoker(
+        config, state, sessions, logger=logger, adapter_options={"snapshot_before_stop": rds_snapshot}
+    )
     targets = targets_for(acc, reg, svc)
     request = PassRequest(at=instant, tag_key=tag_key, dry_run=dry_run)
     show_progress = not as_json and err_console.is_terminal

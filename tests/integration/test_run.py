@@ -346,14 +346,16 @@ def test_rds_instance_and_aurora_cluster(run, fleet):
         Tags=tags,
     )
 
-    def go(t: str) -> dict[str, Any]:
-        r = run("run", "--at", t, "--services", "rds", "--json")
+    def go(t: str, *extra: str) -> dict[str, Any]:
+        r = run("run", "--at", t, "--services", "rds", "--json", *extra)
         assert r.code == 0, r.err
         return r.json()
 
     go(f"{MON}T16:55:00Z")
-    body = go(f"{MON}T17:00:00Z")
+    body = go(f"{MON}T17:00:00Z", "--rds-snapshot")
     assert actions(body) == {"pg1": "stop", "aurora1": "stop"}, body
+    snaps = fleet.rds.describe_db_snapshots(DBInstanceIdentifier="pg1")["DBSnapshots"]
+    assert any(s["DBSnapshotIdentifier"].startswith("isched-pg1-") for s in snaps)
     db = fleet.rds.describe_db_instances(DBInstanceIdentifier="pg1")["DBInstances"][0]
     assert db["DBInstanceStatus"] == "stopped"
     body = go(f"{TUE}T09:00:00Z")
