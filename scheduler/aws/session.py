@@ -8,6 +8,7 @@ LocalStack. Retries use botocore's ``adaptive`` mode, which also rate-limits the
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import boto3
@@ -45,12 +46,42 @@ def make_session(profile: str | None = None, region: str | None = None, **creden
     return boto3.Session(profile_name=profile, region_name=region, **credentials)
 
 
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+_MAX_CLIENTS = 512
+
+
 def client(service: str, region: str | None = None, session: boto3.Session | None = None, **config: Any) -> Any:
-    """A client for ``service`` in ``region`` with isched's retry and endpoint policy."""
-    session = session or boto3.Session()
-    return session.client(
-        service,
-        region_name=region or default_region(session),
-        endpoint_url=endpoint_url(service),
-        config=client_config(**config),
-    )
+    """A client for ``service`` in ``region`` with isched's retry and endpoint policy.
+
+    Clients are cached per session, service, region and endpoint: making one costs tens of milliseconds, more
+    than most calls, and a pass (or a warm Lambda container) asks for the same few again and again. boto3 clients
+    are thread-safe, so workers in threads share them.
+    """
+    if session is None:
+        # No session: the environment decides (it may change between calls), so nothing is cached.
+        session = boto3.Session()
+        return session.client(
+            service,
+            region_name=region or default_region(session),
+            endpoint_url=endpoint_url(service),
+            config=client_config(**config),
+        )
+    region_name = region or default_region(session)
+    key = (id(session), service, region_name, endpoint_url(service), tuple(sorted(config.items())))
+    with _CLIENTS_LOCK:
+        cached = _CLIENTS.get(key)
+        if cached is not None and cached[0] is session:
+            return cached[1]
+    made = session.client(service, region_name=region_name, endpoint_url=key[3], config=client_config(**config))
+    with _CLIENTS_LOCK:
+        if len(_CLIENTS) >= _MAX_CLIENTS:
+            _CLIENTS.clear()
+        _CLIENTS[key] = (session, made)  # the session is kept so its id cannot be reused by another
+    return made
+
+
+def reset_clients() -> None:
+    """Forgets cached clients (after endpoints change, e.g. between simulated environments)."""
+    with _CLIENTS_LOCK:
+        _CLIENTS.clear()

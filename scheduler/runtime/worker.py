@@ -77,6 +77,7 @@ class WorkerResult:
     actions: list[ActionRecord] = field(default_factory=list)
     errors: list[ErrorRecord] = field(default_factory=list)
     managed: int = 0
+    pending: int = 0  # resources whose action failed or had to wait: the next pass retries them
     skipped: str | None = None  # why the whole target was skipped (pass already claimed)
 
     def error(self, resource: str | None, text: str) -> None:
@@ -145,7 +146,8 @@ def run_worker(
             view,
             item.record.engine_state if item.record is not None else None,
             res.observed,
-            instance_type=res.instance_type,
+            # period@type is an EC2 instance type: other services are never resized by the schedule.
+            instance_type=res.instance_type if target.service == "ec2" else None,
             restarted_by_service=res.restarted_by_service,
         )
         d = item.decision
@@ -195,9 +197,9 @@ def run_worker(
     ledger = _ended_stops(target, items, records, now_text)
     before = {rid: _comparable(rec) for rid, rec in records.items()}
     # Only records whose content changed are written: a quiet pass costs no DynamoDB writes at all.
-    new_records = [
-        rec for rec in (_record(i, at, now_text) for i in items) if before.get(rec.resource) != _comparable(rec)
-    ]
+    current = [_record(i, at, now_text) for i in items]
+    result.pending = sum(1 for rec in current if rec.pending)
+    new_records = [rec for rec in current if before.get(rec.resource) != _comparable(rec)]
     for rec in ledger:
         if rec["action"] == "gone":
             gone = records[rec["resource"]]
@@ -223,7 +225,12 @@ def _verify_last_start(item: _Item, last_pass: datetime | None, result: WorkerRe
         return
     if datetime.fromisoformat(rec.last_action_at) != last_pass or item.resource.observed is not Observed.STOPPED:
         return
-    why = item.resource.details.get("state_reason") or "no reason given by the service"
+    reason = item.resource.details.get("state_reason") or {}
+    code = str(reason.get("code", "")) if isinstance(reason, dict) else str(reason)
+    if code == "Client.UserInitiatedShutdown":
+        return  # someone stopped it by hand after the start: respected, not a failure
+    message = reason.get("message", "") if isinstance(reason, dict) else ""
+    why = message or code or "no reason given by the service"
     result.error(item.resource.id, f"started at {rec.last_action_at} but found stopped again: {why}")
 
 
