@@ -16,19 +16,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/isched validate --file examples/schedules.yaml
-	$(BIN)/isched schedule preview office-berlin --from 2026-03-23 --to 2026-04-05 --file examples/schedules.yaml
+	$(BIN)/isched demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check scheduler tests benchmarks
-	$(BIN)/ruff format --check scheduler tests benchmarks
+	$(BIN)/ruff check scheduler tests benchmarks scripts
+	$(BIN)/ruff format --check scheduler tests benchmarks scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy scheduler benchmarks
+	$(BIN)/mypy scheduler benchmarks scripts
 
+# cfn-lint for CloudFormation validity, then our own least-privilege rules (no wildcard actions; start/stop/modify
+# only on resources carrying the schedule tag).
 templates: $(STAMP)
-	@if ls template.yaml infra/*.yaml >/dev/null 2>&1; then $(BIN)/cfn-lint template.yaml infra/*.yaml; \
-	else echo "no CloudFormation templates yet"; fi
+	$(BIN)/cfn-lint template.yaml infra/spoke.yaml
+	$(BIN)/python scripts/check_policies.py template.yaml infra/spoke.yaml
 
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
 unit: $(STAMP)
@@ -40,6 +41,7 @@ test: lint typecheck templates unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/pass.py
+	$(BIN)/python benchmarks/cost.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

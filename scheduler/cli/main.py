@@ -15,9 +15,11 @@ from pynamodb.exceptions import PynamoDBException
 
 from scheduler import __version__
 
+from .demo_cmd import demo_cmd
 from .errors import CommandError, InputError
 from .items import SCHEDULE_ITEM_COMMANDS, period_group
 from .output import err_console, report_issues
+from .report_cmds import report_cmd
 from .run_cmds import run_cmd, status_cmd
 from .schedules import schedule_group, validate_cmd
 from .store_cmds import apply_cmd, export_cmd, init_cmd
@@ -32,10 +34,17 @@ from .tagging import tag_cmd, untag_cmd
     show_default=True,
     help="Keeps several deployments' tables apart (env ISCHED_NAMESPACE).",
 )
+@click.option(
+    "--stack",
+    envvar="ISCHED_STACK",
+    metavar="NAME",
+    help="Use the tables of this deployed CloudFormation stack (its ConfigTable/StateTable/LedgerTable outputs; "
+    "env ISCHED_STACK). Overrides --namespace.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout, for every command.")
 @click.version_option(__version__, prog_name="isched")
 @click.pass_context
-def cli(ctx: click.Context, namespace: str, as_json: bool) -> None:
+def cli(ctx: click.Context, namespace: str, stack: str | None, as_json: bool) -> None:
     """isched: stop and start EC2, Auto Scaling groups and RDS/Aurora on schedules.
 
     Schedules are made of periods (office hours, overnight batches, cron windows) in a time zone.
@@ -49,6 +58,7 @@ def cli(ctx: click.Context, namespace: str, as_json: bool) -> None:
     """
     obj = ctx.ensure_object(dict)
     obj["namespace"] = namespace
+    obj["stack"] = stack
     obj["json"] = as_json
 
 
@@ -62,6 +72,8 @@ cli.add_command(tag_cmd)
 cli.add_command(untag_cmd)
 cli.add_command(run_cmd)
 cli.add_command(status_cmd)
+cli.add_command(demo_cmd)
+cli.add_command(report_cmd)
 for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 

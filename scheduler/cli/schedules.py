@@ -91,12 +91,39 @@ def schedule_group() -> None:
 @click.option("--from", "from_", required=True, metavar="DATE", help="First local date (YYYY-MM-DD), inclusive.")
 @click.option("--to", "to", required=True, metavar="DATE", help="Last local date (YYYY-MM-DD), inclusive.")
 @click.option("--file", "-f", "file", metavar="F", help="Schedule file; without it, the stored configuration.")
+@click.option("--savings", is_flag=True, help="Also estimate what one resource of --type would save in the range.")
+@click.option("--type", "type_", metavar="TYPE", help="EC2 instance type or RDS DB instance class (implies --savings).")
+@click.option("--region", metavar="REGION", help="With --savings: the region whose prices apply.")
+@click.option("--service", type=click.Choice(["ec2", "rds"]), default="ec2", show_default=True, help="With --savings.")
+@click.option("--engine", default="postgres", show_default=True, help="With --savings --service rds: the DB engine.")
+@click.option("--multi-az", is_flag=True, help="With --savings --service rds: a Multi-AZ DB instance.")
+@click.option("--prices", "prices_file", metavar="FILE", help="With --savings: prices file (else the Price List API).")
 @json_option
-def preview_cmd(name: str, from_: str, to: str, file: str | None, as_json: bool) -> None:
+def preview_cmd(
+    name: str,
+    from_: str,
+    to: str,
+    file: str | None,
+    savings: bool,
+    type_: str | None,
+    region: str | None,
+    service: str,
+    engine: str,
+    multi_az: bool,
+    prices_file: str | None,
+    as_json: bool,
+) -> None:
     """Transitions and running time of schedule NAME between two local dates.
 
     Dates are in the schedule's time zone and both inclusive. JSON instants are UTC; the human view draws one
     row per day, one cell per half hour (█ running, ▌ part of the half hour, · stopped), in local time.
+
+    With --savings: what one resource of --type in --region would save under the schedule over the range
+    (stopped hours × its on-demand hourly price; EC2 priced as Linux, shared tenancy).
+
+    \b
+    Example:
+      isched schedule preview office --from 2026-11-01 --to 2026-11-30 --savings --type t3.large --region eu-west-1
     """
     first = parse_day(from_, "--from")
     last = parse_day(to, "--to")
@@ -110,18 +137,35 @@ def preview_cmd(name: str, from_: str, to: str, file: str | None, as_json: bool)
     transitions = ev.transitions(start, end)
     running = ev.running(start, end)
     hours = round(running_hours(running), 4)
-    if as_json:
-        emit_json(
-            {
-                "schedule": name,
-                "timezone": ev.schedule.timezone,
-                "from": start.astimezone(ev.tz).isoformat(),
-                "to": end.astimezone(ev.tz).isoformat(),
-                "transitions": [t.to_json() for t in transitions],
-                "running": [{"start": iso_z(s), "end": iso_z(e)} for s, e in running],
-                "running_hours": hours,
-            }
+    estimate = None
+    if savings or type_ is not None:  # asking for a type's price means asking for its savings
+        from .report_cmds import preview_savings
+
+        estimate = preview_savings(
+            ev,
+            start,
+            end,
+            running,
+            service=service,
+            region=region,
+            type_=type_,
+            engine=engine,
+            multi_az=multi_az,
+            prices_file=prices_file,
         )
+    if as_json:
+        body = {
+            "schedule": name,
+            "timezone": ev.schedule.timezone,
+            "from": start.astimezone(ev.tz).isoformat(),
+            "to": end.astimezone(ev.tz).isoformat(),
+            "transitions": [t.to_json() for t in transitions],
+            "running": [{"start": iso_z(s), "end": iso_z(e)} for s, e in running],
+            "running_hours": hours,
+        }
+        if estimate is not None:
+            body["savings"] = estimate
+        emit_json(body)
         return
     _print_timeline(ev, first, last, running, hours)
     if transitions:
@@ -146,6 +190,10 @@ def preview_cmd(name: str, from_: str, to: str, file: str | None, as_json: bool)
         console.print(table)
     else:
         console.print("No transitions in this range.")
+    if estimate is not None:
+        from .report_cmds import print_preview_savings
+
+        print_preview_savings(estimate)
 
 
 def _print_timeline(ev: Evaluator, first: date, last: date, running: list[Interval], hours: float) -> None:

@@ -171,3 +171,21 @@ def out_dir(path: str | None) -> Path:
     p = Path(path or "isched-demo")
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def demo_report(run: DemoRun, prices: Any) -> dict[str, Any]:
+    """The monthly-style report for the simulated period, with the demo's price table and no Cost Explorer
+    (the embedded AWS has no billing data)."""
+    from scheduler.savings.report import monthly_report, not_asked
+
+    end = run.sim.end
+    month = (end - timedelta(microseconds=1)).strftime("%Y-%m")
+    return monthly_report(
+        run.state,
+        month,
+        end,
+        prices,
+        config=run.config,
+        pricing_api=False,
+        actual=not_asked("unblended", "Schedule", "the embedded simulated AWS has no billing data"),
+    )

@@ -131,7 +131,11 @@ class Tables:
 
     @classmethod
     def for_namespace(cls, namespace: str, region: str | None = None) -> Tables:
-        names = TableNames.for_namespace(namespace)
+        return cls.for_names(TableNames.for_namespace(namespace), region)
+
+    @classmethod
+    def for_names(cls, names: TableNames, region: str | None = None) -> Tables:
+        """The models bound to explicit table names (a deployed stack's outputs, a worker's payload)."""
         config, state, ledger = _models(names, region or default_region(), endpoint_url("dynamodb"))
         return cls(names, config, state, ledger)
 

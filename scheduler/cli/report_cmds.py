@@ -1,0 +1,354 @@
+"""``isched report``: what every scheduler stop saved in a UTC month, in dollars, reconciled with Cost Explorer.
+
+Also the savings estimate of ``isched schedule preview --savings`` (:func:`preview_savings`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from scheduler.engine import Config, Evaluator, iso_z
+from scheduler.savings.accounting import hours, parse_month
+from scheduler.savings.costexplorer import METRICS
+from scheduler.savings.prices import (
+    PriceBook,
+    PriceQuery,
+    PricesFileError,
+    PriceTable,
+    is_region,
+    load_prices_file,
+    type_problem,
+)
+from scheduler.savings.render import ChartUnavailable, money, number, price, render_csv, render_html, render_png
+from scheduler.savings.report import cost_explorer_spend, monthly_report, not_asked
+from scheduler.store.config import StoreError
+from scheduler.store.state import StateStore
+
+from .context import config_store, tables
+from .errors import InputError
+from .options import json_option, parse_instant
+from .output import console, err_console
+
+FORMATS = ("table", "json", "csv", "html")
+CHART_HINT = "pip install 'instance-scheduler[charts]' (matplotlib>=3.8)"
+
+
+def load_prices(path: str | None) -> PriceTable:
+    """The ``--prices`` file, or an empty table; a bad file is an exit-2 error naming each line, field and value."""
+    if path is None:
+        return PriceTable()
+    try:
+        return load_prices_file(path)
+    except PricesFileError as exc:
+        source = None if exc.issues and exc.issues[0].path == "--prices" else path
+        raise InputError(exc.issues, source=source) from None
+
+
+@click.command("report")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The UTC month, e.g. 2026-11.")
+@click.option("--at", "at", metavar="TIME", help="Count up to this instant (ISO 8601; default now).")
+@click.option("--prices", "prices_file", metavar="FILE", help="CSV/JSON prices (service,region,type,hourly_usd).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--chart", "chart", metavar="FILE", help="Also write a PNG chart (needs matplotlib: the charts extra).")
+@click.option(
+    "--metric",
+    type=click.Choice(tuple(METRICS)),
+    default="unblended",
+    show_default=True,
+    help="Cost Explorer metric for the actual cost.",
+)
+@click.option(
+    "--tag-key",
+    envvar="ISCHED_TAG_KEY",
+    default="Schedule",
+    show_default=True,
+    help="The schedule tag, as activated for cost allocation (env ISCHED_TAG_KEY).",
+)
+@click.option("--out", "out", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@click.option(
+    "--cost-explorer/--no-cost-explorer",
+    default=True,
+    show_default=True,
+    help="Ask Cost Explorer for the actual cost (US$0.01 per request; answers are cached).",
+)
+@click.option(
+    "--pricing-api/--no-pricing-api",
+    default=True,
+    show_default=True,
+    help="Ask the AWS Price List API for prices the --prices file does not give.",
+)
+@json_option
+@click.pass_context
+def report_cmd(
+    ctx: click.Context,
+    /,
+    month: str,
+    at: str | None,
+    prices_file: str | None,
+    fmt: str,
+    chart: str | None,
+    metric: str,
+    tag_key: str,
+    out: str | None,
+    cost_explorer: bool,
+    pricing_api: bool,
+    as_json: bool,
+) -> None:
+    """What the scheduler's stops saved in one UTC month (as AWS bills), in dollars.
+
+    Each stop in the action ledger counts from the stop until the resource was started again (by the scheduler
+    or by hand), deleted or untagged, clipped to the month; one still stopped counts up to --at (default now).
+    Savings = stopped hours × the on-demand hourly price: an ASG's saved desired capacity × its instance price,
+    an Aurora cluster's member instances, Multi-AZ as Multi-AZ. Prices come from --prices, then a local cache
+    (7 days, ISCHED_PRICE_CACHE), then the AWS Price List API; a price found nowhere is unknown, never $0, and the
+    totals say how much is unpriced. The actual cost of the tagged resources comes from Cost Explorer.
+
+    \b
+    Examples:
+      isched report --month 2026-11
+      isched report --month 2026-11 --prices prices.csv --format html --out savings.html --chart savings.png
+      isched report --month 2026-10 --format csv --no-cost-explorer > savings.csv
+    """
+    if as_json:
+        fmt = "json"
+    try:
+        start, _ = parse_month(month)
+    except ValueError as exc:
+        raise InputError(str(exc), "--month") from None
+    instant = parse_instant(at, "--at") if at else datetime.now(UTC)
+    if instant <= start:
+        raise InputError(f"'{month}' has not begun at {iso_z(instant)} (nothing to report yet)", "--month")
+    table = load_prices(prices_file)
+    if chart is not None and importlib.util.find_spec("matplotlib") is None:
+        raise InputError(f"'{chart}': writing a chart needs matplotlib: {CHART_HINT}", "--chart")
+
+    if cost_explorer:
+        actual = cost_explorer_spend(month, instant, metric, tag_key)
+    else:
+        actual = not_asked(metric, tag_key, "Cost Explorer was not asked (--no-cost-explorer)")
+    config: Config | None
+    try:
+        config = config_store(ctx).load()
+    except StoreError:
+        config = None
+    report = monthly_report(
+        StateStore(tables(ctx)), month, instant, table, config=config, pricing_api=pricing_api, actual=actual
+    )
+
+    if chart is not None:
+        try:
+            render_png(report, chart)
+        except ChartUnavailable as exc:
+            raise InputError(str(exc), "--chart") from None
+        except OSError as exc:
+            raise InputError(f"'{chart}' cannot be written: {exc.strerror}", "--chart") from None
+
+    if fmt == "json":
+        _emit_text(_json_text(report), out)
+    elif fmt == "csv":
+        _emit_text(render_csv(report), out)
+    elif fmt == "html":
+        _emit_text(render_html(report), out)
+    elif out is not None:
+        with _open_out(out) as fh:
+            print_tables(report, Console(file=fh, width=160, highlight=False, color_system=None))
+    else:
+        print_tables(report, console)
+    if out is not None:
+        err_console.print(f"wrote {out}")
+
+
+def _json_text(report: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(report, indent=2) + "\n"
+
+
+def _open_out(path: str) -> Any:
+    try:
+        return Path(path).open("w", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"'{path}' cannot be written: {exc.strerror}", "--out") from None
+
+
+def _emit_text(text: str, out: str | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    with _open_out(out) as fh:
+        fh.write(text)
+
+
+def _group_table(title: str, groups: list[dict[str, Any]], name: str, *, actual: bool = False) -> Table:
+    table = Table(title=title, show_edge=False, header_style="bold", title_justify="left")
+    table.add_column(name)
+    for col in ("resources", "running h", "stopped h", "est. savings", "unpriced"):
+        table.add_column(col, justify="right")
+    if actual:
+        table.add_column("actual cost", justify="right")
+    for g in groups:
+        cells = [
+            str(g[name]) or "(none)",
+            str(g["resources"]),
+            number(g["running_hours"]),
+            number(g["stopped_hours"]),
+            money(g["estimated_savings"]),
+            str(g["unpriced_resources"] or ""),
+        ]
+        if actual:
+            cells.append(money(g.get("actual_cost"), "—"))
+        table.add_row(*cells)
+    return table
+
+
+def print_tables(report: Mapping[str, Any], out: Console) -> None:
+    """The human report: totals, then by schedule, account and service, then every resource."""
+    t = report["totals"]
+    actual = report.get("actual") or {}
+    proj = report.get("projection") or {}
+    out.print(f"[bold]Savings {report['month']}[/] (UTC month, counted up to {report['at']})")
+    totals = Table(show_header=False, show_edge=False)
+    totals.add_column("what", style="bold")
+    totals.add_column("value", justify="right")
+    totals.add_row("estimated savings", f"[green]{money(t['estimated_savings'])}[/]")
+    totals.add_row("stopped hours", number(t["stopped_hours"]))
+    totals.add_row("running hours", number(t["running_hours"]))
+    percent = "—" if t["savings_percent"] is None else f"{t['savings_percent']}%"
+    totals.add_row("savings vs. running all the time", percent)
+    totals.add_row("estimated running cost", money(t["estimated_running_cost"]))
+    totals.add_row(f"actual cost ({actual.get('metric', 'Cost Explorer')})", money(t["actual_cost"], "unavailable"))
+    totals.add_row("resources", str(t["resources"]))
+    if t["unpriced_resources"]:
+        totals.add_row("[yellow]unpriced[/]", f"{t['unpriced_resources']} resource(s), {number(t['unpriced_hours'])} h")
+    if proj.get("estimated_savings") is not None:
+        totals.add_row("next 12 months (projected)", money(proj["estimated_savings"]))
+    out.print(totals)
+    out.print()
+    out.print(_group_table("By schedule", report["by_schedule"], "schedule", actual=True))
+    out.print(_group_table("By account", report["by_account"], "account"))
+    out.print(_group_table("By service", report["by_service"], "service"))
+    resources = Table(title="Resources", show_edge=False, header_style="bold", title_justify="left")
+    for col, right in (
+        ("account", False),
+        ("region", False),
+        ("service", False),
+        ("resource", False),
+        ("schedule", False),
+        ("type", False),
+        ("stopped h", True),
+        ("running h", True),
+        ("price", True),
+        ("savings", True),
+    ):
+        resources.add_column(col, justify="right" if right else "left", no_wrap=col in ("resource", "account"))
+    for r in report["resources"]:
+        units = f" ×{r['units']}" if r.get("units") not in (1, None) and "+" not in (r["type"] or "") else ""
+        resources.add_row(
+            r["account"],
+            r["region"],
+            r["service"],
+            r["resource"],
+            r["schedule"] or "(none)",
+            f"{r['type'] or '?'}{units}",
+            number(r["stopped_hours"]),
+            number(r["running_hours"]),
+            price(r["hourly_price"]),
+            money(r["estimated_savings"]),
+        )
+    out.print(resources)
+    for u in report.get("unpriced") or []:
+        out.print(f"[yellow]unpriced:[/] {u['service']} {u['resource']} ({u['region']}): {u['reason']}", soft_wrap=True)
+    for note in (actual.get("note"), proj.get("note")):
+        if note:
+            out.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+    if actual.get("requests"):
+        out.print(f"[dim]Cost Explorer: {actual['requests']} request(s), US$0.01 each[/]")
+
+
+def preview_savings(
+    ev: Evaluator,
+    start: datetime,
+    end: datetime,
+    running: list[tuple[datetime, datetime]],
+    *,
+    service: str,
+    region: str | None,
+    type_: str | None,
+    engine: str,
+    multi_az: bool,
+    prices_file: str | None,
+    use_api: bool = True,
+) -> dict[str, Any]:
+    """What one resource of ``type_`` would save under the schedule over [start, end): stopped hours × price."""
+    if not type_:
+        raise InputError("--savings needs the instance type or DB class (e.g. --type t3.large)", "--type")
+    if not region:
+        raise InputError("--savings needs the region whose prices apply (e.g. --region eu-west-1)", "--region")
+    if not is_region(region):
+        raise InputError(f"'{region}' is not a region name (e.g. eu-west-1)", "--region")
+    problem = type_problem(service, type_)
+    if problem:
+        raise InputError(problem, "--type")
+    table = load_prices(prices_file)
+    if service == "rds":
+        query = PriceQuery("rds", region, type_, engine=engine, deployment="multi-az" if multi_az else "single-az")
+    else:
+        query = PriceQuery("ec2", region, type_)
+    book = PriceBook(table, use_api=use_api)
+    answer = book.price(query)
+    book.save()
+    micros_total = (end - start) // timedelta(microseconds=1)
+    micros_running = sum(((e - s) // timedelta(microseconds=1) for s, e in running), 0)
+    range_h = hours(micros_total)
+    running_h = hours(micros_running)
+    knows = ev.has_windows or ev.schedule.override_status is not None
+    stopped_h: Decimal | None = range_h - running_h if knows else None
+    note = answer.note
+    if not knows:
+        note = "the schedule has only start/stop events: its stopped time depends on people, not on the schedule"
+    savings = None
+    if stopped_h is not None and answer.hourly is not None:
+        savings = float(round(stopped_h * answer.hourly, 2))
+    out: dict[str, Any] = {
+        "service": service,
+        "region": region,
+        "type": type_,
+        "hourly_price": float(answer.hourly) if answer.hourly is not None else None,
+        "price_source": answer.source,
+        "range_hours": float(round(range_h, 4)),
+        "running_hours": float(round(running_h, 4)),
+        "stopped_hours": float(round(stopped_h, 4)) if stopped_h is not None else None,
+        "estimated_savings": savings,
+        "note": note,
+    }
+    if service == "rds":
+        out["engine"] = engine
+        out["multi_az"] = multi_az
+    return out
+
+
+def print_preview_savings(s: Mapping[str, Any]) -> None:
+    what = f"one {s['type']} ({s['service']}, {s['region']})"
+    if s["stopped_hours"] is None:
+        console.print(f"Savings for {what}: unknown ({s['note']})")
+        return
+    hours_text = f"{number(s['stopped_hours'])} stopped of {number(s['range_hours'])} hours"
+    if s["hourly_price"] is None:
+        console.print(f"Savings for {what}: {hours_text}; price unknown ({s['note'] or 'no price found'})")
+        return
+    source = {"file": "the prices file", "pricing-api": "the AWS Price List API", "cache": "the price cache"}.get(
+        s["price_source"] or "", "?"
+    )
+    console.print(
+        f"Savings for {what}: {hours_text} × {price(s['hourly_price'])} = "
+        f"[green]{money(s['estimated_savings'])}[/] (price from {source})"
+    )

@@ -1,0 +1,125 @@
+"""Typed models of what the handlers receive: the EventBridge scheduled event and each function's settings.
+
+Plain dataclasses with explicit validation (no pydantic: it is not a dependency of the Lambda package), each
+error naming the field or variable and the offending value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from scheduler.aws.accounts import DEFAULT_ROLE_NAME
+from scheduler.aws.session import default_region
+from scheduler.runtime.lambda_invoker import ASYNC_PAYLOAD_LIMIT
+
+from .common import SettingsError, env_accounts, env_regions, env_services
+
+
+class EventError(ValueError):
+    """The triggering event is not a scheduled event; names the field."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        self.field = field_path
+        super().__init__(f"event.{field_path}: {message}")
+
+
+@dataclass(frozen=True)
+class ScheduledEvent:
+    """An EventBridge ``Scheduled Event`` (or a manual test invocation, which may omit everything).
+
+    The pass time is the event's ``time`` floored to the minute, so an invocation delivered late (or delivered
+    twice) still runs the pass it was scheduled for, and the workers' per-pass claim recognises a duplicate.
+    """
+
+    at: datetime
+    id: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def from_event(cls, raw: object, now: datetime | None = None) -> ScheduledEvent:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise EventError("", f"{raw!r:.80} is not a JSON object")
+        time = raw.get("time")
+        if time is None:
+            at = now or datetime.now(UTC)
+        else:
+            if not isinstance(time, str):
+                raise EventError("time", f"{time!r:.80} is not an ISO 8601 instant")
+            try:
+                at = datetime.fromisoformat(time)
+            except ValueError:
+                raise EventError("time", f"{time!r:.80} is not an ISO 8601 instant") from None
+            if at.tzinfo is None:
+                raise EventError("time", f"{time!r:.80} has no UTC offset")
+        event_id = raw.get("id")
+        source = raw.get("source")
+        return cls(
+            at=at.astimezone(UTC).replace(second=0, microsecond=0),
+            id=event_id if isinstance(event_id, str) else None,
+            source=source if isinstance(source, str) else None,
+        )
+
+
+@dataclass(frozen=True)
+class OrchestratorSettings:
+    accounts: tuple[str, ...]
+    organization_id: str | None
+    regions: tuple[str, ...]
+    services: tuple[str, ...]
+    tag_key: str
+    role_name: str
+    external_id: str | None
+    worker_function: str | None
+    max_payload_bytes: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorSettings:
+        env = os.environ if env is None else env
+        org = env.get("ISCHED_ORGANIZATION_ID", "").strip() or None
+        if org is not None and not org.startswith("o-"):
+            raise SettingsError("ISCHED_ORGANIZATION_ID", f"'{org}' is not an organization id (o-…)")
+        regions = env_regions(env) or [env.get("AWS_REGION") or default_region()]
+        limit_text = env.get("ISCHED_MAX_PAYLOAD_BYTES", "").strip()
+        try:
+            limit = int(limit_text) if limit_text else ASYNC_PAYLOAD_LIMIT
+        except ValueError:
+            raise SettingsError("ISCHED_MAX_PAYLOAD_BYTES", f"'{limit_text}' is not a number of bytes") from None
+        return cls(
+            accounts=tuple(env_accounts(env)),
+            organization_id=org,
+            regions=tuple(regions),
+            services=tuple(env_services(env)),
+            tag_key=_tag_key(env),
+            role_name=env.get("ISCHED_ROLE_NAME", "").strip() or DEFAULT_ROLE_NAME,
+            external_id=env.get("ISCHED_EXTERNAL_ID", "").strip() or None,
+            worker_function=env.get("ISCHED_WORKER_FUNCTION", "").strip() or None,
+            max_payload_bytes=limit,
+        )
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    role_name: str
+    external_id: str | None
+    namespace: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        env = os.environ if env is None else env
+        return cls(
+            role_name=env.get("ISCHED_ROLE_NAME", "").strip() or DEFAULT_ROLE_NAME,
+            external_id=env.get("ISCHED_EXTERNAL_ID", "").strip() or None,
+            namespace=env.get("ISCHED_NAMESPACE", "").strip() or "default",
+        )
+
+
+def _tag_key(env: Mapping[str, str]) -> str:
+    key = env.get("ISCHED_TAG_KEY", "").strip() or "Schedule"
+    if len(key) > 128 or key.lower().startswith("aws:"):
+        raise SettingsError("ISCHED_TAG_KEY", f"'{key:.80}' is not a usable tag key (1-128 characters, not aws:)")
+    return key

@@ -1,0 +1,136 @@
+"""The orchestrator function: triggered by the schedule rule, it fans one pass out to a worker per target.
+
+It reads its settings and the schedules once, lists the targets (accounts × regions × services; accounts from
+``ISCHED_ACCOUNTS`` and/or the ACTIVE accounts of ``ISCHED_ORGANIZATION_ID``) and sends one asynchronous worker
+invocation per target. It raises (so Lambda retries and the alarm fires) only when the pass cannot start at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+
+from scheduler.aws.accounts import AccountSessions
+from scheduler.aws.session import client
+from scheduler.engine import iso_z
+from scheduler.runtime.lambda_invoker import LambdaInvoker, PayloadBuilder, SubmittedResult
+from scheduler.runtime.orchestrator import Invoker, PassRequest, PassResult, run_pass, targets_for
+from scheduler.store.config import ConfigStore
+from scheduler.store.tables import Tables
+
+from .common import SettingsError, make_logger, make_tracer
+from .events import OrchestratorSettings, ScheduledEvent
+
+logger = make_logger("isched-orchestrator")
+tracer = make_tracer("isched-orchestrator")
+
+
+def organization_accounts(organization_id: str, session: boto3.Session | None = None) -> list[str]:
+    """The ACTIVE accounts of the organization (ListAccounts, every page), checked to be the caller's organization.
+
+    ListAccounts answers only in the management account or a delegated administrator; the hub runs there or
+    lists accounts explicitly in ``ISCHED_ACCOUNTS``.
+    """
+    org = client("organizations", session=session)
+    actual = org.describe_organization()["Organization"]["Id"]
+    if actual != organization_id:
+        raise SettingsError(
+            "ISCHED_ORGANIZATION_ID", f"'{organization_id}' is not the organization of this account ({actual})"
+        )
+    accounts: list[str] = []
+    for page in org.get_paginator("list_accounts").paginate():
+        for account in page.get("Accounts", []):
+            # "Status" is being replaced by "State" in the Organizations API; either says ACTIVE.
+            if (account.get("State") or account.get("Status")) == "ACTIVE":
+                accounts.append(str(account["Id"]))
+    return accounts
+
+
+@tracer.capture_method
+def resolve_accounts(settings: OrchestratorSettings, sessions: AccountSessions) -> list[str]:
+    accounts = list(settings.accounts)
+    if settings.organization_id:
+        accounts += organization_accounts(settings.organization_id, sessions.base)
+    if not accounts:
+        accounts = [sessions.hub_account]
+    return list(dict.fromkeys(accounts))
+
+
+def orchestrate(
+    event: object,
+    *,
+    settings: OrchestratorSettings | None = None,
+    invoker: Invoker | None = None,
+    sessions: AccountSessions | None = None,
+    tables: Tables | None = None,
+) -> dict[str, Any]:
+    """One pass: ``invoker`` defaults to :class:`LambdaInvoker` on ``ISCHED_WORKER_FUNCTION``."""
+    settings = settings or OrchestratorSettings.from_env()
+    scheduled = ScheduledEvent.from_event(event)
+    sessions = sessions or AccountSessions(role_name=settings.role_name, external_id=settings.external_id)
+    tables = tables or Tables.for_namespace(os.environ.get("ISCHED_NAMESPACE") or "default")
+    # Read once per pass, here, so that an invalid stored configuration fails one invocation loudly instead
+    # of every worker.
+    config = ConfigStore(tables).load()
+    accounts = resolve_accounts(settings, sessions)
+    targets = targets_for(accounts, settings.regions, settings.services)
+    request = PassRequest(at=scheduled.at, tag_key=settings.tag_key)
+    if invoker is None:
+        if not settings.worker_function:
+            raise SettingsError("ISCHED_WORKER_FUNCTION", "is not set (the worker function's name or ARN)")
+        invoker = LambdaInvoker(
+            settings.worker_function,
+            PayloadBuilder(config, tables.names.config, limit=settings.max_payload_bytes),
+            pass_id=scheduled.id,
+            logger=logger,
+        )
+    logger.append_keys(pass_at=iso_z(scheduled.at), pass_id=scheduled.id)
+    logger.info(
+        f"pass at {iso_z(scheduled.at)}: {len(targets)} targets",
+        extra={
+            "accounts": len(accounts),
+            "regions": list(settings.regions),
+            "services": list(settings.services),
+            "schedules": len(config.schedules),
+        },
+    )
+    result = run_pass(invoker, targets, request)
+    summary = _summary(result, accounts, settings, targets)
+    for err in summary["errors"]:
+        logger.error(f"{err['account']}/{err['region']}/{err['service']}: {err['error']}", extra=err)
+    logger.info("pass submitted", extra={k: v for k, v in summary.items() if k not in ("actions", "errors")})
+    return summary
+
+
+def _summary(
+    result: PassResult, accounts: Sequence[str], settings: OrchestratorSettings, targets: Sequence[object]
+) -> dict[str, Any]:
+    body = result.to_json()
+    submitted = [r for r in result.results if isinstance(r, SubmittedResult)]
+    payload: str | None = None
+    if submitted:
+        payload = "inline" if submitted[0].inline_config else "reference"
+    return {
+        "at": body["at"],
+        "accounts": len(accounts),
+        "regions": list(settings.regions),
+        "services": list(settings.services),
+        "targets": len(targets),
+        "submitted": sum(1 for r in submitted if r.submitted),
+        "completed": len(result.results) - len(submitted),
+        "payload": payload,
+        "actions": body["actions"],
+        "errors": body["errors"],
+    }
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(
+    event: dict[str, Any], context: Any, invoker: Invoker | None = None, sessions: AccountSessions | None = None
+) -> dict[str, Any]:
+    """Lambda entry point. ``invoker``/``sessions`` are for tests (moto runs no Lambda code)."""
+    return orchestrate(event, invoker=invoker, sessions=sessions)
