@@ -107,14 +107,19 @@ class WorkerSettings:
     role_name: str
     external_id: str | None
     namespace: str
+    rds_snapshot: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
         env = os.environ if env is None else env
+        snapshot = env.get("ISCHED_RDS_SNAPSHOT", "").strip().lower() or "false"
+        if snapshot not in ("true", "false"):
+            raise SettingsError("ISCHED_RDS_SNAPSHOT", f"'{snapshot:.40}' is not true or false")
         return cls(
             role_name=env.get("ISCHED_ROLE_NAME", "").strip() or DEFAULT_ROLE_NAME,
             external_id=env.get("ISCHED_EXTERNAL_ID", "").strip() or None,
             namespace=env.get("ISCHED_NAMESPACE", "").strip() or "default",
+            rds_snapshot=snapshot == "true",
         )
 
 

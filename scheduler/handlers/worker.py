@@ -109,7 +109,8 @@ def process(
     try:
         config = _load_config(payload, tables)
         session = sessions.session(target.account)
-        adapter = make_adapter(target.service, target.region, session, **(adapter_options or {}))
+        options = {"snapshot_before_stop": settings.rds_snapshot, **(adapter_options or {})}
+        adapter = make_adapter(target.service, target.region, session, **options)
         result = run_worker(
             target,
             payload.at,

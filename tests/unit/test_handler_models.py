@@ -206,3 +206,21 @@ def test_policy_checker_passes_the_shipped_templates(capsys):
     checker = _checker()
     assert checker.main([str(ROOT / "template.yaml"), str(ROOT / "infra" / "spoke.yaml")]) == 0
     assert "no wildcard or unguarded action" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("env", "snapshot"),
+    [({}, False), ({"ISCHED_RDS_SNAPSHOT": "true"}, True), ({"ISCHED_RDS_SNAPSHOT": "FALSE"}, False)],
+)
+def test_worker_settings_rds_snapshot(env: dict[str, str], snapshot: bool) -> None:
+    from scheduler.handlers.events import WorkerSettings
+
+    assert WorkerSettings.from_env(env).rds_snapshot is snapshot
+
+
+def test_worker_settings_reject_a_bad_snapshot_switch() -> None:
+    from scheduler.handlers.common import SettingsError
+    from scheduler.handlers.events import WorkerSettings
+
+    with pytest.raises(SettingsError, match="ISCHED_RDS_SNAPSHOT"):
+        WorkerSettings.from_env({"ISCHED_RDS_SNAPSHOT": "sometimes"})
