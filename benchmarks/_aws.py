@@ -8,37 +8,49 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import botocore.session
 
 
+def hook_all_clients(handlers: dict[str, Callable[..., Any]], prefix: str) -> Callable[[], None]:
+    """Registers ``{event: handler}`` on every client botocore creates from now on; returns the undo.
+
+    Clients of one botocore session share their handler tree, so each handler is registered once per tree
+    (``unique_id``), not once per client.
+    """
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        for event, handler in handlers.items():
+            client.meta.events.register(event, handler, unique_id=f"{prefix}-{event}")
+        return client
+
+    botocore.session.Session.create_client = create_client
+
+    def undo() -> None:
+        botocore.session.Session.create_client = original
+
+    return undo
+
+
 class CallCounter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
-        self._original: Any = None
+        self._undo: Callable[[], None] | None = None
 
     def _hook(self, model: Any, **_: Any) -> None:
         self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
     def install(self) -> None:
-        original = botocore.session.Session.create_client
-        counter = self
-
-        def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-            client = original(self, *args, **kwargs)
-            # Clients of one botocore session share their handler tree: register once per tree, not per client.
-            client.meta.events.register("before-call", counter._hook, unique_id="isched-call-counter")
-            return client
-
-        self._original = original
-        botocore.session.Session.create_client = create_client
+        self._undo = hook_all_clients({"before-call": self._hook}, "isched-call-counter")
 
     def uninstall(self) -> None:
-        if self._original is not None:
-            botocore.session.Session.create_client = self._original
+        if self._undo is not None:
+            self._undo()
 
     def reset(self) -> Counter[str]:
         snapshot = Counter(self.calls)

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.session
-from _aws import CallCounter, simulated_aws
+from _aws import CallCounter, hook_all_clients, simulated_aws
 
 # --- Prices: us-east-1 list prices, as published on each source page (read 2026-11; check them before relying) --
 # AWS Lambda, https://aws.amazon.com/lambda/pricing/ : Arm duration $0.0000133334 per GB-second (first 7.5 billion
@@ -85,7 +84,7 @@ class CapacityMeter:
     def __init__(self) -> None:
         self.wru = 0
         self.rru = 0
-        self._original: Any = None
+        self._undo: Any = None
 
     def _before(self, model: Any, params: Any, **_: Any) -> None:
         if model.service_model.service_name != "dynamodb":
@@ -107,17 +106,7 @@ class CapacityMeter:
         self.rru += max(1, math.ceil(size / 4096))  # strongly consistent: 1 RRU per 4 KB, at least 1
 
     def install(self) -> None:
-        original = botocore.session.Session.create_client
-        meter = self
-
-        def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-            client = original(self, *args, **kwargs)
-            client.meta.events.register("before-call", meter._before, unique_id="isched-cost-before")
-            client.meta.events.register("after-call", meter._after, unique_id="isched-cost-after")
-            return client
-
-        self._original = original
-        botocore.session.Session.create_client = create_client
+        self._undo = hook_all_clients({"before-call": self._before, "after-call": self._after}, "isched-cost")
 
     def reset(self) -> tuple[int, int]:
         out = (self.wru, self.rru)

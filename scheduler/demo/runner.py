@@ -100,7 +100,8 @@ def run_demo(
     timings["setup"] = time.perf_counter() - t0
     say(f"created and tagged {len(fleet.resources)} resources in 2 accounts × 2 regions")
     state = StateStore(tables)
-    invoker = LocalInvoker(config, state, AccountSessions(base, role_name=ROLE_NAME), max_workers=4)
+    # One worker thread: the embedded AWS runs in this process and holds the GIL, so more threads only contend.
+    invoker = LocalInvoker(config, state, AccountSessions(base, role_name=ROLE_NAME), max_workers=1)
     targets = targets_for([HUB_ACCOUNT, SPOKE_ACCOUNT], REGIONS, ["ec2", "asg", "rds"])
     t1 = time.perf_counter()
     sim = simulate(fleet, config, invoker, targets, start, days, seed, every_pass=every_pass, on_tick=on_tick)

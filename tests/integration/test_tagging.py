@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from scheduler.aws import session
 from scheduler.cli import tagging as tag_cli
 from scheduler.cli.main import main
 from scheduler.services import tagging
+from tests.conftest import Result as BaseResult
 
 AMI = "ami-12c6146b"  # one of the AMIs moto serves in every region
 HOME = "us-east-1"  # the region the `aws` fixture makes the default
@@ -29,13 +29,8 @@ AWAY = "eu-west-1"
 
 
 @dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
+class Result(BaseResult):
+    """The shared CLI result, plus the tag results keyed by the RESOURCE argument."""
 
     def by_resource(self) -> dict[str, dict[str, Any]]:
         return {r["resource"]: r for r in self.json()["results"]}
