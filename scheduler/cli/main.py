@@ -45,16 +45,25 @@ from .tagging import tag_cmd, untag_cmd
 @click.version_option(__version__, prog_name="isched")
 @click.pass_context
 def cli(ctx: click.Context, namespace: str, stack: str | None, as_json: bool) -> None:
-    """isched: stop and start EC2, Auto Scaling groups and RDS/Aurora on schedules.
+    """isched: stop and start EC2, Auto Scaling groups and RDS/Aurora on schedules, and see what it saved.
 
-    Schedules are made of periods (office hours, overnight batches, cron windows) in a time zone.
-    Tag a resource with `Schedule=<name>` and each scheduling pass starts and stops it.
+    Schedules are made of periods (office hours, overnight batches, cron windows) in a time zone. Tag a
+    resource with `Schedule=<name>` and each scheduling pass starts and stops it.
 
     \b
-    Try it offline:
-      isched validate --file examples/schedules.yaml
-      isched schedule preview office-berlin --from 2026-03-23 --to 2026-04-05 --file examples/schedules.yaml
-      isched schedule state office-berlin --at 2026-11-27T09:30:00+01:00 --file examples/schedules.yaml
+    See it work without AWS:
+      isched demo
+    \b
+    The tour:
+      isched validate --file schedules.yaml          # check a schedule file (no AWS needed)
+      isched schedule preview office --from 2026-12-01 --to 2026-12-07 --file schedules.yaml
+      isched init && isched apply --file schedules.yaml
+      isched tag i-0abc123 web-asg orders-db --schedule office
+      isched run --dry-run                           # what a pass would do now
+      isched status
+      isched report --month 2026-11 --format html --out savings.html
+
+    Every command takes --json. Exit codes: 0 success, 2 invalid input (nothing written), 1 other failures.
     """
     obj = ctx.ensure_object(dict)
     obj["namespace"] = namespace
