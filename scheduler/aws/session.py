@@ -8,6 +8,7 @@ LocalStack. Retries use botocore's ``adaptive`` mode, which also rate-limits the
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any
 
@@ -17,6 +18,8 @@ from botocore.config import Config
 from scheduler import __version__
 
 DEFAULT_REGION = "us-east-1"
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 MAX_ATTEMPTS = 8
 
 
@@ -28,6 +31,16 @@ def client_config(**overrides: Any) -> Config:
         read_timeout=60,
     )
     return base.merge(Config(**overrides)) if overrides else base
+
+
+def is_account_id(value: object) -> bool:
+    """A 12-digit AWS account id."""
+    return isinstance(value, str) and bool(_ACCOUNT_ID.match(value))
+
+
+def is_region(value: object) -> bool:
+    """Shaped like an AWS region name (eu-west-1, us-gov-west-1); whether it exists is AWS's to say."""
+    return isinstance(value, str) and bool(_REGION_NAME.match(value))
 
 
 def endpoint_url(service: str) -> str | None:

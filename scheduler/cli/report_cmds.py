@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from scheduler.aws.session import is_region
 from scheduler.engine import Config, Evaluator, iso_z
 from scheduler.savings.accounting import hours, parse_month
 from scheduler.savings.costexplorer import METRICS
@@ -24,7 +25,6 @@ from scheduler.savings.prices import (
     PriceQuery,
     PricesFileError,
     PriceTable,
-    is_region,
     load_prices_file,
     type_problem,
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from scheduler.aws.accounts import DEFAULT_ROLE_NAME, AccountSessions
-from scheduler.aws.session import default_region
+from scheduler.aws.session import default_region, is_account_id, is_region
 from scheduler.engine import iso_z
 from scheduler.runtime.orchestrator import LocalInvoker, PassRequest, run_pass, targets_for
 from scheduler.runtime.status import fleet_status
@@ -24,9 +23,6 @@ from .context import config_store, tables
 from .errors import CommandError, InputError
 from .options import json_option, parse_instant
 from .output import console, emit_json, err_console
-
-_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 
 def _split(value: str | None) -> list[str]:
@@ -66,11 +62,11 @@ def _resolve_targets(
 ) -> tuple[list[str], list[str], list[str]]:
     acc = _split(accounts)
     for a in acc:
-        if not _ACCOUNT_RE.match(a):
+        if not is_account_id(a):
             raise InputError(f"'{a}' is not an AWS account id (12 digits)", "--accounts")
     reg = _split(regions)
     for r in reg:
-        if not _REGION_RE.match(r):
+        if not is_region(r):
             raise InputError(f"'{r}' is not an AWS region name (e.g. eu-west-1)", "--regions")
     svc = _split(services) or list(SERVICES)
     for s in svc:

@@ -10,6 +10,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue
 from scheduler.services import tagging
 from scheduler.services.tagging import KIND_NAMES, Outcome, Resource, Target
@@ -81,7 +82,7 @@ def _check_schedule(name: str) -> str:
 
 
 def _check_region(region: str | None) -> None:
-    if region is not None and not tagging.is_region(region):
+    if region is not None and not is_region(region):
         raise InputError(f"'{region}' is not an AWS region (e.g. eu-west-1)", "--region")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
@@ -13,14 +12,13 @@ from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from pynamodb.exceptions import PynamoDBException
 
 from scheduler.aws.accounts import AssumeRoleError
+from scheduler.aws.session import is_account_id, is_region
 from scheduler.runtime.worker import WorkerResult
 from scheduler.services.base import SERVICES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 METRICS_NAMESPACE = "isched"
-ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 # Error codes that mean "try again later" rather than "this will never work": throttling past botocore's own
 # retries, and the service being briefly unavailable.
@@ -106,7 +104,7 @@ def env_list(env: Mapping[str, str], name: str) -> list[str]:
 def env_accounts(env: Mapping[str, str], name: str = "ISCHED_ACCOUNTS") -> list[str]:
     accounts = env_list(env, name)
     for a in accounts:
-        if not ACCOUNT_RE.match(a):
+        if not is_account_id(a):
             raise SettingsError(name, f"'{a}' is not an AWS account id (12 digits)")
     return accounts
 
@@ -114,7 +112,7 @@ def env_accounts(env: Mapping[str, str], name: str = "ISCHED_ACCOUNTS") -> list[
 def env_regions(env: Mapping[str, str], name: str = "ISCHED_REGIONS") -> list[str]:
     regions = env_list(env, name)
     for r in regions:
-        if not REGION_RE.match(r):
+        if not is_region(r):
             raise SettingsError(name, f"'{r}' is not an AWS region name (e.g. eu-west-1)")
     return regions
 

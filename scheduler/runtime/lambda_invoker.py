@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scheduler.aws.session import client
+from scheduler.aws.session import client, is_account_id, is_region
 from scheduler.engine import Config, ConfigError, iso_z, parse_config
 from scheduler.services.base import SERVICES
 from scheduler.store.state import Target
@@ -34,9 +33,6 @@ PAYLOAD_VERSION = 1
 # deployment accepts, and a schedule set that large is better read once from DynamoDB than copied into every
 # one of thousands of invocations. ISCHED_MAX_PAYLOAD_BYTES raises it.
 ASYNC_PAYLOAD_LIMIT = 256 * 1024
-
-_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 
 class PayloadError(ValueError):
@@ -134,9 +130,9 @@ def _target(raw: object) -> Target:
     if not isinstance(raw, Mapping):
         raise PayloadError("target", f"{_short(raw)} is not an object with account, region and service")
     account, region, service = raw.get("account"), raw.get("region"), raw.get("service")
-    if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
+    if not isinstance(account, str) or not is_account_id(account):
         raise PayloadError("target.account", f"{_short(account)} is not an AWS account id (12 digits)")
-    if not isinstance(region, str) or not _REGION_RE.match(region):
+    if not isinstance(region, str) or not is_region(region):
         raise PayloadError("target.region", f"{_short(region)} is not an AWS region name (e.g. eu-west-1)")
     if service not in SERVICES:
         raise PayloadError("target.service", f"{_short(service)} is not a service (one of {', '.join(SERVICES)})")

@@ -37,6 +37,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,6 @@ DEPLOYMENT_FACTOR = {"single-az": 1, "multi-az": 2, "multi-az-cluster": 3}
 AURORA_IO_OPTIMIZED = "aurora-iopt1"
 
 SERVICES = ("ec2", "asg", "rds")
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 _TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$")
 _MULTI_AZ_SUFFIX = ":multi-az"
 
@@ -350,7 +350,7 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
                 Issue(path("service"), f"'{values['service']}' is not a service (one of {', '.join(SERVICES)})")
             )
             ok = False
-        if region != "*" and not _REGION_RE.match(region):
+        if region != "*" and not is_region(region):
             issues.append(Issue(path("region"), f"'{values['region']}' is not a region name (e.g. eu-west-1) or *"))
             ok = False
         ok = _check_type(service, type_, path("type"), issues) and ok
@@ -366,10 +366,6 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
     if issues:
         raise PricesFileError(issues)
     return table
-
-
-def is_region(value: str) -> bool:
-    return bool(_REGION_RE.match(value))
 
 
 def type_problem(service: str, type_: str, *, file_row: bool = False) -> str | None:

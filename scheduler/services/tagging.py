@@ -56,8 +56,6 @@ RDS_FILTER_VALUES = 50
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 # RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter; stored and matched case-insensitively.
 _RDS_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
 _ARN = re.compile(
     r"^arn:(?P<partition>aws(?:-[a-z]+)*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.*)$"
 )
@@ -158,10 +156,6 @@ class Clients:
             return "aws"
 
 
-def is_region(value: str) -> bool:
-    return bool(_REGION.match(value))
-
-
 def aws_error(exc: Exception) -> str:
     """A one-line reason for an AWS failure: the error code and AWS's own message."""
     if isinstance(exc, ClientError):
@@ -197,9 +191,9 @@ def _parse_arn(value: str, text: str) -> Target:
             f"'{value}' is an ARN of service '{service}'; isched tags EC2 instances, Auto Scaling groups "
             "and RDS DB instances and clusters"
         )
-    if not _REGION.match(region):
+    if not aws.is_region(region):
         raise InvalidResource(f"'{value}' has no valid region ('{region}')")
-    if not _ACCOUNT.match(account):
+    if not aws.is_account_id(account):
         raise InvalidResource(f"'{value}' has no valid account id ('{account}')")
     if service == "ec2":
         ec2 = _EC2_RESOURCE.match(resource)
