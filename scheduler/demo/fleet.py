@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 
+from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import client
 from scheduler.services import tagging
 
@@ -40,14 +41,8 @@ class Fleet:
 
 
 def spoke_session(base: boto3.Session, role_name: str) -> boto3.Session:
-    creds = client("sts", session=base).assume_role(
-        RoleArn=f"arn:aws:iam::{SPOKE_ACCOUNT}:role/{role_name}", RoleSessionName="isched-demo"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    """The spoke account's session, assumed the way the hub's worker assumes it."""
+    return AccountSessions(base, role_name=role_name).session(SPOKE_ACCOUNT)
 
 
 def _instances(ec2: Any, image: str, itype: str, count: int, **extra: Any) -> list[str]:

@@ -53,15 +53,7 @@ def unique(prefix: str) -> str:
 
 def spoke_session(account: str, region: str | None = None) -> boto3.Session:
     """Credentials in another moto account, obtained the way the hub gets them: sts:AssumeRole."""
-    creds = boto3.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/isched-spoke", RoleSessionName="test"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region,
-    )
+    return AccountSessions(boto3.Session(region_name=region)).session(account)
 
 
 def launch(session: boto3.Session, region: str, tag_key: str, schedule: str) -> str:

@@ -15,6 +15,8 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
+from scheduler.aws.accounts import AccountSessions
+
 SCHEDULES = """
 periods:
   office: {begintime: "09:00", endtime: "17:00", weekdays: mon-fri}
@@ -370,14 +372,7 @@ def test_two_accounts_and_two_regions_in_one_pass(run, namespace, write, aws, mo
     regions = [next(_REGIONS), next(_REGIONS)]
     monkeypatch.setenv("AWS_DEFAULT_REGION", regions[0])
     spoke = "222233334444"
-    creds = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{spoke}:role/isched-spoke", RoleSessionName="test")[
-        "Credentials"
-    ]
-    spoke_session = boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    spoke_session = AccountSessions(boto3.Session()).session(spoke)
     hub_account = boto3.client("sts").get_caller_identity()["Account"]
     ids = {}
     for account, session in ((hub_account, boto3.Session()), (spoke, spoke_session)):
