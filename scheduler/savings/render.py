@@ -476,7 +476,8 @@ def render_png(report: Mapping[str, Any], path: str) -> None:
         bottom.invert_yaxis()
         bottom.set_title("Running vs. stopped hours per schedule")
         bottom.set_xlabel("hours (all resources of the schedule)")
-        bottom.legend(loc="lower right", fontsize=9, frameon=False)
+        # Below the axes, so the legend never covers the longest bar.
+        bottom.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=9, frameon=False)
         bottom.grid(axis="x", alpha=0.3)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
