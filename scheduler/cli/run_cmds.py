@@ -16,11 +16,11 @@ from scheduler.engine import iso_z
 from scheduler.runtime.orchestrator import LocalInvoker, PassRequest, run_pass, targets_for
 from scheduler.runtime.status import fleet_status
 from scheduler.services.base import SERVICES
-from scheduler.store.config import StoreError
 from scheduler.store.state import StateStore
 
-from .context import config_store, tables
-from .errors import CommandError, InputError
+from .config_source import load_config
+from .context import tables
+from .errors import InputError
 from .options import json_option, parse_instant
 from .output import console, emit_json, err_console
 
@@ -79,13 +79,6 @@ def _resolve_targets(
     return list(dict.fromkeys(acc)), list(dict.fromkeys(reg)), list(dict.fromkeys(svc))
 
 
-def _load_config(ctx: click.Context) -> Any:
-    try:
-        return config_store(ctx).load()
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
-
-
 class _StderrDecisions(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         err_console.print(f"[dim]{getattr(record, 'target', '')}[/] {record.getMessage()}", soft_wrap=True)
@@ -135,7 +128,7 @@ def run_cmd(
     instant = parse_instant(at, "--at") if at else datetime.now(UTC)
     sessions = AccountSessions(role_name=role_name, external_id=external_id)
     acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
-    config = _load_config(ctx)
+    config = load_config(None)
     logger = logging.getLogger("isched.worker")
     if verbose:
         logger.setLevel(logging.INFO)
@@ -217,7 +210,7 @@ def status_cmd(
     instant = parse_instant(at, "--at") if at else datetime.now(UTC)
     sessions = AccountSessions(role_name=role_name, external_id=external_id)
     acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
-    config = _load_config(ctx)
+    config = load_config(None)
     rows, errors = fleet_status(targets_for(acc, reg, svc), instant, config, sessions, StateStore(tables(ctx)), tag_key)
     if as_json:
         emit_json({"at": iso_z(instant), "resources": rows, "errors": errors})

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from scheduler.engine import Config, Evaluator, iso_z, local_day_bounds, running_hours
+from scheduler.engine import Config, Evaluator, iso_z, local_day_bounds, running_hours, to_instant
 from scheduler.engine.evaluate import Interval, clip
 
 from .config_source import load_config, load_file
@@ -216,8 +216,8 @@ def _print_timeline(ev: Evaluator, first: date, last: date, running: list[Interv
         naive0 = datetime(day.year, day.month, day.day)
         for i in range(slots):
             # Cells are local wall-clock half hours; on a DST change day some cells are empty or doubled.
-            s = _instant(naive0 + timedelta(minutes=30 * i), ev)
-            e = _instant(naive0 + timedelta(minutes=30 * (i + 1)), ev)
+            s = to_instant(naive0 + timedelta(minutes=30 * i), ev.tz)
+            e = to_instant(naive0 + timedelta(minutes=30 * (i + 1)), ev.tz)
             covered = sum(((min(e, b) - max(s, a)).total_seconds() for a, b in mine if b > s and a < e), 0.0)
             span = (e - s).total_seconds()
             if span > 0 and covered >= span:
@@ -229,12 +229,6 @@ def _print_timeline(ev: Evaluator, first: date, last: date, running: list[Interv
         table.add_row(day.strftime("%a %Y-%m-%d"), bar, f"{running_hours(mine):g}")
         day += timedelta(days=1)
     console.print(table)
-
-
-def _instant(local: datetime, ev: Evaluator) -> datetime:
-    from scheduler.engine import to_instant
-
-    return to_instant(local, ev.tz)
 
 
 @schedule_group.command("state")

@@ -10,7 +10,7 @@ from rich.table import Table
 from scheduler.engine import ConfigError, dump_document
 from scheduler.store.config import ConflictError, StoreError
 
-from .config_source import load_file
+from .config_source import load_config, load_file
 from .context import config_store, tables
 from .errors import CommandError, InputError
 from .options import json_option
@@ -89,16 +89,12 @@ def apply_cmd(ctx: click.Context, /, file: str, prune: bool, dry_run: bool, as_j
 
 @click.command("export")
 @json_option
-@click.pass_context
-def export_cmd(ctx: click.Context, /, as_json: bool) -> None:
+def export_cmd(as_json: bool) -> None:
     """Print the stored configuration as a schedule file (YAML; JSON with --json).
 
     `isched export > schedules.yaml` then `isched apply --file schedules.yaml` changes nothing.
     """
-    try:
-        config = config_store(ctx).load()
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
+    config = load_config(None)
     if as_json:
         emit_json(config.to_dict())
     else:

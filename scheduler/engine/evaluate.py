@@ -210,19 +210,14 @@ class Evaluator:
         for _, p in self.refs:
             if p.is_cron or day.day not in p.days_of_month(day.year, day.month):
                 continue
-            b, e = p.begintime, p.endtime
-            if b is None and e is None:
-                windows.append((local_midnight(day, self.tz), local_midnight(day + _DAY, self.tz)))
-            elif b is not None and e is not None:
-                begin = to_instant(midnight + timedelta(minutes=b), self.tz)
-                end_local = midnight + timedelta(minutes=e) + (_DAY if e < b else timedelta())
-                end = to_instant(end_local, self.tz)
-                if end > begin:
-                    windows.append((begin, end))
-            elif b is not None:
-                events.append(Transition(to_instant(midnight + timedelta(minutes=b), self.tz), 1, "start", "event"))
-            elif e is not None:
-                events.append(Transition(to_instant(midnight + timedelta(minutes=e), self.tz), 1, "stop", "event"))
+            if p.gives_windows:
+                windows.extend(self._window_of(p, day))
+            elif p.begintime is not None:
+                at = to_instant(midnight + timedelta(minutes=p.begintime), self.tz)
+                events.append(Transition(at, 1, "start", "event"))
+            elif p.endtime is not None:
+                at = to_instant(midnight + timedelta(minutes=p.endtime), self.tz)
+                events.append(Transition(at, 1, "stop", "event"))
         if len(self._day_cache) > 4096:
             self._day_cache.clear()
         self._day_cache[day] = (windows, events)
@@ -285,6 +280,7 @@ class Evaluator:
         return windows, events, owned
 
     def _window_of(self, p: Period, day: date) -> list[Interval]:
+        """The window a (non-cron, window-giving) period gives on local ``day``; empty inside a DST gap."""
         midnight = datetime(day.year, day.month, day.day)
         b, e = p.begintime, p.endtime
         if b is None or e is None:
