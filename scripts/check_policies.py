@@ -1,11 +1,26 @@
 #!/usr/bin/env python3
 """Least-privilege check of the IAM policies in CloudFormation/SAM templates (run by ``make templates``).
 
-Fails (exit 1, naming each offending statement) on:
+Fails (exit 1, naming each offending statement or resource) on:
 
 * any wildcard action in an Allow statement (``*``, ``ec2:*``, ``ec2:Stop*``, ``rds:?tart*``) or a ``NotAction``;
 * any start/stop/modify/update/reboot/hibernate action of ec2, autoscaling or rds allowed without an
-  ``aws:ResourceTag/...`` condition (so the scheduler can only touch resources that carry the schedule tag).
+  ``aws:ResourceTag/...`` condition (so the scheduler can only touch resources that carry the schedule tag); the
+  one exception is a statement whose every resource is an RDS snapshot named ``isched-*``: the snapshot that
+  StopDBInstance creates does not exist yet, so it carries no tag, and its name is what limits it;
+* ``ec2:ModifyInstanceAttribute`` allowed other than alone in its statement with an ``ec2:Attribute`` condition
+  that admits only ``InstanceType`` (and, when that condition is ``...IfExists``, a ``Null`` check that
+  ``ec2:Attribute/InstanceType`` is present): the scheduler changes instance types, never user data, security
+  groups or the shutdown behaviour;
+* a tag write (ec2 CreateTags/DeleteTags, rds AddTagsToResource/RemoveTagsFromResource, autoscaling
+  CreateOrUpdateTags/DeleteTags) allowed other than alone in its statement with ``ForAllValues:StringLike`` (or
+  ``StringEquals``) on ``aws:TagKeys`` admitting only ``isched:...`` keys, paired with ``Null`` ``aws:TagKeys`` =
+  false or a ``ForAnyValue`` on the same keys (``ForAllValues`` alone is true for a request with no tag keys,
+  such as a DeleteTags that removes every tag): the roles may write isched's own tags, never the schedule tag;
+* a DynamoDB table without ``DeletionProtectionEnabled: true`` or without ``DeletionPolicy`` and
+  ``UpdateReplacePolicy`` ``Retain`` (the tables hold the configuration, the state and the record of savings);
+* a literal partition in an ARN anywhere in a template (``arn:aws:``, ``arn:aws-cn:`` ...): templates use
+  ``arn:${AWS::Partition}:`` so that they deploy in every partition.
 
 Templates are read with CloudFormation's short-form tags (``!Ref``, ``!Sub``, ``!GetAtt``, ``!If`` ...). Policy
 documents may be YAML objects or JSON text, also inside ``Fn::Sub`` (how a condition key can name a parameter);
@@ -30,6 +45,27 @@ DEFAULT_TEMPLATES = ("template.yaml", "infra/spoke.yaml")
 GUARDED_SERVICES = ("ec2", "autoscaling", "rds")
 GUARDED_VERBS = ("start", "stop", "modify", "update", "reboot", "hibernate")
 TAG_CONDITION_PREFIX = "aws:resourcetag/"
+# Every action that writes or removes tags on the services the roles act on. Each supports aws:TagKeys (Service
+# Authorization Reference: Amazon EC2, Amazon EC2 Auto Scaling, Amazon RDS).
+TAG_WRITE_ACTIONS = frozenset(
+    {
+        "ec2:createtags",
+        "ec2:deletetags",
+        "rds:addtagstoresource",
+        "rds:removetagsfromresource",
+        "autoscaling:createorupdatetags",
+        "autoscaling:deletetags",
+    }
+)
+OWN_TAG_PREFIX = "isched:"
+MODIFY_INSTANCE_ATTRIBUTE = "ec2:modifyinstanceattribute"
+INSTANCE_TYPE = "instancetype"
+# A literal partition in an ARN: arn:aws:, arn:aws-cn:, arn:aws-us-gov: ... (arn:${AWS::Partition}: is fine).
+_LITERAL_PARTITION = re.compile(r"\barn:aws(?:-[a-z]+)*:")
+# After _sub_text, ${AWS::Partition} reads AWS_Partition: a snapshot isched names itself (isched-<id>-<time>).
+_ISCHED_SNAPSHOT = re.compile(r"^arn:[^:]+:rds:[^:]*:[^:]*:(?:snapshot|cluster-snapshot):isched-", re.IGNORECASE)
+# Free text that may quote an ARN as an example.
+_PROSE_KEYS = frozenset({"Description", "AssertDescription", "ConstraintDescription", "AlarmDescription"})
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -86,6 +122,15 @@ def _sub_text(value: Any) -> str | None:
     return _SUB_VARIABLE.sub(lambda m: m.group(1).replace("::", "_"), template)
 
 
+def _branches(value: Any) -> Iterator[Any]:
+    """``value`` itself, or each branch of an ``Fn::If`` (recursively), leaving out ``AWS::NoValue``."""
+    if isinstance(value, dict) and "Fn::If" in value and isinstance(value["Fn::If"], list):
+        for branch in value["Fn::If"][1:]:
+            yield from _branches(branch)
+    elif value != {"Ref": "AWS::NoValue"}:
+        yield value
+
+
 def _documents(value: Any) -> Iterator[dict[str, Any]]:
     """Every policy document a property value can stand for (both branches of Fn::If, JSON text, Fn::Sub)."""
     if isinstance(value, str):
@@ -106,12 +151,9 @@ def _documents(value: Any) -> Iterator[dict[str, Any]]:
 
 def _statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for stmt in _as_list(document.get("Statement", [])):
-        if isinstance(stmt, dict) and "Fn::If" in stmt and isinstance(stmt["Fn::If"], list):
-            for branch in stmt["Fn::If"][1:]:
-                if isinstance(branch, dict) and branch != {"Ref": "AWS::NoValue"}:
-                    yield branch
-        elif isinstance(stmt, dict):
-            yield stmt
+        for branch in _branches(stmt):
+            if isinstance(branch, dict):
+                yield branch
 
 
 def _policy_properties(resource: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -123,9 +165,11 @@ def _policy_properties(resource: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     if rtype == "AWS::IAM::Role":
         if "AssumeRolePolicyDocument" in props:
             yield "trust policy", props["AssumeRolePolicyDocument"]
-        for n, policy in enumerate(_as_list(props.get("Policies") or [])):
-            if isinstance(policy, dict) and "PolicyDocument" in policy:
-                yield f"policy '{policy.get('PolicyName', n)}'", policy["PolicyDocument"]
+        for n, item in enumerate(_as_list(props.get("Policies") or [])):
+            # A whole inline policy may be conditional: !If [Cond, {PolicyName, PolicyDocument}, !Ref AWS::NoValue].
+            for policy in _branches(item):
+                if isinstance(policy, dict) and "PolicyDocument" in policy:
+                    yield f"policy '{policy.get('PolicyName', n)}'", policy["PolicyDocument"]
     elif rtype in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
         yield f"policy '{props.get('PolicyName', props.get('ManagedPolicyName', ''))}'", props.get("PolicyDocument")
     elif rtype == "AWS::Serverless::Function":
@@ -134,20 +178,105 @@ def _policy_properties(resource: dict[str, Any]) -> Iterator[tuple[str, Any]]:
                 yield f"inline policy {n}", policy
 
 
-def _has_tag_condition(condition: Any) -> bool:
+# --- conditions -----------------------------------------------------------------------------------------------
+
+
+def _condition_entries(condition: Any) -> Iterator[tuple[str, str, list[Any]]]:
+    """(operator, key, values) for each test of a Condition block; operator and key in lower case."""
     if not isinstance(condition, dict):
-        return False
-    for operator_body in condition.values():
-        if isinstance(operator_body, dict) and any(
-            isinstance(k, str) and k.lower().startswith(TAG_CONDITION_PREFIX) for k in operator_body
-        ):
-            return True
-    return False
+        return
+    for operator, body in condition.items():
+        if not isinstance(operator, str) or not isinstance(body, dict):
+            continue
+        for key, values in body.items():
+            if isinstance(key, str):
+                yield operator.lower(), key.lower(), _as_list(values)
+
+
+def _has_tag_condition(condition: Any) -> bool:
+    return any(key.startswith(TAG_CONDITION_PREFIX) for _, key, _ in _condition_entries(condition))
+
+
+def _is_false(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.lower() == "false")
+
+
+def _requires_present(condition: Any, key: str) -> bool:
+    """Whether the condition holds only when ``key`` is in the request (``"Null": {key: "false"}``)."""
+    return any(
+        op == "null" and k == key and len(values) == 1 and _is_false(values[0])
+        for op, k, values in _condition_entries(condition)
+    )
+
+
+def _instance_type_only(condition: Any) -> str | None:
+    """Why ``condition`` does not restrict ModifyInstanceAttribute to the instance type (None: it does)."""
+    tests = [(op, values) for op, key, values in _condition_entries(condition) if key == "ec2:attribute"]
+    positive = ("stringequals", "stringequalsignorecase", "stringlike")
+    restricting = [
+        (op, values)
+        for op, values in tests
+        if op.removesuffix("ifexists") in positive
+        and values
+        and all(isinstance(v, str) and v.lower() == INSTANCE_TYPE for v in values)
+    ]
+    if not restricting:
+        return "without an ec2:Attribute condition admitting only InstanceType"
+    if all(op.endswith("ifexists") for op, _ in restricting) and not _requires_present(
+        condition, "ec2:attribute/instancetype"
+    ):
+        return (
+            "with an ec2:Attribute ...IfExists condition but no Null check that ec2:Attribute/InstanceType is "
+            "present (without it, a request naming no attribute passes)"
+        )
+    return None
+
+
+def _own_tag_keys(values: list[Any]) -> bool:
+    return bool(values) and all(isinstance(v, str) and v.startswith(OWN_TAG_PREFIX) for v in values)
+
+
+def _own_tags_only(condition: Any) -> str | None:
+    """Why ``condition`` does not restrict a tag write to isched's own keys (None: it does)."""
+    entries = [(op, values) for op, key, values in _condition_entries(condition) if key == "aws:tagkeys"]
+    every = [values for op, values in entries if op in ("forallvalues:stringlike", "forallvalues:stringequals")]
+    if not any(_own_tag_keys(values) for values in every):
+        return f"without a ForAllValues:StringLike condition restricting aws:TagKeys to '{OWN_TAG_PREFIX}*'"
+    some = any(
+        _own_tag_keys(values) for op, values in entries if op in ("foranyvalue:stringlike", "foranyvalue:stringequals")
+    )
+    if not (some or _requires_present(condition, "aws:tagkeys")):
+        return (
+            "with ForAllValues on aws:TagKeys but no Null check (or ForAnyValue) that the request names tag keys: "
+            "ForAllValues is true for a request without any, such as a DeleteTags that removes every tag"
+        )
+    return None
+
+
+# --- statements -----------------------------------------------------------------------------------------------
 
 
 def _is_guarded(action: str) -> bool:
     service, _, name = action.partition(":")
     return service.lower() in GUARDED_SERVICES and name.lower().startswith(GUARDED_VERBS)
+
+
+def _resource_texts(stmt: dict[str, Any]) -> list[str | None]:
+    texts: list[str | None] = []
+    for resource in _as_list(stmt.get("Resource", [])):
+        if isinstance(resource, str):
+            texts.append(_sub_text(resource))  # ${AWS::Partition} reads the same inside a JSON text Fn::Sub
+        elif isinstance(resource, dict) and "Fn::Sub" in resource:
+            texts.append(_sub_text(resource["Fn::Sub"]))
+        else:
+            texts.append(None)
+    return texts
+
+
+def _isched_snapshots_only(stmt: dict[str, Any]) -> bool:
+    """Whether every resource of the statement is an RDS snapshot named ``isched-*`` (one isched creates)."""
+    texts = _resource_texts(stmt)
+    return bool(texts) and all(t is not None and _ISCHED_SNAPSHOT.match(t) for t in texts)
 
 
 def check_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
@@ -157,13 +286,86 @@ def check_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
     if "NotAction" in stmt:
         findings.append(Finding(where, "NotAction in an Allow statement allows every other action"))
     actions = [a for a in _as_list(stmt.get("Action", [])) if isinstance(a, str)]
+    condition = stmt.get("Condition")
     for action in actions:
         if "*" in action or "?" in action:
             findings.append(Finding(where, f"wildcard action '{action}'"))
     unguarded = [a for a in actions if _is_guarded(a)]
-    if unguarded and not _has_tag_condition(stmt.get("Condition")):
+    if unguarded and not _has_tag_condition(condition) and not _isched_snapshots_only(stmt):
         findings.append(Finding(where, f"{', '.join(unguarded)} allowed without an aws:ResourceTag/... condition"))
+
+    modify = [a for a in actions if a.lower() == MODIFY_INSTANCE_ATTRIBUTE]
+    if modify:
+        others = [a for a in actions if a.lower() != MODIFY_INSTANCE_ATTRIBUTE]
+        if others:
+            findings.append(
+                Finding(
+                    where,
+                    f"{modify[0]} shares its statement with {', '.join(others)}: give it a statement of its own "
+                    "(its ec2:Attribute condition would deny them, or an ...IfExists one let them through)",
+                )
+            )
+        problem = _instance_type_only(condition)
+        if problem:
+            findings.append(Finding(where, f"{modify[0]} allowed {problem}"))
+
+    tag_writes = [a for a in actions if a.lower() in TAG_WRITE_ACTIONS]
+    if tag_writes:
+        others = [a for a in actions if a.lower() not in TAG_WRITE_ACTIONS]
+        if others:
+            findings.append(
+                Finding(
+                    where,
+                    f"{', '.join(tag_writes)} {'share' if len(tag_writes) > 1 else 'shares'} a statement with "
+                    f"{', '.join(others)}: give tag writes a statement of their own (their aws:TagKeys condition "
+                    "would deny the others)",
+                )
+            )
+        problem = _own_tags_only(condition)
+        if problem:
+            findings.append(Finding(where, f"{', '.join(tag_writes)} allowed {problem}"))
     return findings
+
+
+# --- templates ------------------------------------------------------------------------------------------------
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def check_table(logical_id: str, resource: dict[str, Any], name: str) -> list[Finding]:
+    """A DynamoDB table keeps its data: deletion protection on, retained on stack deletion and replacement."""
+    where = f"{name}: {logical_id}"
+    findings: list[Finding] = []
+    props = resource.get("Properties") or {}
+    if resource.get("Type") == "AWS::DynamoDB::GlobalTable":
+        replicas = _as_list(props.get("Replicas") or []) if isinstance(props, dict) else []
+        if not replicas or not all(
+            isinstance(r, dict) and _is_true(r.get("DeletionProtectionEnabled")) for r in replicas
+        ):
+            findings.append(Finding(where, "a replica without DeletionProtectionEnabled: true"))
+    elif not (isinstance(props, dict) and _is_true(props.get("DeletionProtectionEnabled"))):
+        findings.append(Finding(where, "DynamoDB table without DeletionProtectionEnabled: true"))
+    for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+        if resource.get(policy) != "Retain":
+            findings.append(Finding(where, f"DynamoDB table without {policy}: Retain"))
+    return findings
+
+
+def _literal_partitions(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(path, text) of every string in ``value`` that holds an ARN with a literal partition."""
+    if isinstance(value, str):
+        match = _LITERAL_PARTITION.search(value)
+        if match:
+            yield path, value[match.start() : match.start() + 60].splitlines()[0]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _PROSE_KEYS:
+                yield from _literal_partitions(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            yield from _literal_partitions(item, f"{path}[{n}]")
 
 
 def check_template(template: dict[str, Any], name: str) -> tuple[list[Finding], int]:
@@ -174,6 +376,8 @@ def check_template(template: dict[str, Any], name: str) -> tuple[list[Finding], 
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict):
             continue
+        if resource.get("Type") in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
+            findings.extend(check_table(logical_id, resource, name))
         for label, value in _policy_properties(resource):
             for document in _documents(value):
                 for n, stmt in enumerate(_statements(document)):
@@ -181,6 +385,8 @@ def check_template(template: dict[str, Any], name: str) -> tuple[list[Finding], 
                     sid = stmt.get("Sid")
                     where = f"{name}: {logical_id} {label} statement " + (f"'{sid}'" if sid else f"#{n}")
                     findings.extend(check_statement(stmt, where))
+    for path, text in _literal_partitions(template, ""):
+        findings.append(Finding(f"{name}: {path}", f"literal partition in '{text}': use arn:${{AWS::Partition}}:"))
     return findings, checked
 
 
@@ -197,7 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     if findings:
         print(f"{len(findings)} least-privilege problem(s) in {checked} policy statements", file=sys.stderr)
         return 1
-    print(f"policies: {checked} statements in {len(paths)} templates, no wildcard or unguarded action")
+    print(
+        f"policies: {checked} statements in {len(paths)} templates, no wildcard or unguarded action; "
+        "instance-type-only modify, isched-only tag writes, protected tables, no literal partition"
+    )
     return 0
 
 

@@ -8,9 +8,34 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .session import client
+from .session import client, default_region
 
 DEFAULT_ROLE_NAME = "isched-spoke"
+DEFAULT_PARTITION = "aws"
+
+
+def partition_of(arn: object) -> str | None:
+    """The partition an ARN names (``arn:aws-cn:sts::…`` → ``aws-cn``), or None when ``arn`` is not an ARN."""
+    if not isinstance(arn, str):
+        return None
+    prefix, _, rest = arn.partition(":")
+    partition, sep, _ = rest.partition(":")
+    return partition if prefix == "arn" and sep and partition else None
+
+
+def partition_for_region(session: boto3.Session, region: str | None) -> str:
+    """The partition of ``region`` as botocore knows it; ``aws`` for no region or one botocore does not know."""
+    if not region:
+        return DEFAULT_PARTITION
+    try:
+        return str(session.get_partition_for_region(region))
+    except Exception:  # a new region, or one a local endpoint made up
+        return DEFAULT_PARTITION
+
+
+def spoke_role_arn(partition: str, account: str, role_name: str) -> str:
+    """The ARN of role ``role_name`` in ``account``: ``arn:aws:iam::…``, ``arn:aws-cn:iam::…``, …"""
+    return f"arn:{partition}:iam::{account}:role/{role_name}"
 
 
 class AssumeRoleError(Exception):
@@ -32,16 +57,31 @@ class AccountSessions:
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
         self._hub: str | None = None
+        self._partition: str | None = None
+
+    def _identity(self) -> tuple[str, str]:
+        """The hub's account and partition, from one GetCallerIdentity (cached)."""
+        if self._hub is None or self._partition is None:
+            ident = client("sts", session=self.base).get_caller_identity()
+            # The hub's own ARN names its partition; a spoke role is always in the same one (roles cannot be
+            # assumed across partitions). The region is the fallback for an identity without a usable ARN.
+            self._partition = partition_of(ident.get("Arn")) or partition_for_region(
+                self.base, default_region(self.base)
+            )
+            self._hub = str(ident["Account"])
+        return self._hub, self._partition
 
     @property
     def hub_account(self) -> str:
-        if self._hub is None:
-            ident = client("sts", session=self.base).get_caller_identity()
-            self._hub = str(ident["Account"])
-        return self._hub
+        return self._identity()[0]
+
+    @property
+    def partition(self) -> str:
+        """The hub's partition (``aws``, ``aws-cn``, ``aws-us-gov`` …)."""
+        return self._identity()[1]
 
     def role_arn(self, account: str) -> str:
-        return f"arn:aws:iam::{account}:role/{self.role_name}"
+        return spoke_role_arn(self.partition, account, self.role_name)
 
     def session(self, account: str) -> boto3.Session:
         with self._lock:

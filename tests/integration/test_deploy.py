@@ -6,8 +6,10 @@ the object is a placeholder zip and the orchestrator handler is called directly,
 for the Lambda fan-out.
 
 What moto's CloudFormation cannot create is stripped before the stack is created (moto would only warn and skip
-it): AWS::CloudWatch::Alarm and AWS::Lambda::EventInvokeConfig. Everything else (tables, roles, functions, log
-groups, the rule and its permission, the SNS topic) is created as the template says.
+it): AWS::CloudWatch::Alarm and AWS::Lambda::EventInvokeConfig. Everything else (tables, with their deletion
+protection, roles and the optional snapshot policy, functions, log groups, the rule and its permission, the SNS
+topic) is created as the template says. moto does not evaluate IAM policies: what the policies allow is checked
+by scripts/check_policies.py (tests/unit/test_policies.py); here, that the stack attaches them as written.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ def test_translated_template_keeps_the_functions_and_least_privilege_roles(trans
         props = res[table]["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST" and props["SSESpecification"] == {"SSEEnabled": True}
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["DeletionProtectionEnabled"] is True
+        assert res[table]["DeletionPolicy"] == res[table]["UpdateReplacePolicy"] == "Retain"
     ttl = res["LedgerTable"]["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": "expires_at", "Enabled": True}
     worker_policies = {p["PolicyName"]: p["PolicyDocument"] for p in res["WorkerRole"]["Properties"]["Policies"]}
@@ -135,6 +139,10 @@ def test_deployed_hub_runs_a_pass_over_two_accounts_and_two_regions(aws, transla
         table = ddb.describe_table(TableName=outputs[output])["Table"]
         assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == keys
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["DeletionProtectionEnabled"] is True
+    # RdsSnapshotBeforeStop defaults to false: no snapshot permissions at all.
+    types = {r["LogicalResourceId"]: r["ResourceType"] for r in cfn_resources(stack)}
+    assert "WorkerSnapshotPolicy" not in types and types["WorkerRole"] == "AWS::IAM::Role"
 
     # Schedules go in through the CLI, which finds the tables from the stack's outputs.
     r = run("--stack", stack, "apply", "--file", write(SCHEDULES), "--json")
@@ -168,6 +176,57 @@ def test_deployed_hub_runs_a_pass_over_two_accounts_and_two_regions(aws, transla
     again = orchestrator.handler({**EVENT, "time": "2026-03-02T20:00:59Z"}, FakeContext(), invoker=local_invoker())
     assert again["actions"] == []
     assert len(again["errors"]) == 4 and all(e["error"].startswith("skipped:") for e in again["errors"])
+
+
+def cfn_resources(stack: str) -> list[dict[str, Any]]:
+    pages = boto3.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack)
+    return [r for page in pages for r in page["StackResourceSummaries"]]
+
+
+def test_deployed_roles_carry_the_policies_as_written(aws, translated):
+    """With RdsSnapshotBeforeStop=true the worker role gets the snapshot policy; the tag-write and resize
+    conditions arrive in IAM unchanged (moto evaluates none of them, so their wording is what is checked)."""
+    namespace = unique("p")
+    stack, _ = deploy(copy.deepcopy(translated), Namespace=namespace, RdsSnapshotBeforeStop="true")
+    types = {r["LogicalResourceId"]: r["ResourceType"] for r in cfn_resources(stack)}
+    assert types["WorkerSnapshotPolicy"] == "AWS::IAM::Policy"
+
+    iam = boto3.client("iam")
+    worker = f"isched-{namespace}-worker-us-east-1"
+
+    def document(role: str, name: str) -> dict[str, Any]:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        return json.loads(doc) if isinstance(doc, str) else dict(doc)
+
+    scheduled = {s["Sid"]: s for s in document(worker, "scheduled-resources")["Statement"]}
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    assert scheduled["ResizeScheduledEc2"] == {
+        "Sid": "ResizeScheduledEc2",
+        "Effect": "Allow",
+        "Action": "ec2:ModifyInstanceAttribute",
+        "Resource": f"arn:aws:ec2:*:{account}:instance/*",
+        "Condition": {
+            "StringLike": {"aws:ResourceTag/Schedule": "*"},
+            "StringEqualsIgnoreCaseIfExists": {"ec2:Attribute": "InstanceType"},
+            "Null": {"ec2:Attribute/InstanceType": "false"},
+        },
+    }
+    for sid in ("TagScheduledEc2", "TagScheduledAutoScaling", "TagScheduledRds"):
+        assert scheduled[sid]["Condition"] == {
+            "StringLike": {"aws:ResourceTag/Schedule": "*"},
+            "ForAllValues:StringLike": {"aws:TagKeys": "isched:*"},
+            "Null": {"aws:TagKeys": "false"},
+        }
+    snapshot = {s["Sid"]: s for s in document(worker, "snapshot-before-stop")["Statement"]}
+    assert snapshot["CreateIschedSnapshots"]["Action"] == [
+        "rds:StopDBInstance",
+        "rds:CreateDBSnapshot",
+        "rds:CreateDBClusterSnapshot",
+    ]
+    assert snapshot["CreateIschedSnapshots"]["Resource"] == [
+        f"arn:aws:rds:*:{account}:snapshot:isched-*",
+        f"arn:aws:rds:*:{account}:cluster-snapshot:isched-*",
+    ]
 
 
 def test_stack_option_names_a_missing_stack_or_missing_outputs(aws, run):
