@@ -18,8 +18,8 @@ from botocore.config import Config
 from scheduler import __version__
 
 DEFAULT_REGION = "us-east-1"
-_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-_REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}\Z")
+_REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
 MAX_ATTEMPTS = 8
 
 

@@ -5,22 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from scheduler.engine import Config, ConfigError, parse_text
+from scheduler.engine.document import MAX_FILE_BYTES
+from scheduler.engine.errors import quote
 
 from .errors import InputError
 
 
-def read_file(path: str) -> str:
-    p = Path(path)
+def read_file(path: str, field: str = "--file", limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of ``path``; refused (exit 2, naming ``field``) when missing, unreadable, not UTF-8 or larger
+    than ``limit`` bytes (only ``limit`` + 1 bytes are ever read)."""
+    shown = quote(path, 200)  # a file name is shown whole (the OS bounds it), its control characters escaped
     try:
-        return p.read_text(encoding="utf-8")
+        with Path(path).open("rb") as fh:
+            data = fh.read(limit + 1)
     except FileNotFoundError:
-        raise InputError(f"'{path}' does not exist", "--file") from None
+        raise InputError(f"{shown} does not exist", field) from None
     except IsADirectoryError:
-        raise InputError(f"'{path}' is a directory, not a schedule file", "--file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"'{path}' is not UTF-8 text", "--file") from None
+        raise InputError(f"{shown} is a directory, not a schedule file", field) from None
+    except ValueError:  # a NUL byte in the path
+        raise InputError(f"{shown} is not a file name", field) from None
     except OSError as exc:
-        raise InputError(f"'{path}' cannot be read: {exc.strerror}", "--file") from None
+        raise InputError(f"{shown} cannot be read: {exc.strerror}", field) from None
+    if len(data) > limit:
+        raise InputError(f"{shown} is larger than {limit // (1024 * 1024)} MiB: not a schedule file", field)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{shown} is not UTF-8 text (byte {exc.start + 1:,})", field) from None
 
 
 def load_file(path: str) -> Config:

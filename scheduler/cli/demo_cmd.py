@@ -17,7 +17,7 @@ from scheduler.savings.render import ChartUnavailable, render_html, render_png
 
 from .errors import InputError
 from .options import json_option
-from .output import console, emit_json, err_console
+from .output import console, emit_json, err_console, styled
 
 
 @click.command("demo")
@@ -70,7 +70,7 @@ def demo_cmd(days: int, out: str, seed: int, every_pass: bool, as_json: bool) ->
 
             def phase(msg: str) -> None:
                 if show:
-                    err_console.print(f"[dim]·[/] {msg}")
+                    err_console.print(styled("[dim]·[/] {}", msg))
 
             run = runner.run_demo(days=days, seed=seed, every_pass=every_pass, on_phase=phase, on_tick=tick)
         t_report = time.perf_counter()
@@ -112,7 +112,7 @@ def _write_files(directory: Any, report: dict[str, Any]) -> list[str]:
         render_png(report, str(directory / "savings.png"))
         files.append(str(directory / "savings.png"))
     except ChartUnavailable as exc:
-        err_console.print(f"[yellow]no chart:[/] {exc}")
+        err_console.print(styled("[yellow]no chart:[/] {}", exc))
     return files
 
 
@@ -131,12 +131,14 @@ def _print(run: Any, report: dict[str, Any], files: list[str]) -> None:
         table.add_row(day.strftime("%a %d %b"), *(str(counts.get(c, "")) for c in columns))
     console.print(table)
     if run.sim.events:
-        console.print("[bold]People[/] (their changes are respected without a transition, except on enforced QA):")
+        console.print(
+            styled("[bold]People[/] (their changes are respected without a transition, except on enforced QA):")
+        )
         for e in run.sim.events:
             console.print(f"  {e.at.strftime('%a %H:%M')}  {e.who} {e.action}s {e.resource.id} ({e.resource.schedule})")
     errs = runner.errors(run)
     if errs:
-        console.print(f"[bold red]{len(errs)} error(s):[/]")
+        console.print(styled("[bold red]{} error(s):[/]", len(errs)))
         for text in errs:
             console.print(f"  {text}")
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scheduler.engine.errors import Issue
+from scheduler.engine.errors import Issue, printable
 
 
 class InputError(Exception):
@@ -12,7 +12,8 @@ class InputError(Exception):
 
     def __init__(self, issues: list[Issue] | str, field: str = "", *, source: str | None = None) -> None:
         self.issues = [Issue(field, issues)] if isinstance(issues, str) else list(issues)
-        self.source = source  # the file the issues are in, when they come from one
+        # the file the issues are in, when they come from one (printable: a file name can hold any byte)
+        self.source = printable(source) if source is not None else None
         super().__init__("\n".join(str(i) for i in self.issues))
 
 

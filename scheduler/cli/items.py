@@ -14,14 +14,14 @@ import click
 from rich.table import Table
 
 from scheduler.engine import parse_period
-from scheduler.engine.errors import FieldError, Issue
+from scheduler.engine.errors import FieldError, Issue, quote
 from scheduler.engine.schedule import check_schedule, parse_name, parse_schedule
 from scheduler.store.config import ConfigStore, ConflictError, InUse, NotFound, StoredItem, StoreError
 
 from .context import config_store
 from .errors import CommandError, InputError
 from .options import json_option
-from .output import console, emit_json
+from .output import console, emit_json, styled
 
 PERIOD_FLAGS = ("begintime", "endtime", "weekdays", "monthdays", "months", "start", "stop", "description")
 
@@ -59,12 +59,15 @@ def _check_name(name: str, kind: str) -> None:
 
 
 def _require(store: ConfigStore, kind: str, name: str) -> StoredItem:
+    # No stored item has such a name, and DynamoDB would refuse it as a key (1 KB, valid UTF-8) with an exit-1 error.
+    if len(name) > 256 or any("\ud800" <= c <= "\udfff" for c in name):
+        raise InputError(f"{quote(name)} is not a stored {kind}", "NAME")
     item = store.get(kind, name)  # type: ignore[arg-type]
     if item is None:
         known = sorted(store.items(kind))  # type: ignore[arg-type]
         close = get_close_matches(name, known, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise InputError(f"'{name}' is not a stored {kind}{hint}", "NAME")
+        raise InputError(f"{quote(name)} is not a stored {kind}{hint}", "NAME")
     return item
 
 
@@ -100,7 +103,7 @@ def _emit(item: StoredItem, as_json: bool, verb: str) -> None:
     if as_json:
         emit_json(item.as_json())
     else:
-        console.print(f"[green]✓[/] {verb} {item.kind} '{item.name}' (version {item.version})")
+        console.print(styled("[green]✓[/] {} {} '{}' (version {})", verb, item.kind, item.name, item.version))
 
 
 # -- periods ---------------------------------------------------------------------------------------------------
@@ -185,7 +188,7 @@ def period_delete(ctx: click.Context, /, name: str, as_json: bool) -> None:
     if as_json:
         emit_json({"deleted": {"kind": "period", "name": name}})
     else:
-        console.print(f"[green]✓[/] deleted period '{name}'")
+        console.print(styled("[green]✓[/] deleted period '{}'", name))
 
 
 @period_group.command("show")
@@ -322,7 +325,7 @@ def schedule_delete(ctx: click.Context, /, name: str, as_json: bool) -> None:
     if as_json:
         emit_json({"deleted": {"kind": "schedule", "name": name}})
     else:
-        console.print(f"[green]✓[/] deleted schedule '{name}'")
+        console.print(styled("[green]✓[/] deleted schedule '{}'", name))
 
 
 @click.command("show")

@@ -6,6 +6,7 @@ Exit codes: 0 success; 2 invalid input or usage (the message names the field and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -14,11 +15,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from scheduler import __version__
+from scheduler.engine.errors import printable
 
 from .demo_cmd import demo_cmd
 from .errors import CommandError, InputError
 from .items import SCHEDULE_ITEM_COMMANDS, period_group
-from .output import err_console, report_issues
+from .output import emit_json, err_console, error_line, report_issues
 from .report_cmds import report_cmd
 from .run_cmds import run_cmd, status_cmd
 from .schedules import schedule_group, validate_cmd
@@ -87,8 +89,30 @@ for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 
 
+_MESSAGE_LIMIT = 2000
+
+
+def _text(*parts: object) -> str:
+    """An error message from ``parts``: printable (no lone surrogates or control characters) and bounded."""
+    text = printable(": ".join(str(p) for p in parts))
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "…"
+
+
+def _failed(code: int, message: str, as_json: bool) -> int:
+    """With ``--json``, every failure is also ``{"error": "…"}`` on stdout (SPEC §3); returns the exit code."""
+    if as_json:
+        with contextlib.suppress(OSError, ValueError):
+            emit_json({"error": message})
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Runs the CLI and maps errors to exit codes (never a traceback for an expected failure)."""
+    """Runs the CLI and maps errors to exit codes (never a traceback for an expected failure).
+
+    Under ``--json`` every failure prints ``{"error": "…"}`` on stdout as well: exit 2 (bad input, with its
+    ``issues``) and exit 1 alike. A command that printed its own JSON before failing (``validate``, ``run``) ends
+    with an exit code only.
+    """
     as_json = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
         rc = cli.main(args=argv, prog_name="isched", standalone_mode=False)
@@ -97,37 +121,38 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Abort:
         err_console.print("aborted")
-        return 1
+        return _failed(1, "aborted", as_json)
     except click.ClickException as exc:
         exc.show()
-        return exc.exit_code
+        return _failed(exc.exit_code, _text(exc.format_message()), as_json)
     except CommandError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        return 1
+        err_console.print(error_line(_text(exc)), soft_wrap=True)
+        return _failed(1, _text(exc), as_json)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except PynamoDBException as exc:
         code = getattr(exc, "cause_response_code", None)
         if code == "ResourceNotFoundException":
-            err_console.print(
-                "[bold red]error:[/] the isched tables do not exist here: run `isched init` "
+            message = (
+                "the isched tables do not exist here: run `isched init` "
                 "(or check --namespace / ISCHED_NAMESPACE and the region)"
             )
         else:
-            err_console.print(f"[bold red]error:[/] DynamoDB: {getattr(exc, 'cause_response_message', None) or exc}")
-        return 1
+            message = _text("DynamoDB", getattr(exc, "cause_response_message", None) or exc)
+        err_console.print(error_line(message), soft_wrap=True)
+        return _failed(1, message, as_json)
     except (BotoCoreError, ClientError) as exc:
-        err_console.print(f"[bold red]error:[/] AWS: {exc}")
-        return 1
+        err_console.print(error_line(_text("AWS", exc)), soft_wrap=True)
+        return _failed(1, _text("AWS", exc), as_json)
     except KeyboardInterrupt:
-        return 130
+        return _failed(130, "interrupted", as_json)
     except BrokenPipeError:
         return 1
     except Exception as exc:
         if os.environ.get("ISCHED_DEBUG"):
             raise
-        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}")
-        return 1
+        err_console.print(error_line(_text(type(exc).__name__, exc)), soft_wrap=True)
+        return _failed(1, _text(type(exc).__name__, exc), as_json)
     # In non-standalone mode click returns an Exit's code instead of raising it.
     return rc if isinstance(rc, int) else 0
 

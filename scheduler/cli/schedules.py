@@ -9,12 +9,13 @@ from rich.table import Table
 from rich.text import Text
 
 from scheduler.engine import Config, Evaluator, iso_z, local_day_bounds, running_hours, to_instant
+from scheduler.engine.errors import quote
 from scheduler.engine.evaluate import Interval, clip
 
 from .config_source import load_config, load_file
 from .errors import InputError
 from .options import json_option, parse_day, parse_instant
-from .output import console, emit_json, issue_json, report_issues
+from .output import console, emit_json, issue_json, lit, report_issues, styled
 
 MAX_PREVIEW_DAYS = 3700
 SLOTS_PER_HOUR = 2  # the day bar has one cell per half hour
@@ -24,9 +25,11 @@ def _evaluator(config: Config, name: str) -> Evaluator:
     if name not in config.schedules:
         from difflib import get_close_matches
 
-        close = get_close_matches(name, list(config.schedules), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(config.schedules))})"
-        raise InputError(f"'{name}' is not a schedule{hint}", "NAME")
+        close = get_close_matches(name[:200], list(config.schedules), n=1)
+        known = sorted(config.schedules)
+        listed = ", ".join(known[:10]) + (f", … ({len(known)} in all)" if len(known) > 10 else "")
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {listed})"
+        raise InputError(f"{quote(name)} is not a schedule{hint}", "NAME")
     return Evaluator.from_config(config, name)
 
 
@@ -53,6 +56,7 @@ def validate_cmd(file: str, as_json: bool) -> None:
         report_issues(exc.issues, as_json=False, source=exc.source)
         emit_json(
             {
+                "error": "; ".join(str(i) for i in exc.issues),
                 "file": file,
                 "valid": False,
                 "periods": [],
@@ -72,7 +76,11 @@ def validate_cmd(file: str, as_json: bool) -> None:
             }
         )
         return
-    console.print(f"[green]✓[/] {file} is valid: {len(config.periods)} period(s), {len(config.schedules)} schedule(s)")
+    console.print(
+        styled(
+            "[green]✓[/] {} is valid: {} period(s), {} schedule(s)", file, len(config.periods), len(config.schedules)
+        )
+    )
 
 
 @click.group("schedule")
@@ -180,7 +188,7 @@ def preview_cmd(
             table.add_row(
                 local.strftime("%a %Y-%m-%d %H:%M %Z"),
                 iso_z(tr.at),
-                f"[{colour}]{tr.action}[/]",
+                lit(tr.action, colour),
                 "event"
                 if tr.source == "event"
                 else "running time begins"
@@ -248,7 +256,7 @@ def state_cmd(name: str, at: str, file: str | None, as_json: bool) -> None:
     nxt = ev.next_transition(instant)
     local = instant.astimezone(ev.tz)
     colour = {"running": "green", "stopped": "red"}.get(state.value, "yellow")
-    line = f"{name} at {local.strftime('%a %Y-%m-%d %H:%M %Z')} ({iso_z(instant)}): [{colour}]{state.value}[/]"
-    console.print(line)
+    when = f"{local.strftime('%a %Y-%m-%d %H:%M %Z')} ({iso_z(instant)})"
+    console.print(styled("{} at {}: {}", name, when, lit(state.value, colour)))
     if nxt is not None:
         console.print(f"next: {nxt.action} at {nxt.at.astimezone(ev.tz).strftime('%a %Y-%m-%d %H:%M %Z')}")

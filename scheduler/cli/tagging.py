@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue
@@ -17,7 +17,7 @@ from scheduler.services.tagging import KIND_NAMES, Outcome, Resource, Target
 
 from .errors import CommandError, InputError
 from .options import json_option
-from .output import console, emit_json, err_console
+from .output import console, emit_json, err_console, error_line, lit, styled
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,17 +107,19 @@ def _targets(values: Sequence[str], region: str) -> list[Target]:
     return targets
 
 
-def _result_text(outcome: Outcome, op: str, value: str | None) -> str:
+def _result_text(outcome: Outcome, op: str, value: str | None) -> Text:
     if not outcome.ok:
-        return "[red]✗ failed[/]"
+        return styled("[red]✗ failed[/]")
     before = outcome.previous
     if op == "untag":
-        return "[green]✓ untagged[/]" + (f" (was {escape(before)})" if before is not None else " (had no tag)")
+        if before is None:
+            return styled("[green]✓ untagged[/] (had no tag)")
+        return styled("[green]✓ untagged[/] (was {})", before)
     if before is None:
-        return "[green]✓ tagged[/]"
+        return styled("[green]✓ tagged[/]")
     if before == value:
-        return "[green]✓ unchanged[/]"
-    return f"[green]✓ tagged[/] (was {escape(before)})"
+        return styled("[green]✓ unchanged[/]")
+    return styled("[green]✓ tagged[/] (was {})", before)
 
 
 def _report(outcomes: Sequence[Outcome], tag_key: str, schedule: str | None, as_json: bool, op: str) -> None:
@@ -133,30 +135,30 @@ def _report(outcomes: Sequence[Outcome], tag_key: str, schedule: str | None, as_
         table.add_column("result")
         for o in outcomes:
             kind = KIND_NAMES[o.kind] if o.kind else "?"
-            table.add_row(escape(o.resource), kind, o.region, _result_text(o, op, schedule))
+            table.add_row(o.resource, kind, o.region, _result_text(o, op, schedule))
         console.print(table)
         done = len(outcomes) - len(failed)
         what = f"tagged {tag_key}={schedule}" if op == "tag" else f"untagged ({tag_key})"
-        console.print(f"{done} of {len(outcomes)} resource(s) {escape(what)}")
+        console.print(f"{done} of {len(outcomes)} resource(s) {what}")
     # Errors go to stderr in full (a table cell would wrap or cut them), in JSON mode too.
     for o in failed:
-        err_console.print(f"[bold red]error:[/] {escape(o.resource)}: {escape(o.error or 'failed')}", soft_wrap=True)
+        err_console.print(error_line(o.resource, o.error or "failed"), soft_wrap=True)
     if failed:
         raise click.exceptions.Exit(1)
 
 
 def _print_matches(found: Sequence[Resource], tag_key: str, where: tuple[str, str], region: str) -> None:
     table = Table(
-        title=f"{len(found)} resource(s) in {region} with {escape(where[0])}={escape(where[1])}",
+        title=f"{len(found)} resource(s) in {region} with {where[0]}={where[1]}",
         show_edge=False,
         header_style="bold",
     )
     table.add_column("kind")
     table.add_column("id", overflow="fold")
-    table.add_column(f"current {escape(tag_key)}")
+    table.add_column(f"current {tag_key}")
     for r in found:
         current = r.tags.get(tag_key)
-        table.add_row(KIND_NAMES[r.kind], escape(r.id), escape(current) if current is not None else "[dim]-[/]")
+        table.add_row(KIND_NAMES[r.kind], r.id, current if current is not None else lit("-", "dim"))
     console.print(table)
 
 
@@ -231,9 +233,7 @@ def tag_cmd(
         if as_json:
             emit_json({"tag_key": key, "schedule": schedule, "results": []})
         else:
-            console.print(
-                f"No resource in {region_name} has tag {escape(match[0])}={escape(match[1])}: nothing to tag."
-            )
+            console.print(f"No resource in {region_name} has tag {match[0]}={match[1]}: nothing to tag.")
         return
     if not yes:
         _print_matches(found, key, match, region_name)

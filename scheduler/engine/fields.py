@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 
-from .errors import FieldError
+from .errors import FieldError, quote
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -62,10 +62,15 @@ _INFO = {
     Kind.MONTHS: _KindInfo("month", 1, 12, _names(MONTH_NAMES, MONTH_FULL, 1), True),
 }
 
-_STEP_RE = re.compile(r"^(?P<base>.+?)/(?P<step>[^/]*)$")
-_NTH_RE = re.compile(r"^(?P<day>[a-z0-9]+)#(?P<k>[^#]*)$")
-_LAST_WD_RE = re.compile(r"^(?P<day>[a-z]+|[0-9]+)l$")
-_NEAREST_RE = re.compile(r"^(?P<day>[0-9]+)w$")
+# Matched with fullmatch: "$" would also match before a final newline.
+_STEP_RE = re.compile(r"(?P<base>.+?)/(?P<step>[^/]*)")
+_NTH_RE = re.compile(r"(?P<day>[a-z0-9]+)#(?P<k>[^#]*)")
+_LAST_WD_RE = re.compile(r"(?P<day>[a-z]+|[0-9]+)l")
+_NEAREST_RE = re.compile(r"(?P<day>[0-9]+)w")
+
+# A field longer than this is not a schedule (every day of a month, spelled out with spaces, is about 120).
+MAX_FIELD_CHARS = 512
+MAX_FIELD_ITEMS = 100
 
 # A compiled item: given (year, month, days in month, weekday of the 1st), the matching days of that month.
 _DaySet = Callable[[int, int, int, int], Iterable[int]]
@@ -78,13 +83,13 @@ def _value(token: str, kind: Kind, item: str) -> int:
         n = int(t)
         if info.low <= n <= info.high:
             return n
-        raise FieldError(f"'{item}' is not a {info.noun} ({n} is outside {info.low}-{info.high})")
+        raise FieldError(f"{quote(item)} is not a {info.noun} ({quote(n, 12)} is outside {info.low}-{info.high})")
     if t in info.names:
         return info.names[t]
     if kind is Kind.MONTHDAYS:
-        raise FieldError(f"'{item}' is not a {info.noun} ('{t}' is not a number 1-31)")
+        raise FieldError(f"{quote(item)} is not a {info.noun} ({quote(t)} is not a number 1-31)")
     raise FieldError(
-        f"'{item}' is not a {info.noun} ('{t}' is not a {info.noun} name or a number {info.low}-{info.high})"
+        f"{quote(item)} is not a {info.noun} ({quote(t)} is not a {info.noun} name or a number {info.low}-{info.high})"
     )
 
 
@@ -93,7 +98,7 @@ def _span(lo: int, hi: int, kind: Kind, item: str) -> list[int]:
     if lo <= hi:
         return list(range(lo, hi + 1))
     if not info.wraps:
-        raise FieldError(f"'{item}' is not a {info.noun} range (start {lo} is after end {hi}; days do not wrap)")
+        raise FieldError(f"{quote(item)} is not a {info.noun} range (start {lo} is after end {hi}; days do not wrap)")
     return list(range(lo, info.high + 1)) + list(range(info.low, hi + 1))
 
 
@@ -176,10 +181,10 @@ def _is_number(text: str) -> bool:
 
 def _parse_step(text: str, item: str) -> int:
     if not _is_number(text):
-        raise FieldError(f"'{item}' has an invalid step '{text}' (a whole number of 1 or more)")
+        raise FieldError(f"{quote(item)} has an invalid step {quote(text)} (a whole number of 1 or more)")
     step = int(text)
     if step < 1:
-        raise FieldError(f"'{item}' has an invalid step '{text}' (a whole number of 1 or more)")
+        raise FieldError(f"{quote(item)} has an invalid step {quote(text)} (a whole number of 1 or more)")
     return step
 
 
@@ -191,23 +196,23 @@ def _parse_item(item: str, kind: Kind, static: set[int], dynamic: list[_DaySet])
         return True
     step = 1
     base = t
-    m = _STEP_RE.match(t)
+    m = _STEP_RE.fullmatch(t)
     if m:
         step = _parse_step(m.group("step"), item)
         base = m.group("base")
     if kind is Kind.WEEKDAYS and step == 1:
-        mm = _NTH_RE.match(t)
+        mm = _NTH_RE.fullmatch(t)
         if mm:
             wd = _value(mm.group("day"), kind, item)
             k = mm.group("k")
             if not (_is_number(k) and 1 <= int(k) <= 5):
-                raise FieldError(f"'{item}' is not a weekday (the k in day#k must be 1-5, not '{k}')")
+                raise FieldError(f"{quote(item)} is not a weekday (the k in day#k must be 1-5, not {quote(k)})")
             dynamic.append(_nth_weekday(wd, int(k)))
             return False
         if t == "l":
             static.add(6)
             return False
-        mm = _LAST_WD_RE.match(t)
+        mm = _LAST_WD_RE.fullmatch(t)
         if mm:
             dynamic.append(_last_weekday(_value(mm.group("day"), kind, item)))
             return False
@@ -215,7 +220,7 @@ def _parse_item(item: str, kind: Kind, static: set[int], dynamic: list[_DaySet])
         if t == "l":
             dynamic.append(_last_day(0, 1))
             return False
-        mm = _NEAREST_RE.match(t)
+        mm = _NEAREST_RE.fullmatch(t)
         if mm:
             dynamic.append(_nearest_weekday(_value(mm.group("day"), kind, item)))
             return False
@@ -248,23 +253,40 @@ def parse_field(value: object, kind: Kind) -> DayField:
     Raises :class:`FieldError` naming the offending item, e.g. ``'mon-fry' is not a weekday``.
     """
     items: list[str]
+    noun = _INFO[kind].noun
     if isinstance(value, bool):
-        raise FieldError(f"{value!r} is not a {_INFO[kind].noun} list")
+        raise FieldError(f"{quote(value)} is not a {noun} list")
     if isinstance(value, int):
+        if not -(10**9) < value < 10**9:
+            raise FieldError(f"{quote(value)} is not a {noun}")
         items = [str(value)]
     elif isinstance(value, str):
+        if len(value) > MAX_FIELD_CHARS:
+            raise FieldError(f"{quote(value)} is too long for a {noun} list (at most {MAX_FIELD_CHARS} characters)")
         items = value.split(",")
     elif isinstance(value, list | tuple):
+        if len(value) > MAX_FIELD_ITEMS:
+            raise FieldError(f"{quote(value)} has {len(value):,} items (a {noun} list has at most {MAX_FIELD_ITEMS})")
         items = []
         for v in value:
             if isinstance(v, bool) or not isinstance(v, str | int):
-                raise FieldError(f"{v!r} is not a {_INFO[kind].noun}")
+                raise FieldError(f"{quote(v)} is not a {noun}")
+            if isinstance(v, int) and not -(10**9) < v < 10**9:
+                raise FieldError(f"{quote(v)} is not a {noun}")
             items.extend(str(v).split(","))
     else:
-        raise FieldError(f"{value!r} is not a {_INFO[kind].noun} list (a string or a list of strings)")
+        raise FieldError(f"{quote(value)} is not a {noun} list (a string or a list of strings)")
     items = [i.strip() for i in items]
     if not items or any(i == "" for i in items):
-        raise FieldError(f"{_text(value)!r} has an empty item")
+        raise FieldError(f"{quote(_text(value))} has an empty item")
+    for item in items:
+        if not item.isprintable():
+            raise FieldError(f"{quote(item)} is not a {noun} (it contains a control character)")
+    if len(items) > MAX_FIELD_ITEMS or sum(len(i) + 1 for i in items) > MAX_FIELD_CHARS:
+        raise FieldError(
+            f"{quote(_text(value))} is too long for a {noun} list "
+            f"(at most {MAX_FIELD_ITEMS} items and {MAX_FIELD_CHARS} characters)"
+        )
     static: set[int] = set()
     dynamic: list[_DaySet] = []
     every = False

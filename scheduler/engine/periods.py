@@ -13,11 +13,15 @@ from typing import Any
 
 from croniter import croniter
 
-from .errors import FieldError, Issue, unknown_field
+from .errors import FieldError, Issue, path_key, quote, unknown_field
 from .fields import DayField, Kind, parse_field
 
-_TIME_RE = re.compile(r"^(?P<h>[0-9]{1,2}):(?P<m>[0-9]{2})$")
+_TIME_RE = re.compile(r"(?P<h>[0-9]{1,2}):(?P<m>[0-9]{2})")  # fullmatch: "$" also matches before a final "\n"
 END_OF_DAY = 24 * 60
+MAX_DESCRIPTION = 1024  # characters; keeps every stored item far below DynamoDB's 400 KB
+MAX_CRON_CHARS = 256
+# Control characters other than tab and newline, and lone surrogates (which no UTF-8 file or DynamoDB string holds).
+_BAD_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 PERIOD_FIELDS = ("begintime", "endtime", "weekdays", "monthdays", "months", "start", "stop", "description")
 
@@ -25,13 +29,13 @@ PERIOD_FIELDS = ("begintime", "endtime", "weekdays", "monthdays", "months", "sta
 def parse_time(value: object, *, end: bool = False) -> int:
     """``H:MM`` or ``HH:MM`` (00:00-23:59; ``24:00`` also as an end) -> minutes after midnight."""
     text = value if isinstance(value, str) else None
-    m = _TIME_RE.match(text.strip()) if text is not None else None
+    m = _TIME_RE.fullmatch(text.strip()) if text is not None and len(text) <= 16 else None
     if m is not None:
         h, mi = int(m.group("h")), int(m.group("m"))
         if (h < 24 and mi < 60) or (end and h == 24 and mi == 0):
             return h * 60 + mi
     allowed = "00:00-23:59, or 24:00 for the end of the day" if end else "00:00-23:59"
-    shown = f"'{value}'" if isinstance(value, str) else repr(value)
+    shown = quote(value)
     hint = ' (quote times in YAML: "9:00")' if isinstance(value, int) and not isinstance(value, bool) else ""
     raise FieldError(f"{shown} is not a time (H:MM or HH:MM, {allowed}){hint}")
 
@@ -40,21 +44,47 @@ def format_time(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def parse_description(value: object) -> str | None:
+    """Free text (a description): at most :data:`MAX_DESCRIPTION` characters, no control characters but tab and
+    newline, no lone surrogates."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FieldError(f"{quote(value)} is not text")
+    if len(value) > MAX_DESCRIPTION:
+        raise FieldError(f"{quote(value)} is too long (at most {MAX_DESCRIPTION:,} characters)")
+    bad = _BAD_TEXT.search(value)
+    if bad is not None:
+        raise FieldError(
+            f"{quote(value)} contains the character {quote(bad.group())} at position {bad.start() + 1} "
+            "(text may not hold control characters or unpaired surrogates)"
+        )
+    return value
+
+
 def _parse_cron(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise FieldError(f"{value!r} is not a cron expression (5 fields: minute hour day-of-month month weekday)")
+        raise FieldError(f"{quote(value)} is not a cron expression (5 fields: minute hour day-of-month month weekday)")
+    if len(value) > MAX_CRON_CHARS:
+        raise FieldError(f"{quote(value)} is too long for a cron expression (at most {MAX_CRON_CHARS} characters)")
+    if not value.isascii():
+        raise FieldError(f"{quote(value)} is not a valid cron expression")
     expr = " ".join(value.split())
     if len(expr.split(" ")) != 5:
         raise FieldError(
-            f"'{value}' is not a 5-field cron expression (minute hour day-of-month month weekday; "
+            f"{quote(value)} is not a 5-field cron expression (minute hour day-of-month month weekday; "
             "AWS's 6-field form with '?' and a year is not accepted here)"
         )
-    if not croniter.is_valid(expr):
-        raise FieldError(f"'{value}' is not a valid cron expression")
+    try:
+        valid = croniter.is_valid(expr)
+    except Exception:  # croniter's own checks can fail on odd input instead of answering False
+        valid = False
+    if not valid:
+        raise FieldError(f"{quote(value)} is not a valid cron expression")
     try:
         croniter(expr, datetime(2000, 1, 1)).get_next(datetime)
     except Exception:  # croniter raises its own error types when an expression can never fire
-        raise FieldError(f"'{value}' never fires") from None
+        raise FieldError(f"{quote(value)} never fires") from None
     return expr
 
 
@@ -138,12 +168,12 @@ def parse_period(name: str, raw: object, path: str) -> tuple[Period | None, list
     """Validates one period mapping; returns the period (or None) and every issue found."""
     issues: list[Issue] = []
     if not isinstance(raw, dict) or not raw:
-        what = "an empty period" if isinstance(raw, dict) or raw is None else repr(raw)
+        what = "an empty period" if isinstance(raw, dict) or raw is None else quote(raw)
         issues.append(Issue(path, f"{what} is not a period: give at least one of {', '.join(PERIOD_FIELDS[:-1])}"))
         return None, issues
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        fpath = f"{path}.{key}"
+        fpath = f"{path}.{path_key(key)}"
         if key not in PERIOD_FIELDS:
             issues.append(unknown_field(key, PERIOD_FIELDS, fpath))
             continue
@@ -154,10 +184,8 @@ def parse_period(name: str, raw: object, path: str) -> tuple[Period | None, list
                 values[key] = parse_field(value, Kind(key))
             elif key in ("start", "stop"):
                 values[key] = _parse_cron(value)
-            elif value is not None and not isinstance(value, str):
-                raise FieldError(f"{value!r} is not text")
             else:
-                values[key] = value
+                values[key] = parse_description(value)
         except FieldError as exc:
             issues.append(Issue(fpath, str(exc)))
     has_cron = "start" in raw or "stop" in raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -11,9 +12,9 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from .errors import ConfigError, FieldError, Issue, unknown_field
-from .periods import Period, parse_period
-from .tz import zone
+from .errors import ConfigError, FieldError, Issue, path_key, quote, unknown_field
+from .periods import Period, parse_description, parse_period
+from .tz import year_problem, zone
 
 
 class State(StrEnum):
@@ -36,9 +37,20 @@ SCHEDULE_FIELDS = (
 )
 FLAG_DEFAULTS = {"enforced": False, "retain_running": False, "stop_new_instances": True, "hibernate": False}
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+=/-]{0,127}$")
-_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$")
-_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# All matched with fullmatch: "$" also matches before a final newline, which made "office\n" a second "office".
+# SPEC §1: 1-64 letters, digits, -, _ and . (so no whitespace or control characters anywhere).
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+")
+_TYPE_MAX = 64
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+# Bounds that keep a stored schedule item far below DynamoDB's 400 KB item limit, and 100 of them (one apply
+# transaction) below its 4 MB request limit: at most about 12 KB of description (1,024 characters, JSON-escaped),
+# 10 KB of period references and 7 KB of holidays.
+MAX_PERIOD_REFS = 50
+MAX_HOLIDAYS = 500
+# A period item also holds the names of the schedules that use it (``used_by``).
+MAX_USED_BY_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -86,24 +98,23 @@ class Schedule:
 
 
 def parse_name(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise FieldError(
-            f"{value!r} is not a valid {what} name (1-128 letters, digits and _ . : + = / -, "
-            "starting with a letter or digit)"
+            f"{quote(value)} is not a valid {what} name (1-64 letters, digits, -, _ and .)"
         )
     return value
 
 
 def parse_period_ref(value: object) -> PeriodRef:
     if not isinstance(value, str):
-        raise FieldError(f"{value!r} is not a period name")
+        raise FieldError(f"{quote(value)} is not a period name")
     name, sep, itype = value.partition("@")
     name = name.strip()
     parse_name(name, "period")
     if sep:
         itype = itype.strip()
-        if not _TYPE_RE.match(itype):
-            raise FieldError(f"'{value}' has an invalid instance type '{itype}' (e.g. 't3.large')")
+        if len(itype) > _TYPE_MAX or not _TYPE_RE.fullmatch(itype):
+            raise FieldError(f"{quote(value)} has an invalid instance type {quote(itype)} (e.g. 't3.large')")
         return PeriodRef(name, itype)
     return PeriodRef(name)
 
@@ -113,20 +124,25 @@ def parse_bool(value: object) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
         return value.lower() in ("true", "yes")
-    raise FieldError(f"{value!r} is not true or false")
+    raise FieldError(f"{quote(value)} is not true or false")
 
 
 def parse_date(value: object) -> date:
+    """A local date, ``YYYY-MM-DD``, in the years the tool accepts (1970-2999)."""
     if isinstance(value, datetime):
-        raise FieldError(f"'{value.isoformat()}' is not a date (YYYY-MM-DD, without a time)")
+        raise FieldError(f"{quote(value.isoformat())} is not a date (YYYY-MM-DD, without a time)")
+    day: date | None = None
     if isinstance(value, date):
-        return value
-    if isinstance(value, str) and _DATE_RE.match(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise FieldError(f"{value!r} is not a date (YYYY-MM-DD)")
+        day = value
+    elif isinstance(value, str) and len(value) <= 32 and _DATE_RE.fullmatch(value.strip()):
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(value.strip())
+    if day is None:
+        raise FieldError(f"{quote(value)} is not a date (YYYY-MM-DD)")
+    problem = year_problem(day.year)
+    if problem:
+        raise FieldError(f"{quote(day.isoformat())} is not a date this tool schedules ({problem})")
+    return day
 
 
 @lru_cache(maxsize=1)
@@ -138,42 +154,56 @@ def _calendars() -> dict[str, tuple[str, ...]]:
 
 def parse_holiday_calendar(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise FieldError(f"{value!r} is not a holiday calendar (a country code such as 'DE' or 'DE-BY')")
+        raise FieldError(f"{quote(value)} is not a holiday calendar (a country code such as 'DE' or 'DE-BY')")
+    if len(value) > 32:
+        raise FieldError(f"{quote(value)} is not a holiday calendar (a country code such as 'DE' or 'DE-BY')")
     country, _, subdiv = value.strip().partition("-")
     supported = _calendars()
     if country.upper() not in supported:
-        raise FieldError(f"'{value}' is not a holiday calendar: unknown country '{country}' (e.g. 'US', 'DE-BY')")
+        raise FieldError(
+            f"{quote(value)} is not a holiday calendar: unknown country {quote(country)} (e.g. 'US', 'DE-BY')"
+        )
     if subdiv and subdiv.upper() not in {s.upper() for s in supported[country.upper()]}:
         known = ", ".join(supported[country.upper()][:12])
         raise FieldError(
-            f"'{value}' is not a holiday calendar: '{country.upper()}' has no subdivision '{subdiv}' (known: {known}…)"
+            f"{quote(value)} is not a holiday calendar: '{country.upper()}' has no subdivision {quote(subdiv)} "
+            f"(known: {known}…)"
         )
     return country.upper() + (f"-{subdiv.upper()}" if subdiv else "")
 
 
-def _parse_list(value: object) -> list[object]:
+def _parse_list(value: object, limit: int, what: str) -> list[object]:
     if isinstance(value, list | tuple):
-        return list(value)
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [value]
+        items = list(value)
+    elif isinstance(value, str):
+        if len(value) > 64 * limit:
+            raise FieldError(f"{quote(value)} is too long (at most {limit:,} {what})")
+        items = [v.strip() for v in value.split(",") if v.strip()]
+    else:
+        items = [value]
+    if len(items) > limit:
+        raise FieldError(f"{quote(value)} has {len(items):,} items (at most {limit:,} {what})")
+    return items
 
 
 def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -> dict[str, Any]:
     """Validates the fields present in ``raw`` (no cross-references); adds issues, returns parsed values."""
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        fpath = f"{path}.{key}"
+        fpath = f"{path}.{path_key(key)}"
         if key not in SCHEDULE_FIELDS:
             issues.append(unknown_field(key, SCHEDULE_FIELDS, fpath))
             continue
         try:
             if key == "timezone":
+                # Instance Scheduler compatibility: an empty or null zone is the default zone (UTC).
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    continue
                 zone(value)
                 values[key] = value
             elif key == "periods":
                 refs: list[PeriodRef] = []
-                for i, item in enumerate(_parse_list(value)):
+                for i, item in enumerate(_parse_list(value, MAX_PERIOD_REFS, "periods")):
                     try:
                         refs.append(parse_period_ref(item))
                     except FieldError as exc:
@@ -185,17 +215,19 @@ def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -
                     seen.add(ref.name)
                 values[key] = tuple(refs)
             elif key == "override_status":
-                if value is None:
+                # Instance Scheduler compatibility: any case, stored lowercase.
+                status = value.strip().lower() if isinstance(value, str) else value
+                if status is None:
                     values[key] = None
-                elif value not in ("running", "stopped"):
-                    raise FieldError(f"{value!r} is not an override status (running or stopped)")
+                elif status not in ("running", "stopped"):
+                    raise FieldError(f"{quote(value)} is not an override status (running or stopped)")
                 else:
-                    values[key] = State(value)
+                    values[key] = State(status)
             elif key in FLAG_DEFAULTS:
                 values[key] = parse_bool(value)
             elif key == "holidays":
                 days: list[date] = []
-                for i, item in enumerate(_parse_list(value) if value is not None else []):
+                for i, item in enumerate(_parse_list(value, MAX_HOLIDAYS, "holidays") if value is not None else []):
                     try:
                         days.append(parse_date(item))
                     except FieldError as exc:
@@ -203,10 +235,8 @@ def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -
                 values[key] = tuple(sorted(set(days)))
             elif key == "holiday_calendar":
                 values[key] = parse_holiday_calendar(value) if value is not None else None
-            elif value is not None and not isinstance(value, str):
-                raise FieldError(f"{value!r} is not text")
             else:
-                values[key] = value
+                values[key] = parse_description(value)
         except FieldError as exc:
             issues.append(Issue(fpath, str(exc)))
     return values
@@ -251,7 +281,7 @@ def parse_schedule(name: str, raw: object, path: str) -> tuple[Schedule | None, 
 def _parse_schedule(name: str, raw: object, path: str) -> tuple[Schedule | None, list[Issue], tuple[PeriodRef, ...]]:
     issues: list[Issue] = []
     if not isinstance(raw, dict):
-        issues.append(Issue(path, f"{raw!r} is not a schedule (a mapping of schedule fields)"))
+        issues.append(Issue(path, f"{quote(raw)} is not a schedule (a mapping of schedule fields)"))
         return None, issues, ()
     values = parse_schedule_fields(raw, path, issues)
     refs: tuple[PeriodRef, ...] = values.get("periods", ())
@@ -267,7 +297,7 @@ def _named(section: dict[Any, Any], kind: str, issues: list[Issue]) -> list[tupl
         try:
             out.append((parse_name(name, kind), raw))
         except FieldError as exc:
-            issues.append(Issue(f"{kind}s.{name}", str(exc)))
+            issues.append(Issue(f"{kind}s.{path_key(name)}", str(exc)))
     return out
 
 
@@ -277,17 +307,17 @@ def parse_config(doc: object) -> Config:
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise ConfigError([Issue("", f"the file must be a mapping with 'periods' and 'schedules', not {doc!r}")])
+        raise ConfigError([Issue("", f"the file must be a mapping with 'periods' and 'schedules', not {quote(doc)}")])
     for key in doc:
         if key not in ("periods", "schedules"):
-            issues.append(Issue(str(key), "unknown section (expected 'periods' and 'schedules')"))
+            issues.append(Issue(path_key(key), "unknown section (expected 'periods' and 'schedules')"))
     periods: dict[str, Period] = {}
     schedules: dict[str, Schedule] = {}
     raw_periods = doc.get("periods") or {}
     raw_schedules = doc.get("schedules") or {}
     for section, raw_section in (("periods", raw_periods), ("schedules", raw_schedules)):
         if not isinstance(raw_section, dict):
-            issues.append(Issue(section, f"must be a mapping keyed by name, not {raw_section!r}"))
+            issues.append(Issue(section, f"must be a mapping keyed by name, not {quote(raw_section)}"))
     if isinstance(raw_periods, dict):
         for name, raw in _named(raw_periods, "period", issues):
             period, found = parse_period(name, raw, f"periods.{name}")
@@ -306,6 +336,24 @@ def parse_config(doc: object) -> Config:
             issues.extend(check_schedule(probe, defined, path))
             if schedule is not None:
                 schedules[name] = schedule
+    issues.extend(_used_by_issues(schedules))
     if issues:
         raise ConfigError(issues)
     return Config(periods, schedules)
+
+
+def _used_by_issues(schedules: dict[str, Schedule]) -> list[Issue]:
+    """A period's stored item lists the schedules that use it; that list must fit in one DynamoDB item too."""
+    chars: dict[str, int] = {}
+    for name, schedule in schedules.items():
+        for ref in schedule.periods:
+            chars[ref.name] = chars.get(ref.name, 0) + len(name) + 4
+    return [
+        Issue(
+            f"periods.{period}",
+            f"is used by too many schedules (their names total {total:,} characters; at most "
+            f"{MAX_USED_BY_CHARS:,} fit in one stored item): split it into several periods",
+        )
+        for period, total in sorted(chars.items())
+        if total > MAX_USED_BY_CHARS
+    ]

@@ -7,24 +7,66 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from .errors import FieldError
+from .errors import FieldError, quote
 
 _ONE_SECOND = timedelta(seconds=1)
 
+# Instants and dates the tool accepts (CLI times and dates, holidays). Evaluation looks a few hundred days either
+# side of an instant, which stays far inside what ``datetime`` can represent (years 1-9999) in every zone.
+MIN_YEAR = 1970
+MAX_YEAR = 2999
+
+# An IANA key: letters, digits, "_", "-", "+" in "/"-separated parts (no dots, so no relative paths); at most 64.
+_ZONE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*")
+_ZONE_KEY_MAX = 64
+# Files in a zoneinfo directory that are not zones of their own: the host's zone (it differs per machine), the
+# POSIX default rules and the "zone not configured" placeholder; posix/ and right/ are copies for other uses.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "factory"})
+_NOT_ZONE_DIRS = ("posix/", "right/")
+
+
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone(name: object) -> ZoneInfo:
+    """The IANA zone ``name``; raises :class:`FieldError` for anything else.
+
+    Only proper IANA keys are accepted: not a path (``zoneinfo`` would read any file relative to its search path),
+    not ``localtime`` (whatever zone the host happens to have), ``posixrules`` or ``Factory``.
+    """
+    if (
+        not isinstance(name, str)
+        or len(name) > _ZONE_KEY_MAX
+        or not _ZONE_KEY.fullmatch(name)
+        or name.lower() in _NOT_ZONES
+        or name.startswith(_NOT_ZONE_DIRS)
+    ):
+        raise FieldError(f"{quote(name)} is not an IANA time zone (e.g. 'Europe/Berlin')")
+    return _zone(name)
+
 
 @lru_cache(maxsize=512)
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone ``name``; raises :class:`FieldError` for an unknown one."""
-    if not isinstance(name, str) or not name or name.startswith(("/", ".")) or ".." in name:
-        raise FieldError(f"{name!r} is not an IANA time zone (e.g. 'Europe/Berlin')")
+def _zone(name: str) -> ZoneInfo:
+    if name not in _known_zones():
+        raise FieldError(f"{quote(name)} is not an IANA time zone (e.g. 'Europe/Berlin')")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):
-        raise FieldError(f"'{name}' is not an IANA time zone (e.g. 'Europe/Berlin')") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise FieldError(f"{quote(name)} is not an IANA time zone (e.g. 'Europe/Berlin')") from None
+
+
+def year_problem(year: int) -> str | None:
+    """Why a date or instant in ``year`` is refused (outside :data:`MIN_YEAR`..:data:`MAX_YEAR`), or ``None``."""
+    if MIN_YEAR <= year <= MAX_YEAR:
+        return None
+    return f"the year {year} is outside {MIN_YEAR}-{MAX_YEAR}"
 
 
 def to_instant(local: datetime, tz: ZoneInfo) -> datetime:

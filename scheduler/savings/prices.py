@@ -38,7 +38,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
-from scheduler.engine.errors import Issue
+from scheduler.engine.errors import Issue, path_key, quote
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,11 @@ DEPLOYMENT_FACTOR = {"single-az": 1, "multi-az": 2, "multi-az-cluster": 3}
 AURORA_IO_OPTIMIZED = "aurora-iopt1"
 
 SERVICES = ("ec2", "asg", "rds")
-_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$")
+_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+")  # fullmatch: "$" also matches before a final "\n"
+_TYPE_MAX = 64
+# No on-demand instance costs anywhere near this; a larger number is a typo (or 1e30), not a price.
+MAX_HOURLY_USD = Decimal(10_000)
+MAX_PRICES_FILE_BYTES = 32 * 1024 * 1024
 _MULTI_AZ_SUFFIX = ":multi-az"
 
 
@@ -257,26 +261,37 @@ def parse_prices(text: str, name: str = "prices") -> PriceTable:
 
 
 def load_prices_file(path: str) -> PriceTable:
+    shown = quote(path, 200)  # a file name is shown whole (the OS bounds it), its control characters escaped
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as fh:
+            data = fh.read(MAX_PRICES_FILE_BYTES + 1)
+        if len(data) > MAX_PRICES_FILE_BYTES:
+            limit = MAX_PRICES_FILE_BYTES // (1024 * 1024)
+            raise PricesFileError([Issue("--prices", f"{shown} is larger than {limit} MiB: not a prices file")])
+        text = data.decode("utf-8")
     except FileNotFoundError:
-        raise PricesFileError([Issue("--prices", f"'{path}' does not exist")]) from None
+        raise PricesFileError([Issue("--prices", f"{shown} does not exist")]) from None
     except IsADirectoryError:
-        raise PricesFileError([Issue("--prices", f"'{path}' is a directory, not a prices file")]) from None
+        raise PricesFileError([Issue("--prices", f"{shown} is a directory, not a prices file")]) from None
     except UnicodeDecodeError:
-        raise PricesFileError([Issue("--prices", f"'{path}' is not UTF-8 text")]) from None
+        raise PricesFileError([Issue("--prices", f"{shown} is not UTF-8 text")]) from None
+    except ValueError:  # a NUL byte in the path
+        raise PricesFileError([Issue("--prices", f"{shown} is not a file name")]) from None
     except OSError as exc:
-        raise PricesFileError([Issue("--prices", f"'{path}' cannot be read: {exc.strerror}")]) from None
+        raise PricesFileError([Issue("--prices", f"{shown} cannot be read: {exc.strerror}")]) from None
     return parse_prices(text, path)
 
 
 def _parse_csv(text: str) -> PriceTable:
     # Lines starting with # are comments (where a price came from), before the header too.
-    lines = [
-        (number, row)
-        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1)
-        if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
-    ]
+    lines: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for row in reader:
+            if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#"):
+                lines.append((reader.line_num, row))
+    except csv.Error as exc:  # e.g. a field longer than the csv module's limit
+        raise PricesFileError([Issue(f"line {reader.line_num}", f"not valid CSV: {str(exc)[:120]}")]) from None
     if not lines:
         raise PricesFileError([Issue("line 1", f"the file is empty (expected the header {','.join(FILE_FIELDS)})")])
     header_line, header = lines[0]
@@ -285,14 +300,14 @@ def _parse_csv(text: str) -> PriceTable:
     missing = [f for f in FILE_FIELDS if f not in names]
     unknown = [h for h in names if h not in FILE_FIELDS]
     if missing or unknown:
-        got = ",".join(header)
+        got = quote(",".join(header))
         what = []
         if missing:
             what.append(f"missing {', '.join(missing)}")
         if unknown:
-            what.append(f"unknown column {', '.join(repr(u) for u in unknown)}")
+            what.append(f"unknown column {', '.join(quote(u, 32) for u in unknown[:5])}")
         where = f"line {header_line}"
-        raise PricesFileError([Issue(where, f"header '{got}' is not {','.join(FILE_FIELDS)} ({'; '.join(what)})")])
+        raise PricesFileError([Issue(where, f"header {got} is not {','.join(FILE_FIELDS)} ({'; '.join(what)})")])
     entries: list[tuple[str, dict[str, Any]]] = []
     for number, row in lines[1:]:
         if len(row) != len(names):
@@ -307,6 +322,9 @@ def _parse_json(text: str) -> PriceTable:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PricesFileError([Issue(f"line {exc.lineno}", f"not valid JSON: {exc.msg}")]) from None
+    except (ValueError, RecursionError) as exc:  # a number of thousands of digits; nesting thousands deep
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
+        raise PricesFileError([Issue("file", f"not valid JSON: {what}")]) from None
     if not isinstance(data, list):
         raise PricesFileError([Issue("", f"a JSON prices file must be a list of objects ({', '.join(FILE_FIELDS)})")])
     issues: list[Issue] = []
@@ -314,11 +332,11 @@ def _parse_json(text: str) -> PriceTable:
     for i, item in enumerate(data):
         where = f"[{i}]"
         if not isinstance(item, dict):
-            issues.append(Issue(where, f"{item!r} is not an object with {', '.join(FILE_FIELDS)}"))
+            issues.append(Issue(where, f"{quote(item)} is not an object with {', '.join(FILE_FIELDS)}"))
             continue
         unknown = [k for k in item if k not in FILE_FIELDS]
-        for k in unknown:
-            issues.append(Issue(f"{where}.{k}", f"unknown field (known: {', '.join(FILE_FIELDS)})"))
+        for k in unknown[:5]:
+            issues.append(Issue(f"{where}.{path_key(k)}", f"unknown field (known: {', '.join(FILE_FIELDS)})"))
         entries.append((where, item))
     return _table(entries, issues)
 
@@ -347,11 +365,13 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
         type_ = str(values["type"]).strip()
         if service not in SERVICES:
             issues.append(
-                Issue(path("service"), f"'{values['service']}' is not a service (one of {', '.join(SERVICES)})")
+                Issue(path("service"), f"{quote(values['service'])} is not a service (one of {', '.join(SERVICES)})")
             )
             ok = False
         if region != "*" and not is_region(region):
-            issues.append(Issue(path("region"), f"'{values['region']}' is not a region name (e.g. eu-west-1) or *"))
+            issues.append(
+                Issue(path("region"), f"{quote(values['region'])} is not a region name (e.g. eu-west-1) or *")
+            )
             ok = False
         ok = _check_type(service, type_, path("type"), issues) and ok
         price = _price(values["hourly_usd"], path("hourly_usd"), issues)
@@ -359,7 +379,9 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
             continue
         key = (service, region, type_)
         if key in seen:
-            issues.append(Issue(path("type"), f"'{type_}' in {region} for {service} is already priced at {seen[key]}"))
+            issues.append(
+                Issue(path("type"), f"{quote(type_)} in {region} for {service} is already priced at {seen[key]}")
+            )
             continue
         seen[key] = where
         table.rows[key] = price
@@ -371,14 +393,15 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
 def type_problem(service: str, type_: str, *, file_row: bool = False) -> str | None:
     """Why ``type_`` is not an instance type (EC2, ASG) or DB instance class (RDS), or ``None`` when it is one."""
     base = type_[: -len(_MULTI_AZ_SUFFIX)] if file_row and type_.endswith(_MULTI_AZ_SUFFIX) else type_
+    ok = len(base) <= _TYPE_MAX and _TYPE_RE.fullmatch(base) is not None
     if service == "rds":
-        if base.startswith("db.") and _TYPE_RE.match(base):
+        if base.startswith("db.") and ok:
             return None
         example = "db.t3.medium or db.r6g.large:multi-az" if file_row else "db.t3.medium"
-        return f"'{type_}' is not a DB instance class (e.g. {example})"
-    if base == type_ and _TYPE_RE.match(type_) and not type_.startswith("db."):
+        return f"{quote(type_)} is not a DB instance class (e.g. {example})"
+    if base == type_ and ok and not type_.startswith("db."):
         return None
-    return f"'{type_}' is not an EC2 instance type (e.g. t3.large)"
+    return f"{quote(type_)} is not an EC2 instance type (e.g. t3.large)"
 
 
 def _check_type(service: str, type_: str, path: str, issues: list[Issue]) -> bool:
@@ -389,17 +412,25 @@ def _check_type(service: str, type_: str, path: str, issues: list[Issue]) -> boo
 
 
 def _price(value: Any, path: str, issues: list[Issue]) -> Decimal | None:
-    if isinstance(value, bool):
-        issues.append(Issue(path, f"{value!r} is not a price in USD per hour (e.g. 0.0832)"))
+    """An hourly price: a finite number from 0 up to :data:`MAX_HOURLY_USD` (not NaN, not infinite, not 1e30)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        issues.append(Issue(path, f"{quote(value)} is not a price in USD per hour (e.g. 0.0832)"))
         return None
-    text = str(value).strip().lstrip("$")
     try:
+        text = str(value).strip().lstrip("$")
+        if len(text) > 64:
+            raise InvalidOperation
         price = Decimal(text)
-    except InvalidOperation:
-        issues.append(Issue(path, f"'{value}' is not a price in USD per hour (e.g. 0.0832)"))
+    except (InvalidOperation, ValueError):
+        issues.append(Issue(path, f"{quote(value)} is not a price in USD per hour (e.g. 0.0832)"))
         return None
     if not price.is_finite() or price < 0:
-        issues.append(Issue(path, f"'{value}' is not a price in USD per hour (a number >= 0)"))
+        issues.append(Issue(path, f"{quote(value)} is not a price in USD per hour (a number >= 0)"))
+        return None
+    if price > MAX_HOURLY_USD:
+        issues.append(
+            Issue(path, f"{quote(value)} is not a price in USD per hour (at most {MAX_HOURLY_USD:,} USD per hour)")
+        )
         return None
     return price
 

@@ -10,7 +10,7 @@ import pytest
 
 from scheduler.engine.document import dump_document, load_document, parse_text
 from scheduler.engine.errors import ConfigError, Issue
-from scheduler.engine.schedule import Config, PeriodRef, State
+from scheduler.engine.schedule import Config, PeriodRef, State, parse_config
 
 PERIODS = dedent(
     """\
@@ -339,7 +339,7 @@ def test_period_error(body: str, path: str, fragments: list[str]) -> None:
     [
         ("periods: [office]\ntimezone: Mars/Olympus", "schedules.s.timezone", ["'Mars/Olympus'"]),
         ("periods: [office]\ntimezone: Europe/Berlni", "schedules.s.timezone", ["'Europe/Berlni'"]),
-        ('periods: [office]\ntimezone: ""', "schedules.s.timezone", ["''"]),
+        ("periods: [office]\ntimezone: localtime", "schedules.s.timezone", ["'localtime'"]),
         ("periods: [office]\ntimezone: ../etc/passwd", "schedules.s.timezone", ["../etc/passwd"]),
         ("periods: [nope]", "schedules.s.periods", ["'nope'"]),
         ("periods: [office, nope]", "schedules.s.periods", ["'nope'"]),
@@ -624,3 +624,40 @@ def test_config_error_lists_every_issue() -> None:
     assert err.issues == [Issue("a", "one"), Issue("b.c", "two")]
     assert str(err) == "a: one\nb.c: two"
     assert isinstance(err, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("fields", "timezone", "override"),
+    [
+        ('timezone: ""', "UTC", None),
+        ("timezone: null", "UTC", None),
+        ('timezone: "  "', "UTC", None),
+        ("override_status: RUNNING", "UTC", "running"),
+        ("override_status: Stopped", "UTC", "stopped"),
+        ("override_status: ' running '", "UTC", "running"),
+    ],
+)
+def test_instance_scheduler_compatible_values_mean_what_they_mean_there(fields, timezone, override):
+    """SPEC §1: an empty or null time zone is the default zone; override_status in any case, stored lowercase."""
+    config = parse_text(
+        f"periods: {{office: {{begintime: '09:00'}}}}\nschedules:\n  s:\n    periods: [office]\n    {fields}\n"
+    )
+    s = config.schedules["s"]
+    assert s.timezone == timezone
+    assert (s.override_status.value if s.override_status else None) == override
+    assert config.to_dict()["schedules"]["s"].get("override_status") == override
+
+
+@pytest.mark.parametrize(
+    "name", ["a" * 65, "office:hours", "a/b", "a+b", "a=b", "office hours", " office", "office\n", "é"]
+)
+def test_names_outside_the_spec_alphabet_are_refused(name):
+    """SPEC §1: names are 1-64 letters, digits, -, _ and ."""
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"periods": {name: {"begintime": "09:00"}}, "schedules": {}})
+    assert "not a valid period name" in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["a" * 64, "office-hours_2.0", "_x", "9to5"])
+def test_names_inside_the_spec_alphabet_are_accepted(name):
+    assert name in parse_config({"periods": {name: {"begintime": "09:00"}}, "schedules": {}}).periods
