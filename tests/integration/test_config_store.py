@@ -303,3 +303,78 @@ def test_tag_refuses_a_schedule_that_is_not_stored(run, ready):
     assert r.code == 0, r.err
     tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [iid]}])["Tags"]
     assert {"Key": "Schedule", "Value": "office-berlin"} in [{"Key": t["Key"], "Value": t["Value"]} for t in tags]
+
+
+# -- a stored configuration that is partly invalid (load_partial) ----------------------------------------------
+
+
+def _put_raw(namespace: str, kind: str, name: str, body: object = None, raw_body: dict[str, str] | None = None) -> None:
+    """Writes an item by hand, as someone with table access (or an older version) could."""
+    import json
+
+    import boto3
+
+    item: dict[str, object] = {"kind": {"S": kind}, "name": {"S": name}, "version": {"N": "1"}}
+    item["body"] = raw_body if raw_body is not None else {"S": json.dumps(body)}
+    boto3.client("dynamodb").put_item(TableName=Tables.for_namespace(namespace).names.config, Item=item)
+
+
+def test_load_partial_of_a_valid_configuration_is_load(ready, run):
+    assert run("apply", "--file", SAMPLE).code == 0
+    store = ConfigStore(Tables.for_namespace(ready))
+    config, issues = store.load_partial()
+    assert issues == [] and config == store.load()
+
+
+def test_load_partial_keeps_what_is_valid_and_names_what_is_not(ready):
+    store = ConfigStore(Tables.for_namespace(ready))
+    store.apply(parse_text(SMALL), prune=False, dry_run=False)  # office, late; berlin (office, late), nyc (office)
+    long = "mon-fry" + "x" * 5000
+    _put_raw(ready, "period", "bad", {"begintime": "09:00", "weekdays": long})
+    _put_raw(ready, "schedule", "uses-bad", {"periods": ["office", "bad"]})
+    _put_raw(ready, "schedule", "orphan", {"periods": ["gone"]})  # what the old race left behind
+    _put_raw(ready, "schedule", "mars", {"timezone": "Mars/Base", "periods": ["office"]})
+    _put_raw(ready, "schedule", "forced", {"override_status": "running"})  # valid without periods
+    _put_raw(ready, "period", "not-json", raw_body={"S": "{not json"})
+    _put_raw(ready, "period", "a-list", ["09:00"])
+    _put_raw(ready, "schedule", "number-body", raw_body={"N": "7"})
+    _put_raw(ready, "schedule", "uses-unreadable", {"periods": ["not-json"]})
+    _put_raw(ready, "schedule", "bad name\n", {"periods": ["office"]})
+
+    config, issues = store.load_partial()
+
+    assert sorted(config.periods) == ["late", "office"]
+    assert sorted(config.schedules) == ["berlin", "forced", "nyc"]
+    assert config.schedules["berlin"] == parse_text(SMALL).schedules["berlin"]
+    by_path = {i.path: i.message for i in issues}
+    assert sorted(by_path) == [
+        "periods.a-list",
+        "periods.bad",
+        "periods.not-json",
+        "schedules.bad name\\n",
+        "schedules.mars",
+        "schedules.number-body",
+        "schedules.orphan",
+        "schedules.uses-bad",
+        "schedules.uses-unreadable",
+    ]
+    assert by_path["periods.bad"].startswith("weekdays: ") and "mon-fry" in by_path["periods.bad"]
+    assert all(len(m) <= 400 for m in by_path.values())  # a bad value is quoted by a short prefix only
+    assert "x" * 100 not in by_path["periods.bad"]
+    assert "'gone' is not a defined period" in by_path["schedules.orphan"]
+    assert "period 'bad' is invalid (see periods.bad)" in by_path["schedules.uses-bad"]
+    assert "period 'not-json' is invalid" in by_path["schedules.uses-unreadable"]
+    assert by_path["schedules.mars"].startswith("timezone: ") and "Mars/Base" in by_path["schedules.mars"]
+    assert "cannot be read" in by_path["periods.not-json"] and "not JSON" in by_path["periods.not-json"]
+    assert "cannot be read" in by_path["periods.a-list"] and "not a mapping" in by_path["periods.a-list"]
+    assert "cannot be read" in by_path["schedules.number-body"]
+    # Commands that need all of it valid still refuse it as a whole.
+    with pytest.raises(StoreError):
+        store.load()
+
+
+def test_export_of_a_partly_invalid_configuration_fails_naming_the_problem(ready, run, write):
+    assert run("apply", "--file", write(SMALL)).code == 0
+    _put_raw(ready, "schedule", "orphan", {"periods": ["gone"]})
+    r = run("export")
+    assert r.code == 1 and "orphan" in r.err and "gone" in r.err
