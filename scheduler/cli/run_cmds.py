@@ -15,14 +15,14 @@ from scheduler.aws.session import default_region, is_account_id, is_region
 from scheduler.engine import iso_z
 from scheduler.runtime.orchestrator import LocalInvoker, PassRequest, run_pass, targets_for
 from scheduler.runtime.status import fleet_status
+from scheduler.runtime.worker import invalid_schedules
 from scheduler.services.base import SERVICES
 from scheduler.store.state import StateStore
 
-from .config_source import load_config
-from .context import tables
+from .context import config_store, tables
 from .errors import InputError
 from .options import json_option, parse_instant
-from .output import console, emit_json, err_console
+from .output import console, emit_json, err_console, error_line, lit, styled
 
 
 def _split(value: str | None) -> list[str]:
@@ -81,7 +81,7 @@ def _resolve_targets(
 
 class _StderrDecisions(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        err_console.print(f"[dim]{getattr(record, 'target', '')}[/] {record.getMessage()}", soft_wrap=True)
+        err_console.print(styled("[dim]{}[/] {}", getattr(record, "target", ""), record.getMessage()), soft_wrap=True)
 
 
 @click.command("run")
@@ -116,8 +116,11 @@ def run_cmd(
 
     Each resource tagged `<tag-key>=<schedule>` is decided from its schedule's transitions since the previous
     pass (a late or missed pass catches up), its stored state and what it is doing now; manual starts and stops
-    are respected unless the schedule is enforced. Per-resource problems are listed under errors and do not
-    stop the pass (exit code 0); the pass fails (exit 1) only when it cannot run at all.
+    are respected unless the schedule is enforced. A problem with one resource or target (an unknown schedule, a
+    failed stop, a role that cannot be assumed) does not stop the pass: it is listed under errors, the other
+    resources proceed, and the exit code is 1. Exit code 0 means the pass ran without errors (warnings, and a
+    target skipped because a pass at the same instant already ran there, do not count). The actions and errors
+    are printed (as JSON with --json) either way.
 
     \b
     Examples:
@@ -128,15 +131,22 @@ def run_cmd(
     instant = parse_instant(at, "--at") if at else datetime.now(UTC)
     sessions = AccountSessions(role_name=role_name, external_id=external_id)
     acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
-    config = load_config(None)
+    # A partly invalid stored configuration does not stop the pass: the valid schedules are scheduled, and each
+    # item left out is an error naming it.
+    config, issues = config_store(ctx).load_partial()
     logger = logging.getLogger("isched.worker")
     if verbose:
-        logger.setLevel(logging.INFO)
+        logger.setLevel(logging.DEBUG)  # every decision (acting ones are INFO, the rest DEBUG)
         if not any(isinstance(h, _StderrDecisions) for h in logger.handlers):
             logger.addHandler(_StderrDecisions())
     state = StateStore(tables(ctx))
     invoker = LocalInvoker(
-        config, state, sessions, logger=logger, adapter_options={"snapshot_before_stop": rds_snapshot}
+        config,
+        state,
+        sessions,
+        logger=logger,
+        adapter_options={"snapshot_before_stop": rds_snapshot},
+        invalid_schedules=invalid_schedules(issues),
     )
     targets = targets_for(acc, reg, svc)
     request = PassRequest(at=instant, tag_key=tag_key, dry_run=dry_run)
@@ -152,10 +162,30 @@ def run_cmd(
         task = progress.add_task(iso_z(instant), total=len(targets))
         result = run_pass(invoker, targets, request, on_done=lambda _r: progress.advance(task))
     body = result.to_json()
+    body["errors"] = [
+        {"account": None, "region": None, "service": None, "resource": None, "error": f"stored configuration: {i}"}
+        for i in issues
+    ] + body["errors"]
+    failures = [e for e in body["errors"] if is_failure(e["error"])]
     if as_json:
+        if failures:
+            body = {**body, "error": f"{len(failures)} error(s) in the pass at {body['at']}"}
         emit_json(body)
-        return
-    _print_pass(body, result, dry_run, len(targets))
+    else:
+        try:
+            _print_pass(body, result, dry_run, len(targets))
+        except BrokenPipeError:
+            raise
+        except Exception as exc:  # the pass has acted: never lose its record to a display problem
+            err_console.print(error_line("the tables cannot be shown", f"{type(exc).__name__}: {exc}"))
+            emit_json(body)
+    if failures:
+        raise click.exceptions.Exit(1)
+
+
+def is_failure(error: str) -> bool:
+    """Whether an error of a pass makes ``isched run`` exit 1: not a warning, not a duplicate pass's skip notice."""
+    return not error.startswith(("warning:", "skipped:"))
 
 
 def _print_pass(body: dict[str, Any], result: Any, dry_run: bool, n_targets: int) -> None:
@@ -173,20 +203,28 @@ def _print_pass(body: dict[str, Any], result: Any, dry_run: bool, n_targets: int
                 a["service"],
                 a["resource"],
                 a["schedule"],
-                f"[{colours.get(a['action'], 'white')}]{a['action']}[/]",
+                lit(a["action"], colours.get(a["action"], "white")),
                 a["reason"],
             )
         console.print(table)
     else:
         console.print(f"{title}: nothing to do")
     for e in body["errors"]:
-        where = f"{e['account']}/{e['region']}/{e['service']}" + (f" {e['resource']}" if e["resource"] else "")
-        err_console.print(f"[bold red]error:[/] {where}: {e['error']}", soft_wrap=True)
+        where = (
+            f"{e['account']}/{e['region']}/{e['service']}" + (f" {e['resource']}" if e["resource"] else "")
+            if e["account"]
+            else "isched"
+        )
+        if is_failure(e["error"]):
+            err_console.print(error_line(where, e["error"]), soft_wrap=True)
+        else:
+            err_console.print(styled("[yellow]{}[/]: {}", where, e["error"]), soft_wrap=True)
     counts: dict[str, int] = {}
     for a in body["actions"]:
         counts[a["action"]] = counts.get(a["action"], 0) + 1
     done = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no actions"
-    console.print(f"{managed} managed resource(s) in {n_targets} target(s): {done}; {len(body['errors'])} error(s)")
+    failures = sum(is_failure(e["error"]) for e in body["errors"])
+    console.print(f"{managed} managed resource(s) in {n_targets} target(s): {done}; {failures} error(s)")
 
 
 @click.command("status")
@@ -206,14 +244,31 @@ def status_cmd(
     external_id: str | None,
     as_json: bool,
 ) -> None:
-    """Managed resources: schedule, actual state, stored state, last action and the next transition."""
+    """Managed resources: schedule, actual state, stored state, last action and the next transition.
+
+    Also lists, as errors (exit code 1), targets that cannot be read, stored schedules or periods that are
+    invalid, and targets whose recent passes were skipped because another pass held them.
+
+    \b
+    Examples:
+      isched status
+      isched status --regions eu-west-1 --services ec2,rds --json
+    """
     instant = parse_instant(at, "--at") if at else datetime.now(UTC)
     sessions = AccountSessions(role_name=role_name, external_id=external_id)
     acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
-    config = load_config(None)
+    config, issues = config_store(ctx).load_partial()
     rows, errors = fleet_status(targets_for(acc, reg, svc), instant, config, sessions, StateStore(tables(ctx)), tag_key)
+    errors = [
+        {"account": None, "region": None, "service": None, "error": f"stored configuration: {i}"} for i in issues
+    ] + errors
     if as_json:
-        emit_json({"at": iso_z(instant), "resources": rows, "errors": errors})
+        body: dict[str, Any] = {"at": iso_z(instant), "resources": rows, "errors": errors}
+        if errors:
+            body["error"] = f"{len(errors)} error(s): {errors[0]['error']}"
+        emit_json(body)
+        if errors:
+            raise click.exceptions.Exit(1)
         return
     by_target: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
@@ -237,7 +292,10 @@ def status_cmd(
     if not rows:
         console.print("No resources carry the schedule tag in these targets.")
     for e in errors:
-        err_console.print(f"[bold red]error:[/] {e['account']}/{e['region']}/{e['service']}: {e['error']}")
+        where = f"{e['account']}/{e['region']}/{e['service']}" if e["account"] else "isched"
+        err_console.print(error_line(where, e["error"]), soft_wrap=True)
+    if errors:
+        raise click.exceptions.Exit(1)
 
 
 def _short(instant: str | None) -> str:

@@ -121,7 +121,7 @@ def simulate(
             _apply_event(e, fleet.sessions)
             pending.remove(e)
         if every_pass or retry_due or due or t in busy:
-            result = run_pass(invoker, targets, PassRequest(at=t, tag_key=tag_key))
+            result = run_pass(invoker, targets, PassRequest(at=t, tag_key=tag_key, now=t))
             sim.results.append(result)
             sim.passes_run += 1
             retry_due = any(r.pending for r in result.results)

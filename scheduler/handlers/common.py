@@ -160,6 +160,15 @@ def real_errors(result: WorkerResult) -> int:
     return sum(1 for e in result.errors if not e.error.startswith(("warning:", "skipped:")))
 
 
+def publish_skip_metric(metrics: Metrics, service: str) -> None:
+    """One ``skipped`` data point: a pass found its target already claimed (alarmed on when it persists)."""
+    if env_flag("POWERTOOLS_METRICS_DISABLED"):
+        return
+    metrics.add_dimension(name="service", value=service)
+    metrics.add_metric(name="skipped", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+
+
 def publish_worker_metrics(
     metrics: Metrics, service: str, result: WorkerResult | None, errors: int, *, dry_run: bool = False
 ) -> dict[str, int]:

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 from scheduler.aws.accounts import DEFAULT_ROLE_NAME
 from scheduler.aws.session import default_region
+from scheduler.engine import iso_z
 from scheduler.runtime.lambda_invoker import ASYNC_PAYLOAD_LIMIT
+from scheduler.runtime.worker import CLOCK_SKEW
 
 from .common import SettingsError, env_accounts, env_regions, env_services
 
@@ -56,6 +58,16 @@ class ScheduledEvent:
                 raise EventError("time", f"{time!r:.80} is not an ISO 8601 instant") from None
             if at.tzinfo is None:
                 raise EventError("time", f"{time!r:.80} has no UTC offset")
+            try:
+                at = at.astimezone(UTC)
+            except OverflowError:
+                raise EventError("time", f"{time!r:.80} is out of range") from None
+            real = (now or datetime.now(UTC)).astimezone(UTC)
+            if at > real + CLOCK_SKEW:
+                # A scheduled event is never from the future: a forged or mistaken one must not claim passes.
+                raise EventError(
+                    "time", f"{time!r:.80} is ahead of the real clock ({iso_z(real)}): passes move in real time"
+                )
         event_id = raw.get("id")
         source = raw.get("source")
         return cls(

@@ -19,6 +19,7 @@ from scheduler.engine import iso_z
 from scheduler.runtime.lambda_invoker import LambdaInvoker, PayloadBuilder, SubmittedResult
 from scheduler.runtime.orchestrator import Invoker, PassRequest, PassResult, run_pass, targets_for
 from scheduler.store.config import ConfigStore
+from scheduler.store.pass_scope import publish_scope
 from scheduler.store.tables import Tables
 
 from .common import SettingsError, make_logger, make_tracer
@@ -72,11 +73,15 @@ def orchestrate(
     scheduled = ScheduledEvent.from_event(event)
     sessions = sessions or AccountSessions(role_name=settings.role_name, external_id=settings.external_id)
     tables = tables or Tables.for_namespace(os.environ.get("ISCHED_NAMESPACE") or "default")
-    # Read once per pass, here, so that an invalid stored configuration fails one invocation loudly instead
-    # of every worker.
-    config = ConfigStore(tables).load()
+    # Read once per pass, here. A partly invalid stored configuration does not stop the pass: the valid
+    # schedules are scheduled, and each item left out is reported as an error naming it.
+    config, issues = ConfigStore(tables).load_partial()
+    for issue in issues:
+        logger.error(f"stored configuration: {issue}", extra={"path": issue.path})
     accounts = resolve_accounts(settings, sessions)
     targets = targets_for(accounts, settings.regions, settings.services)
+    # What this pass vouches for: its workers act only on these targets and on this configuration.
+    publish_scope(tables, config, accounts, settings.regions, settings.services, scheduled.at)
     request = PassRequest(at=scheduled.at, tag_key=settings.tag_key)
     if invoker is None:
         if not settings.worker_function:
@@ -99,7 +104,11 @@ def orchestrate(
     )
     result = run_pass(invoker, targets, request)
     summary = _summary(result, accounts, settings, targets)
-    for err in summary["errors"]:
+    summary["errors"] = [
+        {"account": None, "region": None, "service": None, "resource": None, "error": f"stored configuration: {i}"}
+        for i in issues
+    ] + summary["errors"]
+    for err in result.to_json()["errors"]:
         logger.error(f"{err['account']}/{err['region']}/{err['service']}: {err['error']}", extra=err)
     logger.info("pass submitted", extra={k: v for k, v in summary.items() if k not in ("actions", "errors")})
     return summary

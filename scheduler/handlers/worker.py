@@ -19,12 +19,21 @@ from scheduler.aws.accounts import AccountSessions, AssumeRoleError
 from scheduler.engine import Config, iso_z
 from scheduler.runtime.adapters import make_adapter
 from scheduler.runtime.lambda_invoker import PayloadError, WorkerPayload
-from scheduler.runtime.worker import WorkerResult, run_worker
+from scheduler.runtime.worker import CLOCK_SKEW, WorkerResult, invalid_schedules, run_worker
 from scheduler.store.config import ConfigStore, StoreError
-from scheduler.store.state import PASS_ITEM, StateStore, Target
+from scheduler.store.pass_scope import PassScope, config_digest, read_scope
+from scheduler.store.state import StateStore, Target
 from scheduler.store.tables import Tables
 
-from .common import is_retryable, make_logger, make_metrics, make_tracer, publish_worker_metrics, real_errors
+from .common import (
+    is_retryable,
+    make_logger,
+    make_metrics,
+    make_tracer,
+    publish_skip_metric,
+    publish_worker_metrics,
+    real_errors,
+)
 from .events import WorkerSettings
 
 logger = make_logger("isched-worker")
@@ -38,29 +47,48 @@ class RetryableError(Exception):
     """Raised to make Lambda retry the invocation; wraps the cause."""
 
 
-def _load_config(payload: WorkerPayload, tables: Tables) -> Config:
+def _load_config(payload: WorkerPayload, tables: Tables, scope: PassScope) -> tuple[Config, dict[str, str]]:
+    """The pass's configuration: inline when the orchestrator vouched for it (same digest), else the table's."""
     if payload.config is not None:
-        return payload.config
-    if payload.config_table != tables.names.config:
+        if config_digest(payload.config) == scope.digest:
+            return payload.config, {}
+        logger.warning(
+            "the payload's configuration is not the one the orchestrator recorded for its pass: using the "
+            "config table's",
+            extra={"scope_at": scope.at},
+        )
+    elif payload.config_table != tables.names.config:
         raise PayloadError(
             "config_ref.table",
             f"'{payload.config_table}' is not this deployment's config table ('{tables.names.config}')",
         )
-    return ConfigStore(tables).load()
+    config, issues = ConfigStore(tables).load_partial()
+    return config, invalid_schedules(issues)
+
+
+def _check_scope(payload: WorkerPayload, tables: Tables, now: datetime) -> PassScope:
+    """Refuses a payload the orchestrator cannot have sent: a pass time ahead of the real clock, or a target
+    outside the scope it recorded."""
+    if payload.at > now + CLOCK_SKEW:
+        raise PayloadError("at", f"'{iso_z(payload.at)}' is ahead of the real clock ({iso_z(now)})")
+    scope = read_scope(tables)
+    if scope is None:
+        raise PayloadError("target", "no pass scope is recorded in the config table: the orchestrator has not run")
+    t = payload.target
+    refusal = scope.refuses(t.account, t.region, t.service)
+    if refusal is not None:
+        field, _, message = refusal.partition(": ")
+        raise PayloadError(field, message)
+    return scope
 
 
 def _release_claim(state: StateStore, target: Target, at: datetime) -> None:
-    """Withdraws this invocation's claim on the pass (only if it is still ours), so Lambda's retry can run it.
-
-    The stamp format is the state store's fixed-width UTC text, which its conditions compare.
-    """
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    model = state.model
+    """Withdraws this invocation's claim on the pass (only if it is still ours), so Lambda's retry can run it."""
     try:
-        model(target.key, PASS_ITEM).update(actions=[model.claimed_at.remove()], condition=model.claimed_at == stamp)
+        state.release_claim(target, at)
     except UpdateError as exc:
         # Not ours (never claimed, or a later pass claimed since), or DynamoDB is down: the next pass catches up.
-        logger.warning(f"{target}: could not release the claim on the pass at {stamp}: {exc}")
+        logger.warning(f"{target}: could not release the claim on the pass at {iso_z(at)}: {exc}")
 
 
 def _failed(target: Target, at: datetime, text: str) -> WorkerResult:
@@ -82,20 +110,29 @@ def _result_json(result: WorkerResult, payload: WorkerPayload) -> dict[str, Any]
     }
 
 
+def _reject(exc: PayloadError) -> dict[str, Any]:
+    # Not raised: a retry would be refused the same way (no retry storm).
+    logger.error(f"rejected payload: {exc}", extra={"field": exc.field})
+    publish_worker_metrics(metrics, REJECTED_SERVICE, None, 1)
+    return {"status": "rejected", "error": str(exc)}
+
+
 def process(
     event: object,
     *,
     sessions: AccountSessions | None = None,
     tables: Tables | None = None,
     adapter_options: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Validates the payload and runs the pass; see the module docstring for what raises."""
+    """Validates the payload and runs the pass; see the module docstring for what raises.
+
+    ``now`` is the real clock (tests set it); nothing in the payload can move it.
+    """
     try:
         payload = WorkerPayload.from_json(event)
     except PayloadError as exc:
-        logger.error(f"rejected payload: {exc}", extra={"field": exc.field})
-        publish_worker_metrics(metrics, REJECTED_SERVICE, None, 1)
-        return {"status": "rejected", "error": str(exc)}
+        return _reject(exc)
 
     target = payload.target
     logger.append_keys(target=str(target), pass_at=iso_z(payload.at), pass_id=payload.pass_id)
@@ -103,11 +140,16 @@ def process(
     settings = WorkerSettings.from_env()
     # The tables live in the hub's region (the function's own), whatever the target's region.
     tables = tables or Tables.for_namespace(settings.namespace)
+    real = (now or datetime.now(UTC)).astimezone(UTC)
+    try:
+        scope = _check_scope(payload, tables, real)
+    except PayloadError as exc:
+        return _reject(exc)
     state = StateStore(tables)
     sessions = sessions or AccountSessions(role_name=settings.role_name, external_id=settings.external_id)
     result: WorkerResult
     try:
-        config = _load_config(payload, tables)
+        config, invalid = _load_config(payload, tables, scope)
         session = sessions.session(target.account)
         options = {"snapshot_before_stop": settings.rds_snapshot, **(adapter_options or {})}
         adapter = make_adapter(target.service, target.region, session, **options)
@@ -120,6 +162,8 @@ def process(
             tag_key=payload.tag_key,
             dry_run=payload.dry_run,
             logger=logger,
+            now=real,
+            invalid_schedules=invalid,
         )
     except PayloadError as exc:
         logger.error(f"rejected payload: {exc}", extra={"field": exc.field})
@@ -142,9 +186,11 @@ def process(
 
     body = _result_json(result, payload)
     if result.skipped:
-        # A duplicate delivery (Lambda may deliver an async event more than once) or a duplicated orchestrator
-        # run: the pass is someone else's. Not an error, no metrics, nothing to retry.
-        logger.info(f"{target}: duplicate invocation, pass already claimed", extra={"skipped": result.skipped})
+        # A duplicate delivery (Lambda may deliver an async event more than once) or an overlapping later pass:
+        # the pass is someone else's, nothing to retry. Counted (metric "skipped", recorded on the target's pass
+        # item for `isched status`), because a target whose passes keep being skipped needs someone's attention.
+        logger.warning(f"{target}: pass already claimed: skipped", extra={"skipped": result.skipped})
+        publish_skip_metric(metrics, target.service)
         return body
     for err in result.errors:
         logger.error(f"{err.resource or target}: {err.error}", extra=err.to_json())

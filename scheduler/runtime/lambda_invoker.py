@@ -82,8 +82,15 @@ class WorkerPayload:
         at = _instant(raw.get("at"), "at")
         target = _target(raw.get("target"))
         tag_key = raw.get("tag_key", "Schedule")
-        if not isinstance(tag_key, str) or not 1 <= len(tag_key) <= 128:
-            raise PayloadError("tag_key", f"{_short(tag_key)} is not a tag key (1-128 characters)")
+        if (
+            not isinstance(tag_key, str)
+            or not 1 <= len(tag_key) <= 128
+            or tag_key.lower().startswith("aws:")
+            or not tag_key.isprintable()
+        ):
+            raise PayloadError(
+                "tag_key", f"{_short(tag_key)} is not a usable tag key (1-128 printable characters, not aws:)"
+            )
         dry_run = raw.get("dry_run", False)
         if not isinstance(dry_run, bool):
             raise PayloadError("dry_run", f"{_short(dry_run)} is not true or false")
@@ -123,7 +130,10 @@ def _instant(value: object, path: str) -> datetime:
         raise PayloadError(path, f"{_short(value)} is not an ISO 8601 instant") from None
     if parsed.tzinfo is None:
         raise PayloadError(path, f"{_short(value)} has no UTC offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise PayloadError(path, f"{_short(value)} is out of range") from None
 
 
 def _target(raw: object) -> Target:

@@ -7,7 +7,7 @@ The same code runs in Lambda (the invoker sends one asynchronous worker invocati
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +27,9 @@ class PassRequest:
     at: datetime
     tag_key: str = "Schedule"
     dry_run: bool = False
+    # The real clock for this pass (None: the system's). Only a simulated world (the demo) sets it: a pass
+    # ahead of it is a simulation that never blocks real-time passes.
+    now: datetime | None = None
 
 
 class Invoker(Protocol):
@@ -51,8 +54,10 @@ class LocalInvoker:
         max_workers: int = 8,
         logger: Any = None,
         adapter_options: dict[str, Any] | None = None,
+        invalid_schedules: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.invalid_schedules = dict(invalid_schedules or {})
         self.state = state
         self.sessions = sessions
         self.max_workers = max_workers
@@ -72,6 +77,8 @@ class LocalInvoker:
                 tag_key=request.tag_key,
                 dry_run=request.dry_run,
                 logger=self.logger,
+                now=request.now,
+                invalid_schedules=self.invalid_schedules,
             )
         except AssumeRoleError as exc:
             return _failed(target, request, str(exc))

@@ -21,9 +21,17 @@ def target_status(
     try:
         adapter = make_adapter(target.service, target.region, sessions.session(target.account))
         resources = adapter.discover(tag_key)
-        records, _ = state.load(target)
+        records, info = state.load_all(target)
     except Exception as exc:
         return [], f"{type(exc).__name__}: {exc}"
+    problem = None
+    if info.skipping():
+        assert info.skipped_at is not None
+        problem = (
+            f"passes are being skipped: {info.skips or 1} since the last completed pass"
+            f" ({iso_z(info.completed_at) if info.completed_at else 'none'}), the latest at {iso_z(info.skipped_at)}:"
+            f" {info.skip_reason or 'already claimed'}"
+        )
     evaluators: dict[str, Evaluator] = {}
     rows = []
     for res in resources:
@@ -57,7 +65,7 @@ def target_status(
         elif not res.unschedulable:
             row["problem"] = f"unknown schedule '{res.schedule}'"
         rows.append(row)
-    return rows, None
+    return rows, problem
 
 
 def fleet_status(

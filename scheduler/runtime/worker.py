@@ -8,24 +8,31 @@ reported with the resource id and, for actions, retried on the next pass.
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
 from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
+from scheduler.engine.errors import Issue
 from scheduler.services.base import ActionResult, Resource, ServiceAdapter
-from scheduler.store.state import PassAlreadyClaimed, ResourceRecord, StateStore, Target
+from scheduler.store.state import PassAlreadyClaimed, ResourceRecord, StateStore, Target, ledger_key
 
 LAST_ACTION_TAG = "isched:last-action"
 LAST_ERROR_TAG = "isched:last-error"
 MAX_TAG_VALUE = 256
+# How far a pass may be ahead of the real clock and still be a real-time pass (clock skew, a pass started a
+# little early). Beyond it a pass is a simulation.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class DecisionLogger(Protocol):
     def info(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass
@@ -79,6 +86,7 @@ class WorkerResult:
     managed: int = 0
     pending: int = 0  # resources whose action failed or had to wait: the next pass retries them
     skipped: str | None = None  # why the whole target was skipped (pass already claimed)
+    simulated: bool = False  # the pass time is ahead of the real clock
 
     def error(self, resource: str | None, text: str) -> None:
         t = self.target
@@ -104,29 +112,72 @@ def run_worker(
     tag_key: str = "Schedule",
     dry_run: bool = False,
     logger: DecisionLogger | None = None,
+    now: datetime | None = None,
+    invalid_schedules: Mapping[str, str] | None = None,
 ) -> WorkerResult:
-    """One pass for one target, as if at instant ``at``. ``dry_run`` decides and reports, writes nothing."""
+    """One pass for one target, as if at instant ``at``. ``dry_run`` decides and reports, writes nothing.
+
+    ``now`` is the real clock (default: the system's). A pass beyond it (more than :data:`CLOCK_SKEW` ahead) is a
+    simulation: it acts, but claims no pass time, so it can never stop, delay or skip the real-time passes that
+    follow; and what a simulation stored (a claim, a completed pass, a decision dated in the future) never
+    blocks a real-time pass. ``invalid_schedules`` names the stored schedules that could not be loaded and why:
+    their resources are reported, the others are scheduled as usual.
+
+    Writes are ordered so that no action is ever lost: the intended actions are stored before acting, the ledger
+    and state after; whatever write fails, the pass still reports every action it took, and a later pass
+    repairs the records (see :func:`_repair`).
+    """
     log = logger or logging.getLogger("isched.worker")
-    result = WorkerResult(target, at)
-    if not dry_run:
+    real = (now or datetime.now(UTC)).astimezone(UTC)
+    horizon = real + CLOCK_SKEW
+    simulated = at > horizon
+    result = WorkerResult(target, at, simulated=simulated)
+    if simulated and not dry_run:
+        result.error(
+            None,
+            f"warning: the pass time {iso_z(at)} is ahead of the real clock ({iso_z(real)}): a simulation, which "
+            "claims no pass time and never blocks real-time passes",
+        )
+    if not dry_run and not simulated:
         try:
-            state.claim_pass(target, at)
+            superseded = state.claim_pass(target, at, horizon)
         except PassAlreadyClaimed as exc:
             result.skipped = str(exc)
             result.error(None, f"skipped: {exc}")
+            state.record_skip(target, at, str(exc))
             return result
-    records, last_pass = state.load(target)
+        if superseded is not None:
+            result.error(
+                None,
+                f"superseded a claim on the pass at {iso_z(superseded)}, which is ahead of the real clock "
+                f"({iso_z(real)}): a simulation or a forged event cannot hold real-time passes back",
+            )
+    records, info = state.load_all(target)
+    # As stored: a record that this pass changes in any way (a repair included) is written back.
+    before = {rid: _comparable(rec) for rid, rec in records.items()}
+    last_pass = info.completed_at
+    if last_pass is not None and last_pass > horizon and not simulated:
+        result.error(
+            None,
+            f"the last completed pass is stored as {iso_z(last_pass)}, ahead of the real clock ({iso_z(real)}): "
+            "ignored; this pass sees no transitions and the next one sees those since this pass",
+        )
+        last_pass = None
     if last_pass is not None and last_pass >= at:
         last_pass = None  # only a dry run can look back in time: it sees no transitions then
+    _forget_future_decisions(records, at)
     if last_pass is not None and hasattr(adapter, "events_since"):
         adapter.events_since = last_pass  # RDS: look for its own 7-day restarts since the previous pass
     resources = adapter.discover(tag_key)
     result.managed = len(resources)
     for warning in getattr(adapter, "warnings", None) or []:
         result.error(None, f"warning: {warning}")
+    if not dry_run:
+        _repair(target, state, records, {r.id: r for r in resources}, result, log)
 
     views: dict[str, PassView] = {}
     items: list[_Item] = []
+    invalid = invalid_schedules or {}
     for res in resources:
         item = _Item(res, records.get(res.id))
         items.append(item)
@@ -134,7 +185,16 @@ def run_worker(
             result.error(res.id, res.unschedulable)
             continue
         if res.schedule not in config.schedules:
-            result.error(res.id, f"unknown schedule '{res.schedule}' in tag {tag_key} (not in the configuration)")
+            why = _invalid_reason(res.schedule, invalid)
+            if why is not None:
+                result.error(
+                    res.id,
+                    f"schedule '{_short(res.schedule)}' is invalid in the stored configuration: {why}",
+                )
+            else:
+                result.error(
+                    res.id, f"unknown schedule '{_short(res.schedule)}' in tag {tag_key} (not in the configuration)"
+                )
             continue
         view = views.get(res.schedule)
         if view is None:
@@ -151,7 +211,8 @@ def run_worker(
             restarted_by_service=res.restarted_by_service,
         )
         d = item.decision
-        log.info(
+        # One line per resource only when it is acted on; every decision at DEBUG.
+        (log.info if d.acts else log.debug)(
             f"{res.id}: {d.action} ({d.reason})",
             extra={
                 "target": str(target),
@@ -167,55 +228,239 @@ def run_worker(
         )
 
     acting = [i for i in items if i.decision is not None and i.decision.acts]
-    if not dry_run:
-        _execute(adapter, acting, records)
     now_text = at.astimezone(UTC).isoformat()
-    for i in acting:
-        dec = i.decision
-        assert dec is not None
-        ok = dry_run or (i.result is not None and i.result.ok)
-        err = None if ok else (i.result.error if i.result else "no result")
-        result.actions.append(
-            ActionRecord(
-                target.account,
-                target.region,
-                target.service,
-                i.resource.id,
-                i.resource.schedule,
-                dec.action,
-                dec.reason,
-                ok,
-                err,
-            )
-        )
-        if not ok:
-            result.error(i.resource.id, f"{dec.action} failed: {err} (retried next pass)")
     if dry_run:
+        for i in acting:
+            _report_action(result, target, i, ok=True)
         return result
 
+    if acting:
+        # Write-ahead: what is about to be done is stored first. If this write fails nothing is done (the
+        # exception ends the pass); if a write after acting fails, a later pass finds the intent and repairs.
+        state.save(target, [_with_intent(target, i, now_text) for i in acting], at)
+        _execute(adapter, acting, records)
+    for i in acting:
+        ok = i.result is not None and i.result.ok
+        _report_action(result, target, i, ok=ok)
+
     # Seen before the records are updated: what ended a scheduler stop without the scheduler (for savings).
-    ledger = _ended_stops(target, items, records, now_text)
-    before = {rid: _comparable(rec) for rid, rec in records.items()}
-    # Only records whose content changed are written: a quiet pass costs no DynamoDB writes at all.
+    ledger = _observed_changes(target, items, records, now_text)
     current = [_record(i, at, now_text) for i in items]
     result.pending = sum(1 for rec in current if rec.pending)
-    new_records = [rec for rec in current if before.get(rec.resource) != _comparable(rec)]
-    for rec in ledger:
-        if rec["action"] == "gone":
-            gone = records[rec["resource"]]
-            gone.gone_at = now_text
-            new_records.append(gone)
-    state.save(target, new_records, at)
-    ledger += [_ledger_entry(target, i, now_text) for i in acting if i.result is not None and i.result.ok]
+    # Only records whose content changed are written (a quiet pass costs no DynamoDB writes at all); every record
+    # that acted is written, to clear its intent.
+    acted = {i.resource.id for i in acting}
+    new_records = [rec for rec in current if rec.resource in acted or before.get(rec.resource) != _comparable(rec)]
+    for entry in ledger:
+        if entry["action"] == "gone":
+            records[entry["resource"]].gone_at = now_text
+    seen = {i.resource.id for i in items}
+    # Records of resources no longer found: written when this pass changed them (gone, repaired).
+    new_records += [rec for rid, rec in records.items() if rid not in seen and before.get(rid) != _comparable(rec)]
+    ledger += [_ledger_entry(target, i, now_text, simulated) for i in acting if i.result is not None and i.result.ok]
+    writes_ok = True
     if ledger:
-        state.append_ledger(ledger)
+        try:
+            state.append_ledger(ledger)
+        except Exception as exc:
+            # Kept with the resources' state instead, and written to the ledger by the next pass.
+            by_id = {rec.resource: rec for rec in new_records}
+            for entry in ledger:
+                rid = entry["resource"]
+                rec = by_id.get(rid)
+                if rec is None:
+                    rec = by_id[rid] = records.get(rid) or ResourceRecord(resource=rid)
+                    new_records.append(rec)
+                rec.unrecorded = [*(rec.unrecorded or []), entry]
+            result.error(
+                None,
+                f"could not write {len(ledger)} ledger entr{'y' if len(ledger) == 1 else 'ies'} "
+                f"({_describe(exc)}): kept in the state table, written by the next pass",
+            )
+    try:
+        state.save(target, new_records, at)
+    except Exception as exc:
+        writes_ok = False
+        result.error(
+            None,
+            f"could not write the state of {len(new_records)} resource(s) ({_describe(exc)}): the actions above "
+            "were taken; the next pass repairs the records",
+        )
     tags = _info_tags(acting, now_text)
     if tags:
-        for tag_result in adapter.set_tags(tags):
-            if not tag_result.ok:
-                result.error(tag_result.resource, f"could not set informational tags: {tag_result.error}")
-    state.complete_pass(target, at)
+        try:
+            for tag_result in adapter.set_tags(tags):
+                if not tag_result.ok:
+                    result.error(tag_result.resource, f"could not set informational tags: {tag_result.error}")
+        except Exception as exc:
+            result.error(None, f"could not set informational tags: {_describe(exc)}")
+    if writes_ok and not simulated:
+        try:
+            state.complete_pass(target, at, horizon)
+        except Exception as exc:
+            # The next pass looks at this pass's transitions again; the stored decisions keep it from acting twice.
+            result.error(None, f"could not record the pass as completed ({_describe(exc)}): the next pass re-checks it")
     return result
+
+
+def invalid_schedules(issues: Iterable[Issue]) -> dict[str, str]:
+    """The stored configuration's issues about schedules, keyed by their path below ``schedules.``."""
+    out: dict[str, str] = {}
+    for issue in issues:
+        if issue.path.startswith("schedules."):
+            out.setdefault(issue.path[len("schedules.") :], issue.message)
+    return out
+
+
+def _invalid_reason(schedule: str, invalid: Mapping[str, str]) -> str | None:
+    if schedule in invalid:
+        return invalid[schedule]
+    for path, message in invalid.items():
+        if path.startswith(schedule + "."):
+            return f"{path[len(schedule) + 1 :]}: {message}"
+    return None
+
+
+def _report_action(result: WorkerResult, target: Target, i: _Item, *, ok: bool) -> None:
+    dec = i.decision
+    assert dec is not None
+    err = None if ok else (i.result.error if i.result else "no result")
+    result.actions.append(
+        ActionRecord(
+            target.account,
+            target.region,
+            target.service,
+            i.resource.id,
+            i.resource.schedule,
+            dec.action,
+            dec.reason,
+            ok,
+            err,
+        )
+    )
+    if not ok:
+        result.error(i.resource.id, f"{dec.action} failed: {err} (retried next pass)")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _forget_future_decisions(records: dict[str, ResourceRecord], at: datetime) -> None:
+    """A decision dated after this pass can only come from a simulation (a pass ahead of the real clock): it
+    must not make this pass think a transition was already handled."""
+    stamp = at.astimezone(UTC)
+    for rec in records.values():
+        if rec.decided_at and datetime.fromisoformat(rec.decided_at) > stamp:
+            rec.decided_at = None
+
+
+def _with_intent(target: Target, i: _Item, now_text: str) -> ResourceRecord:
+    """The resource's record as it stands, plus what is about to be done to it (the write-ahead intent)."""
+    d = i.decision
+    assert d is not None
+    rec = copy.deepcopy(i.record) if i.record is not None else ResourceRecord(resource=i.resource.id)
+    ok = d.state_if_ok
+    rec.intent = {
+        "action": d.action,
+        "at": now_text,
+        "desired": ok.desired.value if ok.desired else None,
+        "decided_at": ok.decided_at.isoformat() if ok.decided_at else None,
+        "instance_type": d.instance_type,
+        "entry": _ledger_draft(target, i, now_text),
+    }
+    return rec
+
+
+def _repair(
+    target: Target,
+    state: StateStore,
+    records: dict[str, ResourceRecord],
+    found: dict[str, Resource],
+    result: WorkerResult,
+    log: DecisionLogger,
+) -> None:
+    """Repairs what an earlier pass could not write.
+
+    * ``unrecorded``: ledger entries whose write failed while the state write succeeded: written now.
+    * ``intent``: the earlier pass stored what it was about to do, then its final state write failed. The action
+      was taken if its ledger entry exists, or if the resource is now where the action would have put it; then
+      the ledger entry (if missing) and the record are completed. Otherwise the action did not happen and the
+      intent is dropped: the schedule decides again in this pass.
+    """
+    pending = [e for rec in records.values() for e in rec.unrecorded or []]
+    if pending:
+        try:
+            state.append_ledger(pending)
+        except Exception as exc:
+            result.error(
+                None,
+                f"could not write {len(pending)} ledger entries kept from an earlier pass: "
+                f"{_describe(exc)} (tried again next pass)",
+            )
+        else:
+            for rec in records.values():
+                rec.unrecorded = None
+            log.info(f"{target}: wrote {len(pending)} ledger entries kept from an earlier pass")
+    intents = {rid: rec for rid, rec in records.items() if rec.intent}
+    if not intents:
+        return
+    in_ledger = state.ledger_has(rec.intent["entry"] for rec in intents.values() if rec.intent)
+    missing: list[dict[str, Any]] = []
+    for rid, rec in intents.items():
+        intent = rec.intent or {}
+        entry = dict(intent.get("entry") or {})
+        rec.intent = None
+        recorded = ledger_key(entry) in in_ledger
+        if not recorded and not _reached(str(intent.get("action")), found.get(rid), intent.get("instance_type")):
+            log.info(f"{rid}: the {intent.get('action')} planned at {intent.get('at')} did not happen")
+            continue
+        if not recorded:
+            entry["repaired"] = True  # recorded late, by observation
+            missing.append(entry)
+        rec.last_action = str(intent.get("action"))
+        rec.last_action_at = str(intent.get("at"))
+        rec.desired = intent.get("desired")
+        rec.decided_at = intent.get("decided_at")
+        rec.pending = False
+        rec.last_error = None
+        rec.observed = "stopped" if rec.last_action == "stop" else "running"
+        if entry.get("capacity"):
+            rec.saved_capacity = dict(entry["capacity"])
+        if entry.get("instance_type"):
+            rec.instance_type = str(entry["instance_type"])
+        log.info(f"{rid}: repaired the record of the {rec.last_action} at {rec.last_action_at}")
+    if missing:
+        try:
+            state.append_ledger(missing)
+        except Exception as exc:
+            for entry in missing:
+                rec = records[entry["resource"]]
+                rec.unrecorded = [*(rec.unrecorded or []), entry]
+            result.error(
+                None,
+                f"could not write {len(missing)} repaired ledger entries: {_describe(exc)} "
+                "(kept in the state table, written next pass)",
+            )
+
+
+def _reached(action: str, res: Resource | None, instance_type: object) -> bool:
+    """Whether ``res`` is now where ``action`` would have put it."""
+    if res is None:
+        return False
+    settled = res.observed.settled
+    if action == "stop":
+        return settled is State.STOPPED
+    if action == "start":
+        return settled is State.RUNNING
+    if action == "resize":
+        return settled is State.RUNNING and (instance_type is None or res.instance_type == instance_type)
+    return False
 
 
 def _verify_last_start(item: _Item, last_pass: datetime | None, result: WorkerResult) -> None:
@@ -294,6 +539,7 @@ def _record(i: _Item, at: datetime, now_text: str) -> ResourceRecord:
     rec.observed = res.observed.value
     rec.instance_type = res.instance_type
     rec.details = {k: v for k, v in res.details.items() if k not in ("saved_capacity",)}
+    rec.details["tags"] = _stored_tags(res.tags)  # for the report's Name column and --group-by-tag
     d = i.decision
     if d is None:
         return rec
@@ -318,61 +564,77 @@ def _record(i: _Item, at: datetime, now_text: str) -> ResourceRecord:
     return rec
 
 
-def _ended_stops(
+def _observed_changes(
     target: Target, items: list[_Item], records: dict[str, ResourceRecord], now_text: str
 ) -> list[dict[str, Any]]:
-    """Ledger entries for scheduler stops that ended without the scheduler.
+    """Ledger entries for what happened to managed resources without the scheduler, for the savings report.
 
-    ``manual-start``: a resource the scheduler stopped was started by someone (at its launch time where the
-    service reports one, else when seen). ``gone``: it no longer carries the tag or no longer exists.
+    ``manual-start``: found running after it was last seen stopped (at its launch time where the service reports
+    one, else when seen); ``manual-stop``: found stopped after it was last seen running; ``gone``: a managed
+    resource no longer found (deleted, or no longer carrying the tag), at the first pass that misses it;
+    ``returned``: found again after that.
     """
     out: list[dict[str, Any]] = []
     seen = set()
     base = {"target": target.key, "account": target.account, "region": target.region, "service": target.service}
-    for i in items:
-        seen.add(i.resource.id)
-        rec = i.record
-        if rec is None or rec.last_action != "stop" or rec.observed not in ("stopped", "stopping"):
-            continue
-        if i.resource.observed.settled is not State.RUNNING:
-            continue
-        if i.decision is not None and i.decision.action in ("start", "resize") and i.decision.acts:
-            continue
-        when = now_text
-        launched = i.resource.details.get("launch_time")
-        if isinstance(launched, str) and rec.last_action_at and rec.last_action_at < launched <= now_text:
-            when = datetime.fromisoformat(launched).astimezone(UTC).isoformat()
+
+    def entry(action: str, at: str, rid: str, schedule: str | None, instance_type: str | None) -> None:
         out.append(
             {
                 **base,
-                "at": when,
-                "resource": i.resource.id,
-                "schedule": i.resource.schedule,
-                "action": "manual-start",
-                "instance_type": i.resource.instance_type,
-            }
-        )
-    for rid, rec in records.items():
-        if rid in seen or rec.gone_at or rec.last_action != "stop":
-            continue
-        out.append(
-            {
-                **base,
-                "at": now_text,
+                "at": at,
                 "resource": rid,
-                "schedule": rec.schedule,
-                "action": "gone",
-                "instance_type": rec.instance_type,
+                "schedule": schedule,
+                "action": action,
+                "instance_type": instance_type,
             }
         )
+
+    for i in items:
+        res = i.resource
+        seen.add(res.id)
+        rec = i.record
+        if rec is None:
+            continue
+        if rec.gone_at:
+            entry("returned", now_text, res.id, res.schedule, res.instance_type)
+        was, now = _settled(rec.observed), res.observed.settled
+        if was is State.STOPPED and now is State.RUNNING:
+            if i.decision is not None and i.decision.action in ("start", "resize") and i.decision.acts:
+                continue
+            when = now_text
+            launched = res.details.get("launch_time")
+            since = rec.last_seen_at or rec.last_action_at
+            if isinstance(launched, str) and since and since < launched <= now_text:
+                when = datetime.fromisoformat(launched).astimezone(UTC).isoformat()
+            entry("manual-start", when, res.id, res.schedule, res.instance_type)
+        elif was is State.RUNNING and now is State.STOPPED:
+            when = now_text
+            stopped = res.details.get("stopped_at")  # EC2 says when (StateTransitionReason)
+            since = rec.last_seen_at or rec.last_action_at
+            if isinstance(stopped, str) and since and since < stopped <= now_text:
+                when = stopped
+            entry("manual-stop", when, res.id, res.schedule, res.instance_type)
+    for rid, rec in records.items():
+        if rid in seen or rec.gone_at:
+            continue
+        entry("gone", now_text, rid, rec.schedule, rec.instance_type)
     return out
 
 
-def _ledger_entry(target: Target, i: _Item, now_text: str) -> dict[str, Any]:
+def _settled(observed: str | None) -> State | None:
+    try:
+        return Observed(observed).settled if observed else None
+    except ValueError:
+        return None
+
+
+def _ledger_draft(target: Target, i: _Item, now_text: str) -> dict[str, Any]:
+    """The ledger entry an action will have, before its result is known (the intent's copy)."""
     d = i.decision
-    assert d is not None and i.result is not None
+    assert d is not None
     res = i.resource
-    entry: dict[str, Any] = {
+    return {
         "at": now_text,
         "target": target.key,
         "account": target.account,
@@ -381,11 +643,38 @@ def _ledger_entry(target: Target, i: _Item, now_text: str) -> dict[str, Any]:
         "resource": res.id,
         "schedule": res.schedule,
         "action": d.action,
-        "instance_type": i.result.details.get("instance_type") or res.instance_type,
-        "details": {k: v for k, v in res.details.items() if k != "saved_capacity"},
+        "instance_type": d.instance_type or res.instance_type,
+        **({"previous_instance_type": res.instance_type} if d.action == "resize" else {}),
+        "details": {**{k: v for k, v in res.details.items() if k != "saved_capacity"}, "tags": _stored_tags(res.tags)},
     }
+
+
+STORED_TAGS_MAX = 2048  # characters of JSON: tags beyond it (Name first) are not stored
+
+
+def _stored_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The resource's own tags as stored with its record and ledger entries (for reports): Name first, then the
+    others by key, leaving out AWS's (``aws:``) and isched's (``isched:``), up to :data:`STORED_TAGS_MAX`."""
+    out: dict[str, str] = {}
+    size = 2
+    for k in sorted(tags, key=lambda k: (k != "Name", k)):
+        if k.startswith(("aws:", "isched:")):
+            continue
+        size += len(k) + len(str(tags[k])) + 8
+        if size > STORED_TAGS_MAX:
+            break
+        out[k] = str(tags[k])
+    return out
+
+
+def _ledger_entry(target: Target, i: _Item, now_text: str, simulated: bool = False) -> dict[str, Any]:
+    assert i.result is not None
+    entry = _ledger_draft(target, i, now_text)
+    entry["instance_type"] = i.result.details.get("instance_type") or i.resource.instance_type
     if i.result.details.get("saved_capacity"):
         entry["capacity"] = i.result.details["saved_capacity"]
+    if simulated:
+        entry["simulated"] = True  # taken by a pass ahead of the real clock, dated as that pass
     return entry
 
 

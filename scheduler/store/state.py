@@ -60,6 +60,11 @@ class ResourceRecord:
     saved_capacity: dict[str, int] | None = None  # ASG min/max/desired before the stop
     gone_at: str | None = None  # when a resource the scheduler had stopped was no longer found
     details: dict[str, Any] = field(default_factory=dict)
+    # Written before the scheduler acts, cleared with the pass's final write: an intent still here on a later
+    # pass means that pass's writes failed after (perhaps) acting, and the later pass repairs the records.
+    intent: dict[str, Any] | None = None
+    # Ledger entries whose write failed, kept here (the state write succeeded) until a later pass writes them.
+    unrecorded: list[dict[str, Any]] | None = None
 
     @property
     def engine_state(self) -> ResourceState:
@@ -80,7 +85,7 @@ class ResourceRecord:
     def to_data(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("resource")
-        return {k: v for k, v in data.items() if v not in (None, {}, False)}
+        return {k: v for k, v in data.items() if v not in (None, {}, [], False)}
 
     @classmethod
     def from_data(cls, resource: str, data: dict[str, Any]) -> ResourceRecord:
@@ -92,6 +97,21 @@ class PassAlreadyClaimed(Exception):
     """Another invocation already ran (or is running) this target's pass at this time or later."""
 
 
+@dataclass(frozen=True)
+class PassInfo:
+    """The per-target pass item: what was completed, what was claimed, and the passes that were skipped."""
+
+    completed_at: datetime | None = None
+    claimed_at: datetime | None = None
+    skipped_at: datetime | None = None  # the latest pass that found the target claimed and did nothing
+    skip_reason: str | None = None
+    skips: int = 0  # skipped passes since the last completed one
+
+    def skipping(self) -> bool:
+        """Whether the latest pass of this target was skipped (no pass completed since)."""
+        return self.skipped_at is not None and (self.completed_at is None or self.skipped_at > self.completed_at)
+
+
 class StateStore:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
@@ -99,47 +119,101 @@ class StateStore:
         self.ledger_model = tables.ledger
 
     def load(self, target: Target) -> tuple[dict[str, ResourceRecord], datetime | None]:
-        """All records of ``target`` and its last pass time: one (paginated) query."""
+        """All records of ``target`` and its last completed pass time: one (paginated) query."""
+        records, info = self.load_all(target)
+        return records, info.completed_at
+
+    def load_all(self, target: Target) -> tuple[dict[str, ResourceRecord], PassInfo]:
+        """All records of ``target`` and its pass item: one (paginated) query."""
         records: dict[str, ResourceRecord] = {}
-        last_pass: datetime | None = None
+        info = PassInfo()
         for item in self.model.query(target.key, consistent_read=True):
             if item.resource == PASS_ITEM:
-                last_pass = _parse_instant(item.pass_at) if item.pass_at else None
+                info = PassInfo(
+                    completed_at=parse_instant(item.pass_at) if item.pass_at else None,
+                    claimed_at=parse_instant(item.claimed_at) if item.claimed_at else None,
+                    skipped_at=parse_instant(item.skipped_at) if item.skipped_at else None,
+                    skip_reason=item.skip_reason,
+                    skips=int(item.skips or 0),
+                )
             else:
                 records[item.resource] = ResourceRecord.from_data(item.resource, dict(item.data or {}))
-        return records, last_pass
+        return records, info
 
-    def claim_pass(self, target: Target, now: datetime) -> None:
+    def claim_pass(self, target: Target, now: datetime, horizon: datetime) -> datetime | None:
         """Claims the pass at ``now`` for ``target``; refused when a pass at ``now`` or later was claimed.
 
         Keyed on target and pass time, this makes a duplicated or overlapping invocation for the same pass a
         no-op instead of a second round of actions. The last *completed* pass only moves in
         :meth:`complete_pass`, so a pass that dies half-way is caught up by the next one.
+
+        ``horizon`` is the real clock plus the tolerated skew: a claim later than it cannot come from a real-time
+        pass (a simulation, a forged event, a clock gone wrong), so it never blocks this one. It is superseded,
+        and returned so that the caller reports it.
         """
-        stamp = _instant_text(now)
-        item = self.model(target.key, PASS_ITEM)
+        stamp = instant_text(now)
+        model = self.model
+        condition = (
+            model.claimed_at.does_not_exist() | (model.claimed_at < stamp) | (model.claimed_at > instant_text(horizon))
+        )
         try:
-            item.update(
-                actions=[self.model.claimed_at.set(stamp)],
-                condition=self.model.claimed_at.does_not_exist() | (self.model.claimed_at < stamp),
+            # ALL_OLD tells whether a claim from beyond the horizon was superseded, without a second read.
+            answer = (
+                model(target.key, PASS_ITEM)
+                ._get_connection()
+                .update_item(
+                    target.key,
+                    range_key=PASS_ITEM,
+                    actions=[model.claimed_at.set(stamp)],
+                    condition=condition,
+                    return_values="ALL_OLD",
+                )
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 raise PassAlreadyClaimed(f"{target}: a pass at or after {stamp} was already claimed") from None
             raise
+        old = (answer.get("Attributes") or {}).get("claimed_at", {}).get("S")
+        if old and old > stamp:
+            return parse_instant(old)
+        return None
 
-    def complete_pass(self, target: Target, now: datetime) -> None:
-        """Records ``now`` as the last completed pass (never moving it backwards)."""
-        stamp = _instant_text(now)
-        item = self.model(target.key, PASS_ITEM)
+    def complete_pass(self, target: Target, now: datetime, horizon: datetime) -> None:
+        """Records ``now`` as the last completed pass: never backwards, except over a time beyond ``horizon``."""
+        stamp = instant_text(now)
+        model = self.model
         try:
-            item.update(
-                actions=[self.model.pass_at.set(stamp), self.model.updated_at.set(now.astimezone(UTC))],
-                condition=self.model.pass_at.does_not_exist() | (self.model.pass_at < stamp),
+            model(target.key, PASS_ITEM).update(
+                actions=[
+                    model.pass_at.set(stamp),
+                    model.updated_at.set(now.astimezone(UTC)),
+                    model.skips.remove(),
+                ],
+                condition=model.pass_at.does_not_exist()
+                | (model.pass_at < stamp)
+                | (model.pass_at > instant_text(horizon)),
             )
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
+
+    def record_skip(self, target: Target, now: datetime, reason: str) -> None:
+        """Notes a skipped pass on the pass item, so ``isched status`` and the metrics can show it."""
+        model = self.model
+        model(target.key, PASS_ITEM).update(
+            actions=[
+                model.skipped_at.set(instant_text(now)),
+                model.skip_reason.set(reason[:500]),
+                model.skips.add(1),
+            ]
+        )
+
+    def release_claim(self, target: Target, now: datetime) -> None:
+        """Withdraws the claim on the pass at ``now`` if it is still this pass's (so a retry can run it)."""
+        model = self.model
+        model(target.key, PASS_ITEM).update(
+            actions=[model.claimed_at.remove()], condition=model.claimed_at == instant_text(now)
+        )
 
     def save(self, target: Target, records: Iterable[ResourceRecord], now: datetime) -> int:
         n = 0
@@ -150,16 +224,25 @@ class StateStore:
         return n
 
     def append_ledger(self, entries: Iterable[dict[str, Any]]) -> int:
-        """Writes ledger entries (each with at least ``at``, ``target``, ``resource``, ``action``)."""
+        """Writes ledger entries (each with at least ``at``, ``target``, ``resource``, ``action``).
+
+        Keys are deterministic, so writing an entry again (a repair, a retried batch) never duplicates it.
+        """
         n = 0
         with self.ledger_model.batch_write() as batch:
             for e in entries:
-                at = datetime.fromisoformat(e["at"]).astimezone(UTC)
-                key = f"{at.isoformat()}#{e['target']}#{e['resource']}#{e['action']}"
-                expires = int(at.timestamp()) + LEDGER_RETENTION_DAYS * 86400
-                batch.save(self.ledger_model(at.strftime("%Y-%m"), key, data=e, expires_at=expires))
+                month, key = ledger_key(e)
+                expires = int(datetime.fromisoformat(e["at"]).timestamp()) + LEDGER_RETENTION_DAYS * 86400
+                batch.save(self.ledger_model(month, key, data=e, expires_at=expires))
                 n += 1
         return n
+
+    def ledger_has(self, entries: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+        """The (month, key) pairs of ``entries`` that are in the ledger (consistent reads, in batches)."""
+        keys = list(dict.fromkeys(ledger_key(e) for e in entries))
+        if not keys:
+            return set()
+        return {(i.month, i.key) for i in self.ledger_model.batch_get(keys, consistent_read=True)}
 
     def ledger_month(self, month: str) -> list[dict[str, Any]]:
         return [dict(i.data or {}) for i in self.ledger_model.query(month, consistent_read=True)]
@@ -169,9 +252,16 @@ class StateStore:
         return sorted({i.target for i in self.model.scan(attributes_to_get=["target"])})
 
 
-def _instant_text(t: datetime) -> str:
+def ledger_key(entry: dict[str, Any]) -> tuple[str, str]:
+    """The ledger item's (month, key): the action's UTC month, and its instant, target, resource and action."""
+    at = datetime.fromisoformat(entry["at"]).astimezone(UTC)
+    return at.strftime("%Y-%m"), f"{at.isoformat()}#{entry['target']}#{entry['resource']}#{entry['action']}"
+
+
+def instant_text(t: datetime) -> str:
+    """Fixed-width UTC text, so that DynamoDB conditions compare instants as strings."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse_instant(text: str) -> datetime:
+def parse_instant(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

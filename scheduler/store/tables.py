@@ -30,7 +30,7 @@ from pynamodb.models import Model
 
 from scheduler.aws.session import default_region, endpoint_url
 
-_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
 
 
 class NamespaceError(ValueError):
@@ -70,6 +70,9 @@ class ConfigItem(Model):
     # so a period in use cannot be deleted even by a concurrent writer.
     used_by = UnicodeSetAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
+    # Write tokens (see scheduler.store.config): renewed with every write of the body, and of used_by.
+    rev = UnicodeAttribute(null=True)
+    refs_rev = UnicodeAttribute(null=True)
 
 
 class StateItem(Model):
@@ -84,6 +87,10 @@ class StateItem(Model):
     # completed pass (its transitions are done) and the latest pass claimed (started).
     pass_at = UnicodeAttribute(null=True)
     claimed_at = UnicodeAttribute(null=True)
+    # A pass that found the target already claimed: when, why, and how many since the last completed pass.
+    skipped_at = UnicodeAttribute(null=True)
+    skip_reason = UnicodeAttribute(null=True)
+    skips = NumberAttribute(null=True)
 
 
 class LedgerItem(Model):

@@ -1,18 +1,24 @@
 """A moto server on loopback for integration tests: real HTTP, reached through ``AWS_ENDPOINT_URL``.
 
 One server per test process (pytest-xdist workers each get their own). Tests keep apart by using their own
-namespace (tables) or resources rather than resetting the server.
+namespace (tables) or resources; the server is reset after each module, so its memory does not grow with the
+whole suite. Every test here is marked ``integration``: ``pytest -m "not integration"`` is the fast loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+_started: list[int] = []
 
 
 def _free_port() -> int:
@@ -30,6 +36,7 @@ def moto_server() -> Iterator[str]:
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    _started.append(port)
     url = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in _ENV}
     os.environ.update(
@@ -80,3 +87,24 @@ def namespace(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
     ns = f"t{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("ISCHED_NAMESPACE", ns)
     return ns
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _reset_moto_after_module() -> Iterator[None]:
+    """Forgets every simulated resource once a module is done (moto keeps them all in memory)."""
+    yield
+    if not _started:
+        return  # no test of this module started the server
+    url = f"http://127.0.0.1:{_started[-1]}/moto-api/reset"
+    with contextlib.suppress(OSError):
+        urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30).close()
+    from scheduler.aws.session import reset_clients
+
+    reset_clients()

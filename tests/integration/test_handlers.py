@@ -26,6 +26,7 @@ from scheduler.handlers.events import OrchestratorSettings
 from scheduler.runtime.lambda_invoker import ASYNC_PAYLOAD_LIMIT, LambdaInvoker, PayloadBuilder, SubmittedResult
 from scheduler.runtime.orchestrator import PassRequest
 from scheduler.store.config import ConfigStore
+from scheduler.store.pass_scope import publish_scope
 from scheduler.store.state import Target
 from scheduler.store.tables import Tables
 
@@ -41,6 +42,15 @@ def tables(namespace: str) -> Tables:
     t = Tables.for_namespace(namespace)
     t.create_missing()
     ConfigStore(t).apply(parse_text(SCHEDULES), prune=False, dry_run=False)
+    # What an orchestrator run records before it fans out; the worker acts only inside it.
+    publish_scope(
+        t,
+        ConfigStore(t).load(),
+        [HUB, "444455556666", "555566667777"],
+        [REGION, REGION2],
+        ["ec2", "asg", "rds"],
+        orchestrator.ScheduledEvent.from_event(EVENT).at,
+    )
     return t
 
 

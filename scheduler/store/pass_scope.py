@@ -1,0 +1,89 @@
+"""What the orchestrator vouches for in each pass: the configuration's digest and the targets it fans out to.
+
+A worker invocation carries its pass's configuration inline (to save every worker a read of the config table)
+and names its target. Anyone allowed to invoke the worker function could hand it a configuration of their own
+and any account. So the orchestrator, which reads the configuration from the table itself, stores one item per
+deployment in the config table before it fans out (kind ``setting``, name ``pass-scope``): the digest of the
+configuration it read and the accounts, regions and services of the pass. A worker acts only when its target is
+in that scope, and uses an inline configuration only when its digest matches (otherwise it reads the table):
+whoever can change what the workers do must be able to write the config table, which is where schedules live
+anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from scheduler.engine import Config, iso_z
+
+from .tables import Tables
+
+SCOPE_KIND = "setting"
+SCOPE_NAME = "pass-scope"
+
+
+def config_digest(config: Config) -> str:
+    """SHA-256 of the configuration's canonical JSON (the same whether it came from the table or a payload)."""
+    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PassScope:
+    digest: str
+    accounts: frozenset[str]
+    regions: frozenset[str]
+    services: frozenset[str]
+    at: str  # the pass that recorded it (UTC ISO 8601)
+
+    def refuses(self, account: str, region: str, service: str) -> str | None:
+        """Why a target is outside the scope (naming the field and value), or None."""
+        if account not in self.accounts:
+            return f"target.account: '{account}' is not an account of this deployment"
+        if region not in self.regions:
+            return f"target.region: '{region}' is not a region of this deployment"
+        if service not in self.services:
+            return f"target.service: '{service}' is not a service of this deployment"
+        return None
+
+
+def publish_scope(
+    tables: Tables,
+    config: Config,
+    accounts: Iterable[str],
+    regions: Iterable[str],
+    services: Iterable[str],
+    at: datetime,
+) -> PassScope:
+    """Records the scope of the pass at ``at`` (one PutItem); returns it."""
+    scope = PassScope(config_digest(config), frozenset(accounts), frozenset(regions), frozenset(services), iso_z(at))
+    body = {
+        "digest": scope.digest,
+        "accounts": sorted(scope.accounts),
+        "regions": sorted(scope.regions),
+        "services": sorted(scope.services),
+        "at": scope.at,
+    }
+    tables.config(SCOPE_KIND, SCOPE_NAME, body=body, version=1, updated_at=datetime.now(UTC)).save()
+    return scope
+
+
+def read_scope(tables: Tables) -> PassScope | None:
+    """The scope the orchestrator recorded last (a consistent GetItem), or None if it never ran."""
+    try:
+        item = tables.config.get(SCOPE_KIND, SCOPE_NAME, consistent_read=True)
+    except tables.config.DoesNotExist:
+        return None
+    body = dict(item.body or {})
+
+    def names(key: str) -> frozenset[str]:
+        value = body.get(key)
+        return frozenset(str(v) for v in value) if isinstance(value, list) else frozenset()
+
+    return PassScope(
+        str(body.get("digest") or ""), names("accounts"), names("regions"), names("services"), str(body.get("at") or "")
+    )

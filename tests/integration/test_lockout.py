@@ -1,0 +1,295 @@
+"""No input can lock a target out of real-time scheduling (SPEC §2, "Passes move forward in real time").
+
+Against the moto server, through the CLI: a simulated pass months ahead, a claim and a completed pass stored
+from the future (as an older build or a forged event left them), out-of-range instants, a duplicated pass seen by
+`isched status`; and through the Lambda handlers: an orchestrator event from the future, a worker payload from
+the future or for a target outside the orchestrator's scope, a payload carrying a configuration of its own, and a
+fuzz of malformed payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scheduler.aws.accounts import AccountSessions
+from scheduler.engine import parse_text
+from scheduler.handlers import worker
+from scheduler.handlers.events import EventError, ScheduledEvent
+from scheduler.runtime.lambda_invoker import PayloadBuilder, PayloadError, WorkerPayload
+from scheduler.runtime.orchestrator import PassRequest
+from scheduler.store.config import ConfigStore
+from scheduler.store.pass_scope import publish_scope
+from scheduler.store.state import PASS_ITEM, StateStore, Target
+from scheduler.store.tables import Tables
+
+pytestmark = pytest.mark.integration
+
+REGION = "ap-east-2"
+HUB = "123456789012"
+SCHEDULES = """
+periods:
+  office: {begintime: "09:00", endtime: "17:00", weekdays: mon-fri}
+schedules:
+  office: {periods: [office]}
+"""
+MON = "2026-11-30"  # a Monday before the real clock of these tests
+TUE = "2026-12-01"
+
+
+@pytest.fixture
+def world(run: Callable[..., Any], namespace: str, write: Callable[..., str]) -> dict[str, Any]:
+    assert run("init").code == 0
+    assert run("apply", "--file", write(SCHEDULES)).code == 0
+    tag_key = f"lock-{uuid.uuid4().hex[:8]}"
+    ec2 = boto3.client("ec2", region_name=REGION)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    iid = ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": tag_key, "Value": "office"}]}],
+    )["Instances"][0]["InstanceId"]
+    return {"tag_key": tag_key, "iid": iid, "ec2": ec2, "tables": Tables.for_namespace(namespace)}
+
+
+def _pass(run: Callable[..., Any], world: dict[str, Any], at: str, *extra: str) -> Any:
+    return run(
+        "run", "--at", at, "--regions", REGION, "--services", "ec2", "--tag-key", world["tag_key"], "--json", *extra
+    )
+
+
+def _state(world: dict[str, Any]) -> str:
+    found = world["ec2"].describe_instances(InstanceIds=[world["iid"]])
+    return str(found["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+
+def test_a_simulated_pass_months_ahead_never_blocks_the_real_time_passes(run, world):
+    assert _pass(run, world, f"{MON}T12:00:00Z").code == 0
+    ahead = (datetime.now(UTC) + timedelta(days=120)).replace(hour=20, minute=0, second=0, microsecond=0)
+    sim = _pass(run, world, ahead.isoformat())
+    body = sim.json()
+    # It is a simulation, says so (a warning, so exit 0), and claims nothing.
+    assert sim.code == 0, sim.out
+    assert any("ahead of the real clock" in e["error"] for e in body["errors"]), body
+    _, info = StateStore(world["tables"]).load_all(Target(HUB, REGION, "ec2"))
+    assert info.claimed_at == datetime(2026, 11, 30, 12, tzinfo=UTC)
+    # The real-time passes that follow run, and act on their own transitions.
+    stop = _pass(run, world, f"{MON}T17:05:00Z")
+    assert stop.code == 0 and not stop.json()["errors"], stop.out
+    assert _state(world) == "stopped"
+    start = _pass(run, world, f"{TUE}T09:05:00Z")
+    assert start.code == 0, start.out
+    assert [a["action"] for a in start.json()["actions"]] == ["start"]
+    assert _state(world) == "running"
+
+
+def test_a_claim_and_a_completed_pass_stored_from_the_future_are_superseded_and_reported(run, world):
+    assert _pass(run, world, f"{MON}T12:00:00Z").code == 0
+    model = world["tables"].state
+    target = Target(HUB, REGION, "ec2")
+    # What an older build left after `isched run --at 2099-…`, or a forged orchestrator event did.
+    model(target.key, PASS_ITEM).update(
+        actions=[model.claimed_at.set("2099-01-01T00:00:00.000000Z"), model.pass_at.set("2099-01-01T00:00:00.000000Z")]
+    )
+    first = _pass(run, world, f"{MON}T17:05:00Z")
+    errors = " | ".join(e["error"] for e in first.json()["errors"])
+    assert first.code == 1, first.out  # reported as an error, not swallowed
+    assert "superseded a claim on the pass at 2099-01-01T00:00:00Z" in errors
+    assert "stored as 2099-01-01T00:00:00Z" in errors
+    _, info = StateStore(world["tables"]).load_all(target)
+    assert info.claimed_at == info.completed_at == datetime(2026, 11, 30, 17, 5, tzinfo=UTC)
+    # From then on, passes are normal: the morning start happens.
+    start = _pass(run, world, f"{TUE}T09:05:00Z")
+    assert start.code == 0 and not start.json()["errors"], start.out
+    assert _state(world) == "running"
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"])
+def test_out_of_range_instants_are_invalid_input_and_write_nothing(run, world, at):
+    result = _pass(run, world, at)
+    assert result.code == 2, (result.code, result.out, result.err)
+    assert "--at" in result.err and at[:10] in result.err
+    records, info = StateStore(world["tables"]).load_all(Target(HUB, REGION, "ec2"))
+    assert records == {} and info.claimed_at is None
+
+
+def test_status_shows_a_target_whose_passes_are_being_skipped(run, world):
+    assert _pass(run, world, f"{MON}T12:00:00Z").code == 0
+    # A duplicate of a completed pass is skipped, and that is no problem: the pass did run.
+    again = _pass(run, world, f"{MON}T12:00:00Z")
+    assert again.json()["errors"][0]["error"].startswith("skipped:")
+    assert _status(run, world, "12:01").code == 0
+    # A pass at 12:10 claimed the target and never completed (it died, or still runs): the 12:05 pass is skipped,
+    # and status says so until a pass completes.
+    model = world["tables"].state
+    model(Target(HUB, REGION, "ec2").key, PASS_ITEM).update(
+        actions=[model.claimed_at.set("2026-11-30T12:10:00.000000Z")]
+    )
+    assert _pass(run, world, f"{MON}T12:05:00Z").json()["errors"][0]["error"].startswith("skipped:")
+    status = _status(run, world, "12:06")
+    assert status.code == 1
+    assert any("passes are being skipped" in e["error"] for e in status.json()["errors"]), status.out
+    assert _pass(run, world, f"{MON}T12:15:00Z").code == 0
+    status = _status(run, world, "12:16")
+    assert status.code == 0 and status.json()["errors"] == [], status.out
+
+
+def _status(run: Callable[..., Any], world: dict[str, Any], hhmm: str) -> Any:
+    return run(
+        "status",
+        "--at",
+        f"{MON}T{hhmm}:00Z",
+        "--regions",
+        REGION,
+        "--services",
+        "ec2",
+        "--tag-key",
+        world["tag_key"],
+        "--json",
+    )
+
+
+# -- the Lambda side -----------------------------------------------------------------------------------------
+
+
+def test_an_orchestrator_event_from_the_future_is_refused():
+    with pytest.raises(EventError, match=r"event.time: '2099-01-01T00:00:00Z' is ahead of the real clock"):
+        ScheduledEvent.from_event({"time": "2099-01-01T00:00:00Z"})
+    with pytest.raises(EventError, match="out of range"):
+        ScheduledEvent.from_event({"time": "0001-01-01T00:00:00+01:00"})
+    now = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
+    assert ScheduledEvent.from_event({"time": "2026-12-06T15:04:00Z"}, now=now).at.minute == 4  # within the skew
+
+
+@pytest.fixture
+def hub(world: dict[str, Any]) -> dict[str, Any]:
+    tables = world["tables"]
+    config = ConfigStore(tables).load()
+    publish_scope(tables, config, [HUB], [REGION], ["ec2"], datetime(2026, 11, 30, 17, 5, tzinfo=UTC))
+    return {**world, "config": config}
+
+
+def _payload(hub: dict[str, Any], at: datetime, **change: Any) -> dict[str, Any]:
+    tables = hub["tables"]
+    body = PayloadBuilder(hub["config"], tables.names.config).encode(
+        Target(HUB, REGION, "ec2"), PassRequest(at=at, tag_key=hub["tag_key"])
+    )
+    return json.loads(body) | change
+
+
+def _no_sessions() -> AccountSessions:
+    class Refuse(AccountSessions):
+        def session(self, account: str) -> boto3.Session:
+            raise AssertionError(f"a rejected payload must not reach AWS (account {account})")
+
+    return Refuse()
+
+
+def test_worker_refuses_a_pass_from_the_future_and_a_target_outside_the_scope(hub):
+    at = datetime(2026, 11, 30, 17, 5, tzinfo=UTC)
+    future = _payload(hub, datetime(2099, 1, 1, tzinfo=UTC))
+    out = worker.process(future, sessions=_no_sessions(), tables=hub["tables"], now=at)
+    assert out["status"] == "rejected" and "payload.at" in out["error"] and "ahead of the real clock" in out["error"]
+    for target, field in (
+        ({"account": "999999999999", "region": REGION, "service": "ec2"}, "target.account"),
+        ({"account": HUB, "region": "eu-west-1", "service": "ec2"}, "target.region"),
+        ({"account": HUB, "region": REGION, "service": "rds"}, "target.service"),
+    ):
+        out = worker.process(_payload(hub, at, target=target), sessions=_no_sessions(), tables=hub["tables"], now=at)
+        assert out["status"] == "rejected" and f"payload.{field}" in out["error"], out
+    _, info = StateStore(hub["tables"]).load_all(Target(HUB, REGION, "ec2"))
+    assert info.claimed_at is None  # nothing claimed, nothing done
+    assert _state(hub) == "running"
+
+
+def test_worker_ignores_an_inline_configuration_the_orchestrator_did_not_vouch_for(hub):
+    """A forged payload keeps the instance running all the time; the table's schedule stops it at 17:00."""
+    ok = worker.process(
+        _payload(hub, datetime(2026, 11, 30, 12, tzinfo=UTC)),
+        sessions=AccountSessions(),
+        tables=hub["tables"],
+        now=datetime(2026, 11, 30, 12, tzinfo=UTC),
+    )
+    assert ok["status"] == "done", ok
+    forged = parse_text(
+        'periods: {always: {begintime: "00:00", endtime: "24:00"}}\nschedules: {office: {periods: [always]}}\n'
+    )
+    payload = _payload(hub, datetime(2026, 11, 30, 17, 5, tzinfo=UTC), config=forged.to_dict())
+    out = worker.process(
+        payload, sessions=AccountSessions(), tables=hub["tables"], now=datetime(2026, 11, 30, 17, 5, tzinfo=UTC)
+    )
+    assert out["status"] == "done" and [a["action"] for a in out["actions"]] == ["stop"], out
+    assert _state(hub) == "stopped"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_FIELDS = ["version", "at", "target", "tag_key", "dry_run", "config", "config_ref", "pass_id"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    changes=st.dictionaries(st.sampled_from(_FIELDS), _json, min_size=1, max_size=3),
+    drop=st.lists(st.sampled_from(_FIELDS), max_size=2),
+    raw=st.one_of(st.none(), _json),
+)
+def test_payload_fuzz_never_raises_never_retries_and_never_reaches_aws(hub, changes, drop, raw):
+    at = datetime(2026, 11, 30, 17, 5, tzinfo=UTC)
+    payload: object = _payload(hub, at) | changes
+    assert isinstance(payload, dict)
+    for key in drop:
+        payload.pop(key, None)
+    for event in (payload, raw):
+        try:
+            parsed = WorkerPayload.from_json(event)
+        except PayloadError:
+            parsed = None
+        if parsed is not None and parsed.target == Target(HUB, REGION, "ec2") and parsed.at <= at:
+            continue  # a valid payload for this deployment (the fuzz changed only harmless fields)
+        out = worker.process(event, sessions=_no_sessions(), tables=hub["tables"], now=at)
+        assert out["status"] == "rejected", (event, out)
+        assert out["error"].startswith("payload")
+
+
+def test_a_partly_invalid_stored_configuration_still_schedules_the_valid_schedules(run, world, namespace):
+    """A schedule written into the table by hand with a period that does not exist: its resources are reported,
+    naming it; the resources of valid schedules are scheduled as usual."""
+    tables = world["tables"]
+    tables.config("schedule", "broken", body={"periods": ["nope"], "timezone": "Mars/Olympus"}, version=1).save()
+    ec2 = world["ec2"]
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    broken = ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": world["tag_key"], "Value": "broken"}]}],
+    )["Instances"][0]["InstanceId"]
+    assert _pass(run, world, f"{MON}T12:00:00Z").code == 1
+    stop = _pass(run, world, f"{MON}T17:05:00Z")
+    assert stop.code == 1
+    body = stop.json()
+    assert [(a["resource"], a["action"]) for a in body["actions"]] == [(world["iid"], "stop")]
+    errors = [e["error"] for e in body["errors"]]
+    assert any(e.startswith("stored configuration: schedules.broken") for e in errors), errors
+    assert any(
+        e.startswith("schedule 'broken' is invalid in the stored configuration")
+        for e in (x["error"] for x in body["errors"] if x["resource"] == broken)
+    ), body["errors"]
+    assert _state(world) == "stopped"
+    # export, which needs the whole configuration, says what is wrong instead of writing a partial file.
+    exported = run("export")
+    assert exported.code == 1 and "broken" in exported.err
