@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from scheduler.aws.session import is_region
 from scheduler.engine import Config, Evaluator, iso_z
-from scheduler.savings.accounting import hours, parse_month
-from scheduler.savings.costexplorer import METRICS
+from scheduler.savings.accounting import LEDGER_MONTHS_BACK, hours, months_between, parse_month
+from scheduler.savings.costexplorer import METRICS, CostExplorer
 from scheduler.savings.prices import (
     PriceBook,
     PriceQuery,
@@ -29,14 +28,14 @@ from scheduler.savings.prices import (
     type_problem,
 )
 from scheduler.savings.render import ChartUnavailable, money, number, price, render_csv, render_html, render_png
-from scheduler.savings.report import cost_explorer_spend, monthly_report, not_asked
+from scheduler.savings.report import CostQuestions, monthly_report, not_asked
 from scheduler.store.config import StoreError
 from scheduler.store.state import StateStore
 
 from .context import config_store, tables
 from .errors import InputError
 from .options import json_option, parse_instant
-from .output import console, err_console
+from .output import SafeConsole, console, err_console, lit, styled
 
 FORMATS = ("table", "json", "csv", "html")
 CHART_HINT = "pip install 'instance-scheduler[charts]' (matplotlib>=3.8)"
@@ -54,11 +53,19 @@ def load_prices(path: str | None) -> PriceTable:
 
 
 @click.command("report")
-@click.option("--month", required=True, metavar="YYYY-MM", help="The UTC month, e.g. 2026-11.")
+@click.option("--month", metavar="YYYY-MM", help="The UTC month, e.g. 2026-11 (or --from/--to for several).")
+@click.option("--from", "from_month", metavar="YYYY-MM", help="First UTC month of a report over several months.")
+@click.option("--to", "to_month", metavar="YYYY-MM", help="Last UTC month (included) of a report over several months.")
 @click.option("--at", "at", metavar="TIME", help="Count up to this instant (ISO 8601; default now).")
 @click.option("--prices", "prices_file", metavar="FILE", help="CSV/JSON prices (service,region,type,hourly_usd).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--chart", "chart", metavar="FILE", help="Also write a PNG chart (needs matplotlib: the charts extra).")
+@click.option(
+    "--group-by-tag",
+    "group_by_tag",
+    metavar="KEY",
+    help="Also break the savings down by the value of this resource tag (e.g. Team); untagged is its own group.",
+)
 @click.option(
     "--metric",
     type=click.Choice(tuple(METRICS)),
@@ -78,7 +85,12 @@ def load_prices(path: str | None) -> PriceTable:
     "--cost-explorer/--no-cost-explorer",
     default=True,
     show_default=True,
-    help="Ask Cost Explorer for the actual cost (US$0.01 per request; answers are cached).",
+    help="Ask Cost Explorer for the actual cost, its forecast and RI/SP coverage (US$0.01 per request; cached).",
+)
+@click.option(
+    "--linked-accounts",
+    is_flag=True,
+    help="Break the actual cost down by linked account (run with the organization's management account).",
 )
 @click.option(
     "--pricing-api/--no-pricing-api",
@@ -91,48 +103,59 @@ def load_prices(path: str | None) -> PriceTable:
 def report_cmd(
     ctx: click.Context,
     /,
-    month: str,
+    month: str | None,
+    from_month: str | None,
+    to_month: str | None,
     at: str | None,
     prices_file: str | None,
     fmt: str,
     chart: str | None,
+    group_by_tag: str | None,
     metric: str,
     tag_key: str,
     out: str | None,
     cost_explorer: bool,
+    linked_accounts: bool,
     pricing_api: bool,
     as_json: bool,
 ) -> None:
-    """What the scheduler's stops saved in one UTC month (as AWS bills), in dollars.
+    """What the scheduler's stops saved in one UTC month (as AWS bills), or several, in dollars.
 
     Each stop in the action ledger counts from the stop until the resource was started again (by the scheduler
     or by hand), deleted or untagged, clipped to the month; one still stopped counts up to --at (default now).
     Savings = stopped hours × the on-demand hourly price: an ASG's saved desired capacity × its instance price,
-    an Aurora cluster's member instances, Multi-AZ as Multi-AZ. Prices come from --prices, then a local cache
-    (7 days, ISCHED_PRICE_CACHE), then the AWS Price List API; a price found nowhere is unknown, never $0, and the
-    totals say how much is unpriced. The actual cost of the tagged resources comes from Cost Explorer.
+    an Aurora cluster's member instances, Multi-AZ as Multi-AZ. Running hours are the hours a resource really ran
+    while managed (time stopped by hand and time lost to manual starts are shown apart). Prices come from --prices,
+    then a local cache (7 days, ISCHED_PRICE_CACHE), then the AWS Price List API; a price found nowhere is unknown,
+    never $0, and the totals say how much is unpriced. Cost Explorer gives the actual cost of the tagged resources,
+    its 12-month forecast and Reserved Instance / Savings Plans coverage; the report reconciles actual and expected.
 
     \b
     Examples:
       isched report --month 2026-11
       isched report --month 2026-11 --prices prices.csv --format html --out savings.html --chart savings.png
+      isched report --from 2026-01 --to 2026-06 --group-by-tag Team --json
       isched report --month 2026-10 --format csv --no-cost-explorer > savings.csv
     """
     if as_json:
         fmt = "json"
-    try:
-        start, _ = parse_month(month)
-    except ValueError as exc:
-        raise InputError(str(exc), "--month") from None
+    first, last = _months(month, from_month, to_month)
     instant = parse_instant(at, "--at") if at else datetime.now(UTC)
+    start, _ = parse_month(first)
     if instant <= start:
-        raise InputError(f"'{month}' has not begun at {iso_z(instant)} (nothing to report yet)", "--month")
+        raise InputError(
+            f"'{first}' has not begun at {iso_z(instant)} (nothing to report yet)", "--month" if month else "--from"
+        )
+    if group_by_tag is not None and (not group_by_tag.strip() or len(group_by_tag) > 128):
+        raise InputError(f"'{group_by_tag[:40]}' is not a tag key (1-128 characters)", "--group-by-tag")
     table = load_prices(prices_file)
     if chart is not None and importlib.util.find_spec("matplotlib") is None:
         raise InputError(f"'{chart}': writing a chart needs matplotlib: {CHART_HINT}", "--chart")
 
+    questions: CostQuestions | None = None
+    actual: dict[str, Any] | None = None
     if cost_explorer:
-        actual = cost_explorer_spend(month, instant, metric, tag_key)
+        questions = CostQuestions(CostExplorer(), metric, tag_key, linked_accounts)
     else:
         actual = not_asked(metric, tag_key, "Cost Explorer was not asked (--no-cost-explorer)")
     config: Config | None
@@ -141,7 +164,16 @@ def report_cmd(
     except StoreError:
         config = None
     report = monthly_report(
-        StateStore(tables(ctx)), month, instant, table, config=config, pricing_api=pricing_api, actual=actual
+        StateStore(tables(ctx)),
+        first,
+        instant,
+        table,
+        config=config,
+        pricing_api=pricing_api,
+        actual=actual,
+        last_month=last if last != first else None,
+        group_by_tag=group_by_tag,
+        ce=questions,
     )
 
     if chart is not None:
@@ -160,11 +192,44 @@ def report_cmd(
         _emit_text(render_html(report), out)
     elif out is not None:
         with _open_out(out) as fh:
-            print_tables(report, Console(file=fh, width=160, highlight=False, color_system=None))
+            print_tables(report, SafeConsole(file=fh, width=160, color_system=None))
     else:
         print_tables(report, console)
     if out is not None:
         err_console.print(f"wrote {out}")
+
+
+MAX_MONTHS = LEDGER_MONTHS_BACK + 1  # the ledger keeps 800 days: a longer span would be mostly empty
+
+
+def _months(month: str | None, from_month: str | None, to_month: str | None) -> tuple[str, str]:
+    """The first and last month reported: ``--month``, or ``--from`` and ``--to`` (exit 2 otherwise)."""
+    if month is not None and (from_month is not None or to_month is not None):
+        raise InputError("give either --month or --from/--to, not both", "--month")
+    if month is not None:
+        return _month(month, "--month"), _month(month, "--month")
+    if from_month is None and to_month is None:
+        raise InputError("missing: the month to report (--month YYYY-MM, or --from YYYY-MM --to YYYY-MM)", "--month")
+    if from_month is None or to_month is None:
+        raise InputError(
+            "--from and --to go together (e.g. --from 2026-01 --to 2026-06)", "--from" if from_month is None else "--to"
+        )
+    first, last = _month(from_month, "--from"), _month(to_month, "--to")
+    if last < first:
+        raise InputError(f"'{to_month}' is before --from '{from_month}'", "--to")
+    if len(months_between(first, last)) > MAX_MONTHS:
+        raise InputError(
+            f"at most {MAX_MONTHS} months (the ledger keeps 800 days): '{from_month}' to '{to_month}'", "--to"
+        )
+    return first, last
+
+
+def _month(text: str, option: str) -> str:
+    try:
+        first, _ = parse_month(text)
+    except ValueError as exc:
+        raise InputError(str(exc), option) from None
+    return first.strftime("%Y-%m")
 
 
 def _json_text(report: Mapping[str, Any]) -> str:
@@ -210,42 +275,74 @@ def _group_table(title: str, groups: list[dict[str, Any]], name: str, *, actual:
     return table
 
 
-def print_tables(report: Mapping[str, Any], out: Console) -> None:
-    """The human report: totals, then by schedule, account and service, then every resource."""
+def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
+    """The human report: totals, then by month, schedule, account, service and tag, then every resource, then
+    the reconciliation and the notes."""
     t = report["totals"]
     actual = report.get("actual") or {}
     proj = report.get("projection") or {}
-    out.print(f"[bold]Savings {report['month']}[/] (UTC month, counted up to {report['at']})")
+    span = "UTC months" if report.get("months") is not None else "UTC month"
+    out.print(styled("[bold]Savings {}[/] ({}, counted up to {})", report["month"], span, report["at"]))
     totals = Table(show_header=False, show_edge=False)
     totals.add_column("what", style="bold")
     totals.add_column("value", justify="right")
-    totals.add_row("estimated savings", f"[green]{money(t['estimated_savings'])}[/]")
-    totals.add_row("stopped hours", number(t["stopped_hours"]))
+    totals.add_row("estimated savings", lit(money(t["estimated_savings"]), "green"))
+    totals.add_row("stopped hours (by the scheduler)", number(t["stopped_hours"]))
     totals.add_row("running hours", number(t["running_hours"]))
+    totals.add_row("stopped by hand (hours)", number(t.get("manual_stopped_hours")))
+    totals.add_row("hours lost to manual starts", number(t.get("manual_start_hours")))
     percent = "—" if t["savings_percent"] is None else f"{t['savings_percent']}%"
     totals.add_row("savings vs. running all the time", percent)
     totals.add_row("estimated running cost", money(t["estimated_running_cost"]))
     totals.add_row(f"actual cost ({actual.get('metric', 'Cost Explorer')})", money(t["actual_cost"], "unavailable"))
     totals.add_row("resources", str(t["resources"]))
     if t["unpriced_resources"]:
-        totals.add_row("[yellow]unpriced[/]", f"{t['unpriced_resources']} resource(s), {number(t['unpriced_hours'])} h")
+        totals.add_row(
+            lit("unpriced", "yellow"), f"{t['unpriced_resources']} resource(s), {number(t['unpriced_hours'])} h"
+        )
     if proj.get("estimated_savings") is not None:
         totals.add_row("next 12 months (projected)", money(proj["estimated_savings"]))
+    forecast = proj.get("cost_explorer_forecast") or {}
+    if forecast.get("total") is not None:
+        totals.add_row("Cost Explorer forecast of the tagged spend", money(forecast["total"]))
+    cumulative = report.get("cumulative") or {}
+    if cumulative:
+        totals.add_row(f"cumulative savings since {cumulative['since_month']}", money(cumulative["estimated_savings"]))
     out.print(totals)
     out.print()
+    if report.get("months") is not None:
+        months = Table(title="By month", show_edge=False, header_style="bold", title_justify="left")
+        for col in ("month", "stopped h", "est. savings", "actual cost", "cumulative"):
+            months.add_column(col, justify="left" if col == "month" else "right")
+        for m in report["months"]:
+            months.add_row(
+                m["month"],
+                number(m["stopped_hours"]),
+                money(m["estimated_savings"]),
+                money(m["actual_cost"], "—"),
+                money(m.get("cumulative_savings"), "—"),
+            )
+        out.print(months)
     out.print(_group_table("By schedule", report["by_schedule"], "schedule", actual=True))
     out.print(_group_table("By account", report["by_account"], "account"))
     out.print(_group_table("By service", report["by_service"], "service"))
+    if report.get("by_tag") is not None:
+        groups = [
+            {**g, "tag": g["value"] if g["value"] is not None else "(untagged)"} for g in report["by_tag"]["groups"]
+        ]
+        out.print(_group_table(f"By tag {report['by_tag']['key']}", groups, "tag"))
     resources = Table(title="Resources", show_edge=False, header_style="bold", title_justify="left")
     for col, right in (
         ("account", False),
         ("region", False),
         ("service", False),
         ("resource", False),
+        ("name", False),
         ("schedule", False),
         ("type", False),
         ("stopped h", True),
         ("running h", True),
+        ("by hand h", True),
         ("price", True),
         ("savings", True),
     ):
@@ -257,21 +354,30 @@ def print_tables(report: Mapping[str, Any], out: Console) -> None:
             r["region"],
             r["service"],
             r["resource"],
+            r.get("name") or "",
             r["schedule"] or "(none)",
             f"{r['type'] or '?'}{units}",
             number(r["stopped_hours"]),
             number(r["running_hours"]),
+            number(r.get("manual_stopped_hours")),
             price(r["hourly_price"]),
             money(r["estimated_savings"]),
         )
     out.print(resources)
     for u in report.get("unpriced") or []:
-        out.print(f"[yellow]unpriced:[/] {u['service']} {u['resource']} ({u['region']}): {u['reason']}", soft_wrap=True)
-    for note in (actual.get("note"), proj.get("note")):
-        if note:
-            out.print(f"[yellow]note:[/] {note}", soft_wrap=True)
-    if actual.get("requests"):
-        out.print(f"[dim]Cost Explorer: {actual['requests']} request(s), US$0.01 each[/]")
+        out.print(
+            styled("[yellow]unpriced:[/] {} {} ({}): {}", u["service"], u["resource"], u["region"], u["reason"]),
+            soft_wrap=True,
+        )
+    rec = report.get("reconciliation") or {}
+    if rec:
+        out.print(styled("[bold]Reconciliation[/] ({} to {})", rec["period"]["from"], rec["period"]["to"]))
+        for line in rec.get("explanation") or []:
+            out.print(styled("  {}", line), soft_wrap=True)
+    for note in report.get("notes") or []:
+        out.print(styled("[yellow]note:[/] {}", note), soft_wrap=True)
+    if report.get("ce_requests"):
+        out.print(styled("[dim]Cost Explorer: {} request(s), US$0.01 each[/]", report["ce_requests"]))
 
 
 def preview_savings(
@@ -349,6 +455,12 @@ def print_preview_savings(s: Mapping[str, Any]) -> None:
         s["price_source"] or "", "?"
     )
     console.print(
-        f"Savings for {what}: {hours_text} × {price(s['hourly_price'])} = "
-        f"[green]{money(s['estimated_savings'])}[/] (price from {source})"
+        styled(
+            "Savings for {}: {} × {} = [green]{}[/] (price from {})",
+            what,
+            hours_text,
+            price(s["hourly_price"]),
+            money(s["estimated_savings"]),
+            source,
+        )
     )

@@ -1,12 +1,19 @@
-"""Actual spend from Cost Explorer: what the scheduled resources really cost in the month, per schedule tag value.
+"""Actual spend from Cost Explorer: what the scheduled resources really cost, per schedule tag value, and what
+Cost Explorer knows around it (its forecast, Reserved Instance and Savings Plans coverage, the linked accounts).
 
-One ``GetCostAndUsage`` query per month (paginated): granularity MONTHLY, grouped by the schedule tag and by
-SERVICE, metric ``UnblendedCost`` (or ``AmortizedCost``, which spreads reservation and Savings Plans fees over the
-usage they cover). Cost Explorer charges US$0.01 per request, so requests are counted and answers cached beside the
-price cache (6 hours for a month whose figures may still change, 7 days for one closed for a few days).
+``GetCostAndUsage`` (paginated): granularity MONTHLY, grouped by the schedule tag and by SERVICE, metric
+``UnblendedCost`` (or ``AmortizedCost``, which spreads reservation and Savings Plans fees over the usage they cover);
+with ``--linked-accounts`` a second query groups the tagged compute spend by LINKED_ACCOUNT. ``GetCostForecast``
+forecasts the tagged compute spend for the next 12 months; ``GetReservationCoverage`` and
+``GetSavingsPlansCoverage`` tell how much of the stopped types' usage commitments cover. Cost Explorer charges
+US$0.01 per request, so requests are counted and answers cached beside the price cache (6 hours for figures that may
+still change, 7 days for a month closed for a few days); an empty answer (nothing under the tag yet, a failure) is
+never cached, so that a tag activated or backfilled since shows at once.
 
-Cost Explorer only groups by a tag that is *activated as a cost allocation tag*, and only from the activation on.
-Without it every cost comes back under the empty tag value; the report then says so and how to activate it.
+Cost Explorer answers for the calling account: a member account sees its own costs, an organization's management
+(payer) account sees every member's. It only groups by a tag that is *activated as a cost allocation tag*, from the
+activation on, or as far back as a backfill (up to 12 months) reaches. Without it every cost comes back under the
+empty tag value; the report then says so and how to activate (and backfill) it.
 """
 
 from __future__ import annotations
@@ -38,8 +45,10 @@ SETTLED_AFTER = timedelta(days=3)  # late charges and credits keep arriving for 
 def activation_hint(tag_key: str) -> str:
     return (
         f"activate '{tag_key}' as a cost allocation tag (Billing console → Cost allocation tags, or `aws ce "
-        f"update-cost-allocation-tags-status --cost-allocation-tags-status TagKey={tag_key},Status=Active`); "
-        "Cost Explorer groups by it from the activation on (it can take 24 hours to appear), not for earlier usage"
+        f"update-cost-allocation-tags-status --cost-allocation-tags-status TagKey={tag_key},Status=Active`; "
+        "it can take 24 hours to appear), then backfill it to cover up to 12 months of earlier usage (console: "
+        "Backfill tags, or `aws ce start-cost-allocation-tag-backfill --backfill-from YYYY-MM-01T00:00:00Z`); "
+        "usage from before the tag was on a resource stays untagged"
     )
 
 
@@ -133,8 +142,54 @@ def summarize(results_by_time: Iterable[Mapping[str, Any]], month: str, metric: 
     return spend
 
 
+def ce_client() -> Any:
+    """The Cost Explorer client (one endpoint, us-east-1); tests replace this to answer what moto cannot."""
+    from scheduler.aws.session import client as make_client
+
+    return make_client("ce", region=CE_REGION, retries={"mode": "standard", "max_attempts": 3})
+
+
+def caller_account(client: Any = None) -> str | None:
+    """The account whose credentials ask Cost Explorer (STS GetCallerIdentity); None when it cannot be told."""
+    try:
+        if client is None:
+            from scheduler.aws.session import client as make_client
+
+            client = make_client("sts", retries={"mode": "standard", "max_attempts": 2})
+        return str(client.get_caller_identity()["Account"])
+    except (ClientError, BotoCoreError, KeyError):
+        return None
+
+
+FORECAST_METRICS = {"UnblendedCost": "UNBLENDED_COST", "AmortizedCost": "AMORTIZED_COST"}
+SERVICE_EC2 = "Amazon Elastic Compute Cloud - Compute"
+SERVICE_RDS = "Amazon Relational Database Service"
+
+
+def _compute_filter() -> dict[str, Any]:
+    return {"Dimensions": {"Key": "SERVICE", "Values": sorted(COMPUTE_SERVICES)}}
+
+
+def _tag_filter(tag_key: str, values: Iterable[str] | None) -> dict[str, Any]:
+    """The resources carrying ``tag_key`` with one of ``values`` (any value when None: not ABSENT)."""
+    if values is None:
+        return {"Not": {"Tags": {"Key": tag_key, "MatchOptions": ["ABSENT"]}}}
+    return {"Tags": {"Key": tag_key, "Values": sorted(set(values)), "MatchOptions": ["EQUALS"]}}
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else float(round(value, 2))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+
+
 class CostExplorer:
-    """``ce:GetCostAndUsage`` with a request counter and a cache (pass ``cache=JsonCache(None, ...)`` for none)."""
+    """Cost Explorer queries with a request counter and a cache (pass ``cache=JsonCache(None, ...)`` for none)."""
 
     def __init__(
         self,
@@ -144,33 +199,44 @@ class CostExplorer:
         clock: Callable[[], datetime] | None = None,
         identity: str | None = None,
     ) -> None:
-        if client is None:
-            from scheduler.aws.session import client as make_client
-
-            client = make_client("ce", region=CE_REGION, retries={"mode": "standard", "max_attempts": 3})
-        self.client = client
+        self.client = client if client is not None else ce_client()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.cache = cache if cache is not None else JsonCache(cache_dir() / "cost-explorer.json", CLOSED_TTL)
-        self.identity = identity if identity is not None else _identity(client)
+        self.identity = identity if identity is not None else _identity(self.client)
         self.requests = 0
 
-    def month_spend(self, month: str, start: date, end: date, metric: str, tag_key: str) -> ActualSpend:
-        """The spend of [start, end) (dates; ``end`` exclusive) grouped by ``tag_key`` and service."""
-        key = json.dumps(
+    # --- the cache ---------------------------------------------------------------------------------------------
+
+    def _key(self, kind: str, params: Mapping[str, Any]) -> str:
+        return json.dumps(
             {
-                "month": month,
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-                "metric": metric,
-                "tag": tag_key,
+                "kind": kind,
+                **params,
                 "endpoint": str(getattr(getattr(self.client, "meta", None), "endpoint_url", "")),
                 "who": self.identity,
             },
             sort_keys=True,
+            default=str,
         )
+
+    def _ttl(self, end: date) -> timedelta:
         settled = datetime(end.year, end.month, end.day, tzinfo=UTC) + SETTLED_AFTER <= self.clock()
-        ttl = CLOSED_TTL if settled else OPEN_TTL
-        cached = self.cache.get(key, ttl)
+        return CLOSED_TTL if settled else OPEN_TTL
+
+    def _remember(self, key: str, value: Any) -> None:
+        self.cache.put(key, value)
+        self.cache.save()
+
+    # --- spend -------------------------------------------------------------------------------------------------
+
+    def month_spend(self, month: str, start: date, end: date, metric: str, tag_key: str) -> ActualSpend:
+        """The spend of [start, end) (dates; ``end`` exclusive) grouped by ``tag_key`` and service.
+
+        Only an answer with tagged cost in it is cached: an empty one (no data yet, the tag not activated or not
+        backfilled yet) is asked again next time.
+        """
+        key = self._key("spend", {"month": month, "start": start, "end": end, "metric": metric, "tag": tag_key})
+        cached = self.cache.get(key, self._ttl(end))
         if isinstance(cached, list):
             spend = summarize(cached, month, metric, tag_key)
             spend.cached = True
@@ -182,30 +248,270 @@ class CostExplorer:
             spend = ActualSpend(month, metric, tag_key, note=_explain(exc))
             spend.requests = self.requests - made
             return spend
-        self.cache.put(key, results)
-        self.cache.save()
         spend = summarize(results, month, metric, tag_key)
+        if spend.available:
+            self._remember(key, results)
         spend.requests = self.requests - made
         return spend
 
+    def months_spend(
+        self, months: list[str], start: date, end: date, metric: str, tag_key: str
+    ) -> dict[str, ActualSpend]:
+        """The spend of [start, end) month by month (one query, MONTHLY granularity), keyed by ``YYYY-MM``."""
+        key = self._key("months", {"start": start, "end": end, "metric": metric, "tag": tag_key})
+        cached = self.cache.get(key, self._ttl(end))
+        made = self.requests
+        results: list[dict[str, Any]] | None = cached if isinstance(cached, list) else None
+        note = None
+        if results is None:
+            try:
+                results = self._query(start, end, metric, tag_key)
+            except (ClientError, BotoCoreError) as exc:
+                note = _explain(exc)
+        out: dict[str, ActualSpend] = {}
+        for m in months:
+            periods = [p for p in results or [] if str((p.get("TimePeriod") or {}).get("Start", ""))[:7] == m]
+            spend = summarize(periods, m, metric, tag_key) if results is not None else ActualSpend(m, metric, tag_key)
+            if note:
+                spend.note = note
+            spend.cached = cached is not None
+            out[m] = spend
+        if cached is None and results is not None and any(s.available for s in out.values()):
+            self._remember(key, results)
+        if out:
+            next(iter(out.values())).requests = self.requests - made
+        return out
+
     def _query(self, start: date, end: date, metric: str, tag_key: str) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {
+        return self._pages(
+            {
                 "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
                 "Granularity": "MONTHLY",
                 "Metrics": [metric],
                 "GroupBy": [{"Type": "TAG", "Key": tag_key}, {"Type": "DIMENSION", "Key": "SERVICE"}],
             }
+        )
+
+    def _pages(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            call = dict(params)
             if token:
-                params["NextPageToken"] = token
+                call["NextPageToken"] = token
             self.requests += 1
-            page = self.client.get_cost_and_usage(**params)
+            page = self.client.get_cost_and_usage(**call)
             results.extend(page.get("ResultsByTime") or [])
             token = page.get("NextPageToken")
             if not token:
                 return results
+
+    def linked_spend(self, start: date, end: date, metric: str, tag_key: str) -> dict[str, Any]:
+        """The tagged compute spend of [start, end) per linked account (asked from the management account)."""
+        key = self._key("linked", {"start": start, "end": end, "metric": metric, "tag": tag_key})
+        cached = self.cache.get(key, self._ttl(end))
+        made = self.requests
+        if isinstance(cached, list):
+            results = cached
+        else:
+            try:
+                results = self._pages(
+                    {
+                        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+                        "Granularity": "MONTHLY",
+                        "Metrics": [metric],
+                        "Filter": _compute_filter(),
+                        "GroupBy": [{"Type": "TAG", "Key": tag_key}, {"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}],
+                    }
+                )
+            except (ClientError, BotoCoreError) as exc:
+                return {"available": False, "by_account": {}, "note": _explain(exc), "requests": self.requests - made}
+        prefix = f"{tag_key}$"
+        by_account: dict[str, Decimal] = defaultdict(Decimal)
+        for period in results:
+            for group in period.get("Groups") or []:
+                keys = [str(k) for k in group.get("Keys") or []]
+                tag = next((k for k in keys if k.startswith(prefix)), None)
+                account = next((k for k in keys if k != tag), "")
+                if tag is None or not tag[len(prefix) :]:
+                    continue
+                by_account[account] += _amount(group.get("Metrics") or {}, metric)
+        available = bool(by_account)
+        if available and not isinstance(cached, list):
+            self._remember(key, results)
+        return {
+            "available": available,
+            "by_account": {a: _money(v) for a, v in sorted(by_account.items())},
+            "note": None if available else f"Cost Explorer returned no compute cost tagged '{tag_key}' per account",
+            "requests": self.requests - made,
+            "cached": isinstance(cached, list),
+        }
+
+    # --- forecast ----------------------------------------------------------------------------------------------
+
+    def forecast(
+        self, start: date, end: date, metric: str, tag_key: str, values: Iterable[str] | None
+    ) -> dict[str, Any]:
+        """Cost Explorer's forecast of the tagged compute spend over [start, end) (GetCostForecast, monthly)."""
+        values = sorted(set(values)) if values is not None else None
+        out: dict[str, Any] = {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "metric": FORECAST_METRICS.get(metric, "UNBLENDED_COST"),
+            "tag_key": tag_key,
+            "tag_values": values,
+            "total": None,
+            "lower_bound": None,
+            "upper_bound": None,
+            "by_month": [],
+            "note": None,
+        }
+        if values is not None and not values:
+            out["note"] = "no schedule to forecast"
+            return out
+        key = self._key("forecast", {"start": start, "end": end, "metric": metric, "tag": tag_key, "values": values})
+        cached = self.cache.get(key, OPEN_TTL)
+        answer: dict[str, Any] | None = cached if isinstance(cached, dict) else None
+        if answer is None:
+            params = {
+                "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+                "Metric": out["metric"],
+                "Granularity": "MONTHLY",
+                "Filter": {"And": [_tag_filter(tag_key, values), _compute_filter()]},
+                "PredictionIntervalLevel": 80,
+            }
+            try:
+                self.requests += 1
+                got = self.client.get_cost_forecast(**params)
+            except (ClientError, BotoCoreError) as exc:
+                out["note"] = _explain(exc, "ce:GetCostForecast")
+                return out
+            answer = {"Total": got.get("Total") or {}, "ForecastResultsByTime": got.get("ForecastResultsByTime") or []}
+        total = _decimal((answer.get("Total") or {}).get("Amount"))
+        if total is None:
+            out["note"] = "Cost Explorer gave no forecast (too little history under the tag: it needs some)"
+            return out
+        if not isinstance(cached, dict):
+            self._remember(key, answer)
+        lower = upper = Decimal(0)
+        bounded = True
+        for period in answer.get("ForecastResultsByTime") or []:
+            mean = _decimal(period.get("MeanValue"))
+            lo = _decimal(period.get("PredictionIntervalLowerBound"))
+            hi = _decimal(period.get("PredictionIntervalUpperBound"))
+            if lo is None or hi is None:
+                bounded = False
+            else:
+                lower += lo
+                upper += hi
+            out["by_month"].append(
+                {"from": str((period.get("TimePeriod") or {}).get("Start", "")), "amount": _money(mean)}
+            )
+        out["total"] = _money(total)
+        if bounded and out["by_month"]:
+            out["lower_bound"], out["upper_bound"] = _money(lower), _money(upper)
+        out["cached"] = isinstance(cached, dict)
+        return out
+
+    # --- Reserved Instances and Savings Plans --------------------------------------------------------------------
+
+    def coverage(self, start: date, end: date) -> dict[str, Any]:
+        """How much of each instance type's usage Reserved Instances covered (EC2 and RDS), and of each instance
+        family's spend Savings Plans covered, over [start, end). Percentages; missing keys are not covered."""
+        out: dict[str, Any] = {
+            "available": False,
+            "reservations": {},
+            "savings_plans": {},
+            "answered": {"ec2": False, "rds": False, "savings_plans": False},
+            "notes": [],
+        }
+        key = self._key("coverage", {"start": start, "end": end})
+        cached = self.cache.get(key, self._ttl(end))
+        if isinstance(cached, dict):
+            cached["cached"] = True
+            return cached
+        asked = 0
+        for service, label in ((SERVICE_EC2, "ec2"), (SERVICE_RDS, "rds")):
+            try:
+                groups = self._reservation_groups(start, end, service)
+            except (ClientError, BotoCoreError) as exc:
+                out["notes"].append(
+                    f"Reserved Instance coverage ({label}): {_explain(exc, 'ce:GetReservationCoverage')}"
+                )
+                continue
+            asked += 1
+            out["answered"][label] = True
+            for attrs, pct in groups:
+                itype = _attr(attrs, "instancetype")
+                region = _attr(attrs, "region")
+                if itype and pct is not None:
+                    out["reservations"][f"{label}|{region or '*'}|{itype}"] = float(round(pct, 2))
+        try:
+            plans = self._savings_plans_groups(start, end)
+        except (ClientError, BotoCoreError) as exc:
+            out["notes"].append(f"Savings Plans coverage: {_explain(exc, 'ce:GetSavingsPlansCoverage')}")
+        else:
+            asked += 1
+            out["answered"]["savings_plans"] = True
+            for attrs, pct in plans:
+                family = _attr(attrs, "instancefamily", "instancetypefamily")
+                region = _attr(attrs, "region")
+                if family and pct is not None:
+                    out["savings_plans"][f"{region or '*'}|{family}"] = float(round(pct, 2))
+        out["available"] = asked > 0
+        if asked == 3:
+            self._remember(key, out)
+        return out
+
+    def _reservation_groups(self, start: date, end: date, service: str) -> list[tuple[dict[str, str], Decimal | None]]:
+        out: list[tuple[dict[str, str], Decimal | None]] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+                "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}, {"Type": "DIMENSION", "Key": "REGION"}],
+                "Granularity": "MONTHLY",
+                "Filter": {"Dimensions": {"Key": "SERVICE", "Values": [service]}},
+            }
+            if token:
+                params["NextPageToken"] = token
+            self.requests += 1
+            page = self.client.get_reservation_coverage(**params)
+            for period in page.get("CoveragesByTime") or []:
+                for group in period.get("Groups") or []:
+                    hours_ = (group.get("Coverage") or {}).get("CoverageHours") or {}
+                    out.append((dict(group.get("Attributes") or {}), _decimal(hours_.get("CoverageHoursPercentage"))))
+            token = page.get("NextPageToken")
+            if not token:
+                return out
+
+    def _savings_plans_groups(self, start: date, end: date) -> list[tuple[dict[str, str], Decimal | None]]:
+        out: list[tuple[dict[str, str], Decimal | None]] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+                "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_FAMILY"}, {"Type": "DIMENSION", "Key": "REGION"}],
+                "Granularity": "MONTHLY",
+            }
+            if token:
+                params["NextToken"] = token
+            self.requests += 1
+            page = self.client.get_savings_plans_coverage(**params)
+            for item in page.get("SavingsPlansCoverages") or []:
+                pct = _decimal((item.get("Coverage") or {}).get("CoveragePercentage"))
+                out.append((dict(item.get("Attributes") or {}), pct))
+            token = page.get("NextToken")
+            if not token:
+                return out
+
+
+def _attr(attrs: Mapping[str, Any], *names: str) -> str | None:
+    """An attribute of a coverage group, whatever its spelling (``instanceType``, ``INSTANCE_TYPE``...)."""
+    for k, v in attrs.items():
+        if k.lower().replace("_", "") in names and v:
+            return str(v)
+    return None
 
 
 def _identity(client: Any) -> str:
@@ -218,7 +524,7 @@ def _identity(client: Any) -> str:
     return hashlib.sha256(access_key.encode()).hexdigest()[:16] if access_key else ""
 
 
-def _explain(exc: Exception) -> str:
+def _explain(exc: Exception, action: str = "ce:GetCostAndUsage") -> str:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code") or "")
@@ -226,7 +532,7 @@ def _explain(exc: Exception) -> str:
         if message.startswith("<"):
             message = ""
         if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
-            return "Cost Explorer refused the query: the credentials lack ce:GetCostAndUsage"
+            return f"Cost Explorer refused the query: the credentials lack {action}"
         if code == "DataUnavailableException":
             return (
                 "Cost Explorer has no data for this period (it must be enabled for the account, and the first data "

@@ -2,14 +2,20 @@
 
 Every renderer takes the report's JSON (``accounting.build_report``), so all formats show the same numbers. The
 HTML page has no external assets (inline CSS, inline SVG charts): it can be mailed, archived or opened offline.
+
+Names, tag values and notes in a report come from users and from AWS, and each format shows them as data: the HTML
+escapes every interpolated value (:func:`escape`: text and attribute values alike) and has no script; CSV cells
+that a spreadsheet would run as a formula start with a quote (:func:`csv_cell`); chart labels are never TeX.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from html import escape
+from decimal import Decimal
 from typing import Any
 
 CSV_FIELDS = (
@@ -35,6 +41,29 @@ RUNNING_COLOUR = "#9AA3B5"  # neutral: running is the cost, not a schedule
 STOPPED_COLOUR = "#009E73"
 
 
+def escape(value: object) -> str:
+    """Any value as HTML text or a quoted attribute value: ``& < > " '`` escaped (``None`` is empty)."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+# What a spreadsheet reads as the start of a formula (OWASP "CSV injection"), and a plain number, which it does not.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that no spreadsheet runs as a formula: text starting with ``= + - @``, a tab or a carriage
+    return gets a leading single quote; numbers (and text that is just a number, like ``-1.5``) stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def render_csv(report: Mapping[str, Any]) -> str:
     """One row per resource; empty cells where a value is unknown (never 0 for an unknown price)."""
     out = io.StringIO()
@@ -42,7 +71,7 @@ def render_csv(report: Mapping[str, Any]) -> str:
     writer.writerow(CSV_FIELDS)
     for r in report["resources"]:
         row = {**r, "month": report["month"]}
-        writer.writerow(["" if row.get(f) is None else row.get(f) for f in CSV_FIELDS])
+        writer.writerow([csv_cell(row.get(f)) for f in CSV_FIELDS])
     return out.getvalue()
 
 
@@ -66,8 +95,12 @@ def schedule_colours(report: Mapping[str, Any]) -> dict[str, str]:
 
 
 def month_title(month: str) -> str:
+    """``2026-11`` as "November 2026"; a span ``2026-01/2026-03`` as "January 2026 – March 2026"."""
     import calendar
 
+    if "/" in month:
+        first, last = month.split("/", 1)
+        return f"{month_title(first)} – {month_title(last)}"
     year, m = month.split("-")
     return f"{calendar.month_name[int(m)]} {year}"
 
@@ -286,15 +319,17 @@ def render_html(report: Mapping[str, Any]) -> str:
         ("", "next 12 months (projected)", money(proj.get("estimated_savings"), "—")),
     ]
     notes = []
-    if t["unpriced_resources"]:
+    if t["unpriced_resources"] and not report.get("notes"):
         notes.append(
             f"{t['unpriced_resources']} resource(s) could not be priced ({number(t['unpriced_hours'])} stopped hours "
             "are not in the savings): see “Unpriced” below, or give their prices with --prices FILE."
         )
-    if actual.get("note"):
+    report_notes = [str(n) for n in report.get("notes") or []]
+    if actual.get("note") and not any(str(actual["note"]) in n for n in report_notes):
         notes.append(str(actual["note"]))
-    if proj.get("note"):
+    if proj.get("note") and not any(str(proj["note"]) in n for n in report_notes):
         notes.append(str(proj["note"]))
+    notes.extend(report_notes)
     card_html = "".join(
         f'<div class="card {cls}"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div></div>'
         for cls, k, v in cards
@@ -390,8 +425,8 @@ def render_html(report: Mapping[str, Any]) -> str:
     ce_line = ""
     if actual:
         ce_line = (
-            f" Actual cost: Cost Explorer {escape(str(actual.get('metric')))} of resources tagged "
-            f"{escape(str(actual.get('tag_key')))}, compute services only; {actual.get('requests', 0)} request(s) "
+            f" Actual cost: Cost Explorer {escape(actual.get('metric'))} of resources tagged "
+            f"{escape(actual.get('tag_key'))}, compute services only; {escape(actual.get('requests', 0))} request(s) "
             f"(US$0.01 each){', from the cache' if actual.get('cached') else ''}."
         )
     return f"""<!doctype html>
@@ -431,6 +466,13 @@ class ChartUnavailable(RuntimeError):
     """matplotlib is not installed."""
 
 
+def chart_text(value: object) -> str:
+    """A label matplotlib shows as it is: dollar signs are not TeX math, and a leading underscore does not hide
+    it from the legend."""
+    text = str(value).replace("$", r"\$")
+    return "\u200b" + text if text.startswith("_") else text
+
+
 def render_png(report: Mapping[str, Any], path: str) -> None:
     """Daily savings (stacked per schedule) and running vs stopped hours per schedule, as a PNG."""
     try:
@@ -454,11 +496,13 @@ def render_png(report: Mapping[str, Any], path: str) -> None:
         for name, colour in colours.items():
             values = [float((d.get("by_schedule") or {}).get(name) or 0.0) for d in days]
             if any(values):
-                top.bar(xs, values, bottom=base, color=colour, label=name or "(none)", width=0.75)
+                top.bar(xs, values, bottom=base, color=colour, label=chart_text(name or "(none)"), width=0.75)
                 base = [b + v for b, v in zip(base, values, strict=True)]
         top.set_title(
-            f"Estimated savings per day, {month_title(report['month'])}: "
-            f"{money(report['totals']['estimated_savings'])} in all"
+            chart_text(
+                f"Estimated savings per day, {month_title(report['month'])}: "
+                f"{money(report['totals']['estimated_savings'])} in all"
+            )
         )
         top.set_xlabel("day of month (UTC)")
         top.set_ylabel("USD")
@@ -468,7 +512,7 @@ def render_png(report: Mapping[str, Any], path: str) -> None:
             top.set_xlim(0.3, max(xs) + 0.7)
         if any(base):
             top.legend(loc="upper left", fontsize=9, frameon=False)
-        names = [g["schedule"] or "(none)" for g in groups]
+        names = [chart_text(g["schedule"] or "(none)") for g in groups]
         run = [g["running_hours"] for g in groups]
         stop = [g["stopped_hours"] for g in groups]
         bottom.barh(names, run, color=RUNNING_COLOUR, label="running hours")

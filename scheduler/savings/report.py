@@ -1,25 +1,73 @@
-"""One month's savings report from the store: the code behind ``isched report`` and the demo's report."""
+"""The savings report from the store: the code behind ``isched report`` and the demo's report.
+
+:func:`monthly_report` reads the ledger and state (:mod:`.accounting`), prices every resource's timeline, and,
+when asked to (:class:`CostQuestions`), puts Cost Explorer's figures beside the estimate: the actual tagged spend,
+its 12-month forecast, Reserved Instance and Savings Plans coverage of the stopped types, the accounts it covers,
+and a reconciliation of actual against expected spend and against a baseline from before scheduling started.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from scheduler.engine import Config
+from scheduler.engine import Config, iso_z
 from scheduler.store.state import StateStore
 
-from .accounting import build_report, month_usages, parse_month, price_of, project, read_ledger, value_usages
-from .costexplorer import METRICS, CostExplorer
+from .accounting import (
+    LEDGER_MONTHS_BACK,
+    MonthReader,
+    Row,
+    build_report,
+    earliest_first_seen,
+    month_of,
+    months_between,
+    parse_month,
+    price_of,
+    project,
+    read_ledger,
+    read_state,
+    shift_month,
+    usages,
+    value_usages,
+)
+from .costexplorer import METRICS, CostExplorer, caller_account
 from .prices import PriceBook, PriceTable
+
+BASELINE_DAYS = 30  # the baseline: the tagged spend of the 30 whole UTC days before scheduling started
+CE_HISTORY_MONTHS = 13  # Cost Explorer keeps 13 months of daily and monthly data (38 with multi-year data on)
+
+
+@dataclass
+class CostQuestions:
+    """What to ask Cost Explorer for a report: its client, the metric (``unblended`` | ``amortized``), the schedule
+    tag, and whether to break the spend down by linked account (asking from the management account)."""
+
+    explorer: CostExplorer
+    metric: str = "unblended"
+    tag_key: str = "Schedule"
+    linked_accounts: bool = False
+    today: date | None = None  # the real clock's UTC date (forecasts start there)
+
+
+def ce_end_day(start: datetime, end: datetime, instant: datetime) -> date:
+    """Cost Explorer's (exclusive) end date for a span counted up to ``instant``: whole UTC days, up to and
+    including the report's day."""
+    today = instant.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(start, min(end, today + timedelta(days=1))).date()
 
 
 def cost_explorer_spend(month: str, instant: datetime, metric: str, tag_key: str) -> dict[str, Any]:
     """Actual spend of the tagged resources from Cost Explorer, up to the end of the report's day."""
     start, end = parse_month(month)
-    today = instant.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    end_day = min(end, today + timedelta(days=1))  # Cost Explorer's end date is exclusive, in whole UTC days
-    return CostExplorer().month_spend(month, start.date(), end_day.date(), METRICS[metric], tag_key).to_json()
+    return (
+        CostExplorer()
+        .month_spend(month, start.date(), ce_end_day(start, end, instant), METRICS[metric], tag_key)
+        .to_json()
+    )
 
 
 def not_asked(metric: str, tag_key: str, why: str) -> dict[str, Any]:
@@ -34,17 +82,438 @@ def monthly_report(
     *,
     config: Config | None,
     pricing_api: bool,
-    actual: Mapping[str, Any],
+    actual: Mapping[str, Any] | None = None,
+    last_month: str | None = None,
+    group_by_tag: str | None = None,
+    ce: CostQuestions | None = None,
 ) -> dict[str, Any]:
-    """The report's JSON (SPEC §3 shape plus breakdowns) for ``month`` counted up to ``instant``."""
-    view = read_ledger(store, month)
-    usages = month_usages(month, instant, view.entries, view.records, view.opened)
+    """The report's JSON (SPEC §3 shape plus breakdowns) for ``month`` (to ``last_month``) counted up to
+    ``instant``. ``actual`` is Cost Explorer's spend as JSON when already known; otherwise ``ce`` asks it (and
+    more), and without either the actual figures are null."""
+    last = last_month or month
+    several = last != month
+    span = (parse_month(month)[0], parse_month(last)[1])
+    reader = MonthReader(store)
+    records = read_state(store)
+    view = read_ledger(store, month, last, until=instant, records=records, reader=reader)
+    found = usages(span[0], span[1], instant, view.entries, records, view.priors, config)
     book = PriceBook(prices, use_api=pricing_api)
-    rows = value_usages(usages, book.price)
+    rows = value_usages(found, book.price)
     current = [(r.usage, price_of(r.usage.current, book.price)[0]) for r in rows if r.usage.current is not None]
-    report = build_report(month, instant, rows, actual=actual, projection=project(current, config, instant))
-    report["ce_requests"] = int(actual.get("requests") or 0)
+    projection = project(current, config, instant, lookup=book.price)
+    end_day = ce_end_day(span[0], span[1], instant)
+    requests_before = ce.explorer.requests if ce is not None else 0
+    months = months_between(month, last) if several else None
+    monthly_spend: dict[str, Any] = {}
+    if actual is None:
+        if ce is None:
+            actual = not_asked("unblended", "Schedule", "Cost Explorer was not asked")
+        elif several:
+            assert months is not None
+            monthly_spend = ce.explorer.months_spend(months, span[0].date(), end_day, METRICS[ce.metric], ce.tag_key)
+            actual = _combined_spend(monthly_spend, METRICS[ce.metric], ce.tag_key)
+        else:
+            actual = ce.explorer.month_spend(month, span[0].date(), end_day, METRICS[ce.metric], ce.tag_key).to_json()
+    label = f"{month}/{last}" if several else month
+    report = build_report(
+        label,
+        instant,
+        rows,
+        actual=actual,
+        projection=projection,
+        span=span,
+        months=months,
+        group_by_tag=group_by_tag,
+    )
+    if several:
+        report["from_month"], report["to_month"] = month, last
+        for m in report["months"]:
+            spend = monthly_spend.get(m["month"])
+            m["actual_cost"] = _money_or_none(spend.total) if spend is not None and spend.available else None
+        report["cumulative"] = _cumulative(store, reader, records, month, instant, config, book, report["months"])
+    notes: list[str] = report["notes"]
+    if actual.get("note"):
+        notes.append(f"Actual cost: {actual['note']}")
+    if ce is not None:
+        _ask_more(report, rows, ce, span, end_day, records, notes)
+    else:
+        report["accounts"] = {
+            "calling_account": None,
+            "in_report": sorted({r.usage.key.account for r in rows}),
+            "covered": None,
+            "not_covered": None,
+            "scope": "Cost Explorer was not asked",
+            "by_account": {},
+            "note": None,
+        }
+        report["commitment_coverage"] = None
+        report["projection"]["cost_explorer_forecast"] = None
+        report["reconciliation"] = reconcile(report, rows, None, span, end_day)
+    if report["projection"].get("note"):
+        notes.append(f"Projection: {report['projection']['note']}")
+    report["ce_requests"] = (
+        (ce.explorer.requests - requests_before) if ce is not None else int(actual.get("requests") or 0)
+    )
     report["pricing_api_requests"] = book.api_requests
-    report["ledger_months_read"] = view.months_read
+    report["ledger_months_read"] = reader.reads
     book.save()
     return report
+
+
+def _money_or_none(value: Decimal | None) -> float | None:
+    return None if value is None else float(round(value, 2))
+
+
+def _combined_spend(by_month: Mapping[str, Any], metric: str, tag_key: str) -> dict[str, Any]:
+    """The spend of several months as one figure: known only when every month's is."""
+    spends = list(by_month.values())
+    out: dict[str, Any] = {
+        "metric": metric,
+        "tag_key": tag_key,
+        "available": bool(spends) and all(s.available for s in spends),
+        "requests": sum(s.requests for s in spends),
+        "cached": all(s.cached for s in spends),
+        "estimated": any(s.estimated for s in spends),
+    }
+    missing = [m for m, s in by_month.items() if not s.available]
+    if out["available"]:
+        out["total"] = _money_or_none(sum((s.total or Decimal(0) for s in spends), Decimal(0)))
+        out["all_services"] = _money_or_none(sum((s.all_services or Decimal(0) for s in spends), Decimal(0)))
+        per: dict[str, Decimal] = {}
+        for s in spends:
+            for k, v in s.by_schedule.items():
+                per[k] = per.get(k, Decimal(0)) + v
+        out["by_schedule_total"] = {k: _money_or_none(v) for k, v in sorted(per.items())}
+        out["note"] = None
+    else:
+        out["total"] = None
+        first = next((s.note for s in spends if s.note), None)
+        out["note"] = f"no tagged cost for {', '.join(missing)}" + (f": {first}" if first else "")
+    return out
+
+
+def _cumulative(
+    store: StateStore,
+    reader: MonthReader,
+    records: Mapping[Any, Any],
+    month: str,
+    instant: datetime,
+    config: Config | None,
+    book: PriceBook,
+    months: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Savings since the scheduler's first action: the months before the span (as far as the ledger goes back),
+    then each month of the span added in turn (``cumulative_savings`` of each month)."""
+    first_seen = earliest_first_seen(records)
+    oldest = shift_month(month_of(instant), -LEDGER_MONTHS_BACK)
+    begin = max(month_of(first_seen), oldest) if first_seen is not None else month
+    before = Decimal(0)
+    first_action: str | None = None
+    if begin < month:
+        start = parse_month(begin)[0]
+        end = parse_month(month)[0]
+        view = read_ledger(
+            store, begin, shift_month(month, -1), until=min(instant, end), records=dict(records), reader=reader
+        )
+        rows = value_usages(
+            usages(start, end, min(instant, end), view.entries, records, view.priors, config), book.price
+        )
+        before = sum((r.savings or Decimal(0) for r in rows if r.priced), Decimal(0))
+        actions = sorted(str(e["at"]) for e in view.entries if e.get("action") in ("stop", "start", "resize"))
+        first_action = iso_z(datetime.fromisoformat(actions[0])) if actions else None
+    running = before
+    for m in months:
+        if m["estimated_savings"] is not None:
+            running += Decimal(str(m["estimated_savings"]))
+        m["cumulative_savings"] = float(running)
+    return {
+        "since_month": begin,
+        "first_action_before_span": first_action,
+        "estimated_savings_before_span": float(before),
+        "estimated_savings": float(running),
+        "note": None
+        if first_seen is None or month_of(first_seen) >= oldest
+        else f"the ledger keeps 800 days: savings before {oldest} are not counted",
+    }
+
+
+# --- Cost Explorer around the estimate -------------------------------------------------------------------------------
+
+
+def _accounts(rows: Sequence[Row], caller: str | None, linked: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Which accounts the actual figures cover, against the accounts in the report."""
+    in_report = sorted({r.usage.key.account for r in rows})
+    if linked is not None and linked.get("available"):
+        covered = sorted(linked.get("by_account") or {})
+        scope = "linked accounts (asked from the management account, broken down by LINKED_ACCOUNT)"
+    elif caller is not None:
+        covered = [caller]
+        scope = (
+            "the calling account only; if it is the organization's management (payer) account, every member "
+            "account's cost is included (ask with --linked-accounts for the breakdown)"
+        )
+    else:
+        covered = []
+        scope = "not known"
+    missing = [a for a in in_report if a not in covered]
+    note = None
+    if missing and (linked is None or not linked.get("available")):
+        note = (
+            f"Cost Explorer answers for the account that asks ({caller or 'unknown'}): the actual cost includes "
+            f"accounts {', '.join(missing)} only if that is their organization's management account; run the "
+            "report with the management account's credentials and --linked-accounts for a per-account breakdown."
+        )
+    elif missing:
+        note = f"no tagged compute cost in Cost Explorer for accounts {', '.join(missing)}"
+    return {
+        "calling_account": caller,
+        "in_report": in_report,
+        "covered": covered,
+        "not_covered": missing,
+        "scope": scope,
+        "by_account": dict((linked or {}).get("by_account") or {}),
+        "note": note,
+    }
+
+
+def _ask_more(
+    report: dict[str, Any],
+    rows: Sequence[Row],
+    ce: CostQuestions,
+    span: tuple[datetime, datetime],
+    end_day: date,
+    records: Mapping[Any, Any],
+    notes: list[str],
+) -> None:
+    """Cost Explorer beside the estimate: accounts, coverage, forecast, baseline and reconciliation."""
+    explorer = ce.explorer
+    metric = METRICS[ce.metric]
+    start_day = span[0].date()
+    caller = caller_account()
+    linked = explorer.linked_spend(start_day, end_day, metric, ce.tag_key) if ce.linked_accounts else None
+    accounts = _accounts(rows, caller, linked)
+    report["accounts"] = accounts
+    if linked is not None:
+        for g in report["by_account"]:
+            g["actual_cost"] = (linked.get("by_account") or {}).get(g["account"]) if linked.get("available") else None
+        if linked.get("note"):
+            notes.append(f"Per-account actual cost: {linked['note']}")
+    if accounts["note"]:
+        notes.append(accounts["note"])
+
+    # Reserved Instances and Savings Plans: do they cover the stopped types?
+    if any(r.usage.stops for r in rows) and end_day > start_day:
+        coverage = explorer.coverage(start_day, end_day)
+        _apply_coverage(report, rows, coverage, notes)
+    else:
+        report["commitment_coverage"] = None
+
+    # Cost Explorer's own forecast, beside the projection.
+    today = ce.today or datetime.now(UTC).date()
+    until = date(today.year + 1, today.month, 1)
+    schedules = sorted({r.usage.schedule for r in rows if r.usage.schedule})
+    forecast = explorer.forecast(today, until, metric, ce.tag_key, schedules)
+    report["projection"]["cost_explorer_forecast"] = forecast
+    if forecast.get("note"):
+        notes.append(f"Cost Explorer forecast: {forecast['note']}")
+
+    baseline = _baseline(rows, records, ce, span, end_day)
+    report["reconciliation"] = reconcile(report, rows, baseline, span, end_day)
+
+
+def _apply_coverage(report: dict[str, Any], rows: Sequence[Row], coverage: Mapping[str, Any], notes: list[str]) -> None:
+    reservations = coverage.get("reservations") or {}
+    plans = coverage.get("savings_plans") or {}
+    flagged: list[str] = []
+    for row, out in zip(rows, report["resources"], strict=True):
+        if not row.usage.stops:
+            continue
+        if not coverage.get("available"):
+            continue
+        service = "rds" if row.usage.key.service == "rds" else "ec2"
+        region = row.usage.key.region
+        types = sorted({t for s in row.usage.stops for t in _plain_types(s.pricing)})
+        ri = [reservations.get(f"{service}|{region}|{t}") for t in types]
+        sp = [plans.get(f"{region}|{t.split('.')[0]}") for t in types if service == "ec2"]
+        answered = coverage.get("answered") or {}
+        # A type missing from an answer had no coverage (0); a question not answered is unknown (None).
+        ri_pct = max((p or 0.0 for p in ri), default=0.0) if answered.get(service) else None
+        sp_pct = (
+            max((p or 0.0 for p in sp), default=0.0) if service == "ec2" and answered.get("savings_plans") else None
+        )
+        known = [p for p in (ri_pct, sp_pct) if p is not None]
+        unknown = ri_pct is None or (service == "ec2" and sp_pct is None)
+        covered: bool | None = True if any(known) else (None if unknown else False)
+        out["commitment_coverage"] = {
+            "reserved_instances_percent": ri_pct,
+            "savings_plans_percent": sp_pct,
+            "covered": covered,
+        }
+        if covered:
+            flagged.append(f"{out['resource']} ({', '.join(types)} in {region})")
+    report["commitment_coverage"] = dict(coverage)
+    if not coverage.get("available"):
+        notes.append(
+            "Reserved Instance and Savings Plans coverage is not available ("
+            + "; ".join(coverage.get("notes") or ["not asked"])
+            + "): where commitments cover the stopped types, a stop saves less than shown."
+        )
+    elif flagged:
+        notes.append(
+            "Reserved Instances or Savings Plans covered part of these stopped types this period, so stopping them "
+            "saves less than shown (the commitment is paid either way): " + "; ".join(flagged) + "."
+        )
+    for n in coverage.get("notes") or []:
+        if coverage.get("available"):
+            notes.append(n)
+
+
+def _plain_types(pricing: Any) -> list[str]:
+    return [c.query.type for c in getattr(pricing, "components", ())]
+
+
+def _baseline(
+    rows: Sequence[Row], records: Mapping[Any, Any], ce: CostQuestions, span: tuple[datetime, datetime], end_day: date
+) -> dict[str, Any]:
+    """The tagged compute spend per day over the 30 days before scheduling began, scaled to the report's days."""
+    keys = {r.usage.key for r in rows}
+    began = earliest_first_seen({k: v for k, v in records.items() if k in keys})
+    out: dict[str, Any] = {
+        "from": None,
+        "to": None,
+        "days": BASELINE_DAYS,
+        "total": None,
+        "per_day": None,
+        "for_this_period": None,
+        "note": None,
+    }
+    if began is None:
+        out["note"] = "no record says when scheduling began"
+        return out
+    end = began.date()
+    start = end - timedelta(days=BASELINE_DAYS)
+    out["from"], out["to"] = start.isoformat(), end.isoformat()
+    today = ce.today or datetime.now(UTC).date()
+    if start < date(today.year - 1, today.month, 1) - timedelta(days=31):
+        out["note"] = (
+            f"scheduling began {end.isoformat()}, before Cost Explorer's {CE_HISTORY_MONTHS} months of history: "
+            "no baseline"
+        )
+        return out
+    spend = ce.explorer.month_spend(f"baseline {start}", start, end, METRICS[ce.metric], ce.tag_key)
+    if not spend.available or spend.total is None:
+        out["note"] = (
+            f"Cost Explorer has no cost tagged '{ce.tag_key}' before scheduling began ({spend.note or 'empty'}); "
+            "cost allocation tags only apply to usage after the tag was put on a resource"
+        )
+        return out
+    per_day = spend.total / BASELINE_DAYS
+    days = (end_day - span[0].date()).days
+    out["total"] = _money_or_none(spend.total)
+    out["per_day"] = float(round(per_day, 4))
+    out["for_this_period"] = _money_or_none(per_day * days)
+    out["period_days"] = days
+    return out
+
+
+def reconcile(
+    report: Mapping[str, Any],
+    rows: Sequence[Row],
+    baseline: Mapping[str, Any] | None,
+    span: tuple[datetime, datetime],
+    end_day: date,
+) -> dict[str, Any]:
+    """Actual tagged compute spend against what the ledger and prices say it should have been, and against the
+    baseline from before scheduling; the variance, and what explains it."""
+    totals = report["totals"]
+    actual = report.get("actual") or {}
+    actual_cost = totals.get("actual_cost")
+    expected = totals.get("estimated_running_cost")
+    invisible = [r for r in rows if r.priced and _not_under_tag(r)]
+    hidden = sum((r.running_cost or Decimal(0) for r in invisible), Decimal(0))
+    out: dict[str, Any] = {
+        "period": {"from": span[0].date().isoformat(), "to": end_day.isoformat(), "counted_to": report["at"]},
+        "actual_cost": actual_cost,
+        "expected_cost": expected,
+        "cost_if_always_running": totals.get("cost_if_always_running"),
+        "estimated_savings": totals.get("estimated_savings"),
+        "expected_cost_not_under_tag": _money_or_none(hidden) if invisible else 0.0,
+        "variance": None,
+        "variance_percent": None,
+        "variance_under_tag": None,
+        "baseline": dict(baseline) if baseline is not None else None,
+        "savings_vs_baseline": None,
+        "explanation": [],
+    }
+    why: list[str] = out["explanation"]
+    if actual_cost is None:
+        why.append(f"No actual cost from Cost Explorer: {actual.get('note') or 'not available'}.")
+    if actual_cost is not None and expected is not None:
+        variance = Decimal(str(actual_cost)) - Decimal(str(expected))
+        out["variance"] = _money_or_none(variance)
+        if expected:
+            out["variance_percent"] = float(round(variance * 100 / Decimal(str(expected)), 2))
+        out["variance_under_tag"] = _money_or_none(variance + hidden)
+        direction = "above" if variance > 0 else "below" if variance < 0 else "equal to"
+        why.append(
+            f"Actual tagged compute spend is US${abs(variance):,.2f} {direction} the expected "
+            "(running hours × on-demand price)."
+        )
+    if invisible:
+        why.append(
+            f"US${hidden:,.2f} of the expected cost is Auto Scaling group instances or Aurora cluster members "
+            f"({', '.join(r.usage.key.resource for r in invisible[:10])}): they do not carry the schedule tag unless "
+            "it is propagated, so Cost Explorer does not count them under it"
+            + (
+                f"; against the expected cost of what it can see, the actual is "
+                f"US${out['variance_under_tag']:,.2f} off."
+                if out["variance_under_tag"] is not None
+                else "."
+            )
+        )
+    if totals.get("unpriced_resources"):
+        why.append(
+            f"{totals['unpriced_resources']} unpriced resource(s) are in the actual cost but not in the expected."
+        )
+    why.append(
+        "The expected cost is at on-demand list prices; the actual reflects Reserved Instances, Savings Plans, "
+        "credits and discounts, and the metric chosen."
+    )
+    why.append(
+        f"Cost Explorer counts whole UTC days to {end_day.isoformat()} (its latest day is usually incomplete: "
+        f"data lags by up to 24 hours); the ledger counts to {report['at']}."
+    )
+    if actual.get("estimated"):
+        why.append("Cost Explorer marks these figures as estimated: the month is not closed.")
+    why.append(
+        "The actual cost includes every resource carrying the tag, also ones isched does not manage (other "
+        "regions, services or accounts than it scans), and storage is not in it (compute services only)."
+    )
+    accounts = report.get("accounts") or {}
+    if accounts.get("not_covered"):
+        why.append(f"Accounts not covered by the actual figures: {', '.join(accounts['not_covered'])}.")
+    if baseline is not None and baseline.get("for_this_period") is not None and actual_cost is not None:
+        diff = Decimal(str(baseline["for_this_period"])) - Decimal(str(actual_cost))
+        out["savings_vs_baseline"] = _money_or_none(diff)
+        why.append(
+            f"Against the baseline (US${baseline['per_day']:,.4f} a day in the {baseline['days']} days before "
+            f"scheduling began, over {baseline.get('period_days')} days: US${baseline['for_this_period']:,.2f}), "
+            f"this period's actual is US${abs(diff):,.2f} {'lower' if diff >= 0 else 'higher'}; fleet changes since "
+            "then are in this difference too."
+        )
+    elif baseline is not None and baseline.get("note"):
+        why.append(f"No baseline: {baseline['note']}.")
+    return out
+
+
+def _not_under_tag(row: Row) -> bool:
+    """Resources whose billed instances do not carry the schedule tag themselves."""
+    if row.usage.key.service == "asg":
+        return True
+    pricing = row.usage.pricing
+    return (
+        row.usage.key.service == "rds"
+        and bool(pricing.components)
+        and pricing.components[0].query.engine is not None
+        and str(pricing.components[0].query.engine).startswith("aurora")
+    )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
@@ -226,6 +227,9 @@ class Ec2Adapter:
         reason = inst.get("StateReason") or {}
         if state == "stopped" and (reason.get("Code") or reason.get("Message")):
             details["state_reason"] = {"code": reason.get("Code"), "message": reason.get("Message")}
+        changed = _transition_time(inst.get("StateTransitionReason"))
+        if state == "stopped" and changed is not None:
+            details["stopped_at"] = changed  # when it stopped, for the savings report's stopped-by-hand time
         return Resource(
             service=self.name,
             id=iid,
@@ -431,3 +435,19 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, WaiterError):
         return f"the instance did not reach the expected state in time ({exc.reason})"
     return aws_error(exc)
+
+
+_TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
+
+
+def _transition_time(reason: object) -> str | None:
+    """The instant in an EC2 StateTransitionReason such as ``User initiated (2026-11-30 15:03:12 GMT)``."""
+    if not isinstance(reason, str):
+        return None
+    found = _TRANSITION_TIME.search(reason)
+    if found is None:
+        return None
+    try:
+        return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).isoformat()
+    except ValueError:
+        return None

@@ -183,11 +183,18 @@ class RdsAdapter:
         clusters = list(self._pages("describe_db_clusters", "DBClusters"))
         classes = {db["DBInstanceIdentifier"]: db.get("DBInstanceClass") for db in instances}
 
+        # `isched tag` copies a cluster's schedule tag onto its member instances, so that their cost is allocated to
+        # the tag; such a member is scheduled with its cluster, not on its own.
+        cluster_tags = {c["DBClusterIdentifier"]: tag_dict(c.get("TagList")).get(tag_key) for c in clusters}
         found: list[Resource] = []
         for db in instances:
             tags = tag_dict(db.get("TagList"))
-            if tag_key in tags:
-                found.append(self._instance(db, tags, tags[tag_key]))
+            if tag_key not in tags:
+                continue
+            cluster = db.get("DBClusterIdentifier")
+            if cluster and cluster_tags.get(cluster) is not None:
+                continue
+            found.append(self._instance(db, tags, tags[tag_key]))
         for cluster in clusters:
             tags = tag_dict(cluster.get("TagList"))
             if tag_key in tags:

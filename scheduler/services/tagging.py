@@ -53,15 +53,15 @@ ASG_PAGE_SIZE = 100
 RDS_PAGE_SIZE = 100
 RDS_FILTER_VALUES = 50
 
-_INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+_INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
 # RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter; stored and matched case-insensitively.
-_RDS_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+_RDS_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
 _ARN = re.compile(
-    r"^arn:(?P<partition>aws(?:-[a-z]+)*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.*)$"
+    r"^arn:(?P<partition>aws(?:-[a-z]+)*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.*)\Z"
 )
-_EC2_RESOURCE = re.compile(r"^instance/(?P<id>i-(?:[0-9a-f]{8}|[0-9a-f]{17}))$")
-_ASG_RESOURCE = re.compile(r"^autoScalingGroup:[0-9a-fA-F-]+:autoScalingGroupName/(?P<id>.+)$")
-_RDS_RESOURCE = re.compile(r"^(?P<type>db|cluster):(?P<id>[A-Za-z][A-Za-z0-9-]{0,62})$")
+_EC2_RESOURCE = re.compile(r"^instance/(?P<id>i-(?:[0-9a-f]{8}|[0-9a-f]{17}))\Z")
+_ASG_RESOURCE = re.compile(r"^autoScalingGroup:[0-9a-fA-F-]+:autoScalingGroupName/(?P<id>.+)\Z")
+_RDS_RESOURCE = re.compile(r"^(?P<type>db|cluster):(?P<id>[A-Za-z][A-Za-z0-9-]{0,62})\Z")
 
 # Instances on their way out are not worth tagging; everything else can be started or stopped by a schedule.
 _LIVE_EC2_STATES = ["pending", "running", "stopping", "stopped"]
@@ -101,6 +101,7 @@ class Resource:
     tags: Mapping[str, str] = field(default_factory=dict, compare=False)
     state: str | None = None  # EC2 instance state / RDS status
     cluster: str | None = None  # for an RDS DB instance: the DB cluster it belongs to
+    members: tuple[str, ...] = field(default=(), compare=False)  # for an RDS DB cluster: its DB instances
 
     @property
     def key(self) -> ResourceKey:
@@ -292,6 +293,10 @@ def _rds_clusters(clients: Clients, region: str, **params: Any) -> Iterator[Reso
                 arn=cluster["DBClusterArn"],
                 tags=_tag_map(cluster.get("TagList")),
                 state=cluster.get("Status"),
+                # An identifier (moto answers an ARN there: its last part is the identifier).
+                members=tuple(
+                    str(m["DBInstanceIdentifier"]).rsplit(":db:", 1)[-1] for m in cluster.get("DBClusterMembers") or []
+                ),
             )
 
 
@@ -448,7 +453,8 @@ def _writer(
     if kind == "asg":
         asg = clients.get("autoscaling", region)
         if op == "tag":
-            # The scheduler acts on the group, so the tag must not spread to the instances it launches.
+            # Propagated to the instances the group launches, so that their cost is allocated to the schedule tag
+            # (Cost Explorer sees instances, not groups). The EC2 worker never acts on group members itself.
             return ASG_TAG_BATCH, lambda c: asg.create_or_update_tags(
                 Tags=[
                     {
@@ -456,7 +462,7 @@ def _writer(
                         "ResourceType": "auto-scaling-group",
                         "Key": key,
                         "Value": value,
-                        "PropagateAtLaunch": False,
+                        "PropagateAtLaunch": True,
                     }
                     for r in c
                 ]
@@ -487,6 +493,31 @@ def _write(
     return errors
 
 
+def _follow_members(
+    clusters: Sequence[Resource], op: Operation, key: str, value: str, clients: Clients
+) -> dict[ResourceKey, str]:
+    """Copies a cluster's schedule tag to (or removes it from) its member instances: RDS bills the instances, so
+    Cost Explorer allocates their cost to the tag only if they carry it. The cluster's errors, if any member failed.
+    """
+    out: dict[ResourceKey, str] = {}
+    for cluster in clusters:
+        if not cluster.members:
+            continue
+        try:
+            members = list(_lookup(clients, cluster.region, "rds", [_norm("rds", m) for m in cluster.members]).values())
+        except (BotoCoreError, ClientError) as exc:
+            out[cluster.key] = f"the cluster is done, but its member instances could not be read: {aws_error(exc)}"
+            continue
+        failed = _write(members, op, key, value, clients)
+        if failed:
+            names = ", ".join(sorted(k[2] for k in failed))
+            out[cluster.key] = (
+                f"the cluster is done, but not its member instance(s) {names} (their cost is allocated by this tag): "
+                f"{next(iter(failed.values()))}"
+            )
+    return out
+
+
 def _refusal(resource: Resource, op: Operation) -> str | None:
     """Why a resource must not get the schedule tag, if it must not."""
     if op == "tag" and resource.kind == "rds" and resource.cluster:
@@ -511,6 +542,9 @@ def _apply(
         if isinstance(resolution, Resource) and _refusal(resolution, op) is None:
             todo.setdefault(resolution.key, resolution)  # the same resource named twice is written once
     errors = _write(list(todo.values()), op, key, value, clients)
+    errors |= _follow_members(
+        [r for r in todo.values() if r.kind == "rds-cluster" and r.key not in errors], op, key, value, clients
+    )
     outcomes: list[Outcome] = []
     for given, region, kind, ident, arn, resolution in named:
         if isinstance(resolution, str):

@@ -20,6 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.integration import ce_stub
+
 SCHEDULES = """
 periods:
   office: {begintime: "09:00", endtime: "17:00", weekdays: mon-fri}
@@ -178,8 +180,9 @@ STOPPED = 35 + 28 * MINUTE
 RUNNING = 24 + 12 * MINUTE
 
 
-def test_ec2_asg_rds_aurora_savings_to_the_minute_and_cent(run, setup, write, aws):
+def test_ec2_asg_rds_aurora_savings_to_the_minute_and_cent(run, setup, write, aws, monkeypatch):
     region = setup
+    ce = ce_stub.install(monkeypatch)  # forecast and coverage: refused (moto has neither)
     ids = make_fleet(region)
     passes(run, *WEEK)
     rds = boto3.client("rds", region_name=region)
@@ -226,7 +229,8 @@ def test_ec2_asg_rds_aurora_savings_to_the_minute_and_cent(run, setup, write, aw
     # Cost Explorer: tagged compute spend only; EC2 - Other and untagged cost are reported apart.
     assert totals["actual_cost"] == pytest.approx(16.75)
     assert body["actual"]["all_services"] == pytest.approx(17.55)
-    assert body["ce_requests"] == 1
+    assert ce.count("GetCostAndUsage") == 2  # the month's spend, and the baseline before scheduling began
+    assert body["ce_requests"] == len(ce.calls)
     sched = {g["schedule"]: g for g in body["by_schedule"]}
     assert sched["office"]["actual_cost"] == pytest.approx(4.25) and sched["office"]["resources"] == 3
     assert sched["office-db"]["estimated_savings"] == pytest.approx(1.21 + 18.44)
@@ -239,13 +243,16 @@ def test_ec2_asg_rds_aurora_savings_to_the_minute_and_cent(run, setup, write, aw
     # 40 running hours a week: a year of it leaves 8760 - 2088 (52 weeks + 1 weekday) hours or so stopped.
     assert 6500 < projection["by_schedule"][0]["stopped_hours"] < 6800
 
-    # The same report again: Cost Explorer answers from the cache, no new request (US$0.01 each).
+    # The same report again: the month's spend comes from the cache, no new request (US$0.01 each); the empty
+    # baseline answer was not cached, so it is asked again.
     again = report(run, "--month", "2026-03", "--at", AT, "--prices", prices_file(write, region))
-    assert again["ce_requests"] == 0 and again["totals"]["actual_cost"] == pytest.approx(16.75)
+    assert again["totals"]["actual_cost"] == pytest.approx(16.75) and again["actual"]["cached"]
+    assert ce.count("GetCostAndUsage") == 3
 
 
-def test_month_boundary_manual_start_unknown_price_and_untagged_cost(run, setup, write, aws):
+def test_month_boundary_manual_start_unknown_price_and_untagged_cost(run, setup, write, aws, monkeypatch):
     region = setup
+    ce = ce_stub.install(monkeypatch)
     ec2 = boto3.client("ec2", region_name=region)
     image = ec2.describe_images()["Images"][0]["ImageId"]
 
@@ -296,7 +303,9 @@ def test_month_boundary_manual_start_unknown_price_and_untagged_cost(run, setup,
         "Cost allocation tags" in april["actual"]["note"]
         and "update-cost-allocation-tags-status" in (april["actual"]["note"])
     )
-    assert april["ce_requests"] == 1
+    spend = ce.params("GetCostAndUsage")[0]
+    assert spend["TimePeriod"] == {"Start": "2026-04-01", "End": "2026-04-02"}
+    assert april["ce_requests"] == len(ce.calls)
 
 
 def test_every_format_and_the_chart(run, setup, write, tmp_path):

@@ -156,9 +156,14 @@ def test_replicas_members_and_serverless_v1_are_unschedulable(rds: Any, make_ins
         DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source, Tags=[{"Key": TAG, "Value": "office"}]
     )
     cluster, members = make_cluster()
-    # A member tagged directly (people do this: the console shows instances, not clusters).
-    member_arn = rds.describe_db_instances(DBInstanceIdentifier=members[0])["DBInstances"][0]["DBInstanceArn"]
+    # A member tagged directly (people do this: the console shows instances, not clusters) of an untagged cluster.
+    untagged_cluster, untagged_members = make_cluster(schedule=None)
+    member_arn = rds.describe_db_instances(DBInstanceIdentifier=untagged_members[0])["DBInstances"][0]["DBInstanceArn"]
     rds.add_tags_to_resource(ResourceName=member_arn, Tags=[{"Key": TAG, "Value": "office"}])
+    # A member of a tagged cluster carries the tag too (`isched tag` copies it, for cost allocation): it is
+    # scheduled through its cluster and is not a resource of its own.
+    tagged_member_arn = rds.describe_db_instances(DBInstanceIdentifier=members[0])["DBInstances"][0]["DBInstanceArn"]
+    rds.add_tags_to_resource(ResourceName=tagged_member_arn, Tags=[{"Key": TAG, "Value": "office"}])
     serverless = uid("sl")
     rds.create_db_cluster(
         DBClusterIdentifier=serverless,
@@ -169,7 +174,10 @@ def test_replicas_members_and_serverless_v1_are_unschedulable(rds: Any, make_ins
         Tags=[{"Key": TAG, "Value": "office"}],
     )
 
-    found = discover(RdsAdapter(REGION), source, replica, cluster, members[0], serverless)
+    found = discover(RdsAdapter(REGION), source, replica, cluster, untagged_members[0], serverless)
+    assert members[0] not in {r.id for r in RdsAdapter(REGION).discover(TAG)}
+    members = untagged_members
+    cluster_of_member = untagged_cluster
 
     assert (
         found[replica].unschedulable
@@ -179,8 +187,9 @@ def test_replicas_members_and_serverless_v1_are_unschedulable(rds: Any, make_ins
         f"DB instance {source} has read replicas ({replica}): RDS cannot stop a DB instance that has read replicas"
     )
     reason = found[members[0]].unschedulable
-    assert reason is not None and f"member of DB cluster {cluster}" in reason and "tag its cluster instead" in reason
-    assert found[members[0]].details["cluster"] == cluster
+    assert reason is not None and f"member of DB cluster {cluster_of_member}" in reason
+    assert "tag its cluster instead" in reason
+    assert found[members[0]].details["cluster"] == cluster_of_member
     assert found[serverless].unschedulable == (
         f"DB cluster {serverless} is an Aurora Serverless v1 cluster (engine mode serverless), which RDS cannot stop"
     )

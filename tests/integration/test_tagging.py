@@ -144,7 +144,8 @@ class World:
         elif kind == "asg":
             groups = client("autoscaling", region).describe_auto_scaling_groups(AutoScalingGroupNames=[ident])
             raw = groups["AutoScalingGroups"][0].get("Tags", [])
-            assert all(t["PropagateAtLaunch"] is False for t in raw if t["Key"] == "Schedule")
+            # Propagated to the group's instances, so that Cost Explorer allocates their cost to the tag.
+            assert all(t["PropagateAtLaunch"] is True for t in raw if t["Key"] == "Schedule")
         elif kind == "rds":
             raw = client("rds", region).describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["TagList"]
         else:
@@ -407,7 +408,8 @@ def test_aurora_member_instance_is_refused_in_favour_of_its_cluster(cli, world):
     res = r.by_resource()
     assert res[aurora]["ok"] and not res[member]["ok"]
     assert f"belongs to DB cluster '{aurora}'" in res[member]["error"] and "tag the cluster" in res[member]["error"]
-    assert "Schedule" not in world.tags("rds", member)
+    # Named on its own it is refused; as a member of the tagged cluster it carries the tag (cost allocation).
+    assert world.tags("rds", member)["Schedule"] == "office"
     # Removing a tag from a member is always allowed.
     assert cli("untag", member, "--json").code == 0
 
@@ -558,7 +560,7 @@ def test_writes_are_batched_and_lookups_are_few(world, monkeypatch):
     assert all(o.ok for o in outcomes)
     assert len(creates) == 3  # 7 instances in batches of 3
     assert len(asg_writes) == 3  # 5 groups in batches of 2
-    assert all(t["PropagateAtLaunch"] is False for call in asg_writes for t in call["Tags"])
+    assert all(t["PropagateAtLaunch"] is True for call in asg_writes for t in call["Tags"])
     assert len(asg_reads) == 1 and len(rds_reads) == 1  # all five names looked up in one call per kind
     for iid in iids:
         assert world.tags("ec2", iid)["Schedule"] == "office"
@@ -613,3 +615,35 @@ def test_find_where_failure_is_a_command_error(cli, world, monkeypatch):
     monkeypatch.setattr(tagging, "find_where", broken)
     r = cli("tag", "--where", "team=x", "--schedule", "office", "--yes")
     assert r.code == 1 and "could not list EC2 instances" in r.err
+
+
+def test_tagging_an_aurora_cluster_tags_its_member_instances_and_the_worker_schedules_only_the_cluster(cli, world):
+    """RDS bills the member instances, so they carry the cluster's schedule tag for cost allocation; the RDS worker
+    then finds them tagged but schedules them only through their cluster (no error for the members)."""
+    from scheduler.services.rds import RdsAdapter
+
+    aurora = uid("aurora")
+    world.cluster(aurora)
+    members = [uid("member") for _ in range(2)]
+    for m in members:
+        world.db(m, cluster=aurora)
+    r = cli("tag", aurora, "--schedule", "office", "--json")
+    assert r.code == 0, r.err
+    for m in members:
+        assert world.tags("rds", m)["Schedule"] == "office"
+    found = {res.id: res for res in RdsAdapter(HOME).discover("Schedule")}
+    assert aurora in found and not found[aurora].unschedulable
+    assert not set(members) & set(found)
+    # A member tagged on its own (its cluster untagged) is still reported as unschedulable.
+    r = cli("untag", aurora, "--json")
+    assert r.code == 0, r.err
+    for m in members:
+        assert "Schedule" not in world.tags("rds", m)
+    client("rds", HOME).add_tags_to_resource(
+        ResourceName=client("rds", HOME).describe_db_instances(DBInstanceIdentifier=members[0])["DBInstances"][0][
+            "DBInstanceArn"
+        ],
+        Tags=[{"Key": "Schedule", "Value": "office"}],
+    )
+    found = {res.id: res for res in RdsAdapter(HOME).discover("Schedule")}
+    assert found[members[0]].unschedulable and aurora in found[members[0]].unschedulable
