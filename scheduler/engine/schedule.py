@@ -99,9 +99,7 @@ class Schedule:
 
 def parse_name(value: object, what: str) -> str:
     if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
-        raise FieldError(
-            f"{quote(value)} is not a valid {what} name (1-64 letters, digits, -, _ and .)"
-        )
+        raise FieldError(f"{quote(value)} is not a valid {what} name (1-64 letters, digits, -, _ and .)")
     return value
 
 

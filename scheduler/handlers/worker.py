@@ -145,6 +145,11 @@ def process(
         scope = _check_scope(payload, tables, real)
     except PayloadError as exc:
         return _reject(exc)
+    except Exception as exc:  # the config table could not be read
+        if is_retryable(exc):
+            raise RetryableError(f"{type(exc).__name__}: {exc}") from exc
+        logger.exception(f"{target}: the pass scope could not be read")
+        return {"status": "failed", "target": str(target), "error": f"{type(exc).__name__}: {exc}"}
     state = StateStore(tables)
     sessions = sessions or AccountSessions(role_name=settings.role_name, external_id=settings.external_id)
     result: WorkerResult
