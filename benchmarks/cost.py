@@ -65,7 +65,9 @@ EVENTBRIDGE_PER_EVENT = 1.00 / 1_000_000
 
 HOURS_PER_MONTH = 730
 LAMBDA_PLATFORM_LOG_BYTES = 320  # START, END and REPORT lines of one invocation, as Lambda writes them
-ALARM_METRICS = 5  # template.yaml: two Lambda Errors alarms (1 metric each) + the worker errors alarm (3 metrics)
+# template.yaml: two Lambda Errors alarms (1 metric each) + the worker errors and skipped-passes alarms (3 metrics each)
+ALARM_METRICS = 8
+METRIC_ALARM_METRICS = 6  # the two alarms on isched's own metrics, gone with PublishMetrics=false
 
 SCHEDULES = """
 periods:
@@ -451,7 +453,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {'total per month':<26} {'':<62} {total:>9.2f} {free:>12.2f}")
         # PublishMetrics=false: no EMF metrics and no alarm on them (the two Lambda Errors alarms stay).
         no_metrics = (
-            total - next(x.usd for x in lines if x.item.startswith("CloudWatch metrics")) - 3 * ALARM_METRIC_MONTH
+            total
+            - next(x.usd for x in lines if x.item.startswith("CloudWatch metrics"))
+            - METRIC_ALARM_METRICS * ALARM_METRIC_MONTH
         )
         print(f"  {'with PublishMetrics=false':<26} {'':<62} {no_metrics:>9.2f}")
 
