@@ -16,7 +16,7 @@ from scheduler.engine import iso_z
 from scheduler.runtime.orchestrator import LocalInvoker, PassRequest, run_pass, targets_for
 from scheduler.runtime.status import fleet_status
 from scheduler.runtime.worker import invalid_schedules
-from scheduler.services.base import SERVICES
+from scheduler.services.registry import SERVICES, not_a_service
 from scheduler.store.state import StateStore
 
 from .context import config_store, tables
@@ -71,7 +71,7 @@ def _resolve_targets(
     svc = _split(services) or list(SERVICES)
     for s in svc:
         if s not in SERVICES:
-            raise InputError(f"'{s}' is not a service (one of {', '.join(SERVICES)})", "--services")
+            raise InputError(not_a_service(s), "--services")
     if not acc:
         acc = [sessions.hub_account]
     if not reg:

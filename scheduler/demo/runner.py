@@ -19,6 +19,7 @@ from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import reset_clients
 from scheduler.engine import Config, parse_text
 from scheduler.runtime.orchestrator import LocalInvoker, targets_for
+from scheduler.services.registry import SERVICES
 from scheduler.store.config import ConfigStore
 from scheduler.store.state import StateStore
 from scheduler.store.tables import Tables
@@ -102,7 +103,7 @@ def run_demo(
     state = StateStore(tables)
     # One worker thread: the embedded AWS runs in this process and holds the GIL, so more threads only contend.
     invoker = LocalInvoker(config, state, AccountSessions(base, role_name=ROLE_NAME), max_workers=1)
-    targets = targets_for([HUB_ACCOUNT, SPOKE_ACCOUNT], REGIONS, ["ec2", "asg", "rds"])
+    targets = targets_for([HUB_ACCOUNT, SPOKE_ACCOUNT], REGIONS, list(SERVICES))
     t1 = time.perf_counter()
     sim = simulate(fleet, config, invoker, targets, start, days, seed, every_pass=every_pass, on_tick=on_tick)
     timings["passes"] = time.perf_counter() - t1

@@ -14,7 +14,7 @@ from pynamodb.exceptions import PynamoDBException
 from scheduler.aws.accounts import AssumeRoleError
 from scheduler.aws.session import is_account_id, is_region
 from scheduler.runtime.worker import WorkerResult
-from scheduler.services.base import SERVICES
+from scheduler.services.registry import SERVICES, not_a_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,7 +121,7 @@ def env_services(env: Mapping[str, str], name: str = "ISCHED_SERVICES") -> list[
     services = env_list(env, name) or list(SERVICES)
     for s in services:
         if s not in SERVICES:
-            raise SettingsError(name, f"'{s}' is not a service (one of {', '.join(SERVICES)})")
+            raise SettingsError(name, not_a_service(s))
     return services
 
 

@@ -17,9 +17,8 @@ from pynamodb.exceptions import UpdateError
 
 from scheduler.aws.accounts import AccountSessions, AssumeRoleError
 from scheduler.engine import Config, iso_z
-from scheduler.runtime.adapters import make_adapter
 from scheduler.runtime.lambda_invoker import PayloadError, WorkerPayload
-from scheduler.runtime.worker import CLOCK_SKEW, WorkerResult, invalid_schedules, run_worker
+from scheduler.runtime.worker import CLOCK_SKEW, WorkerResult, invalid_schedules, run_target
 from scheduler.store.config import ConfigStore, StoreError
 from scheduler.store.pass_scope import PassScope, config_digest, read_scope
 from scheduler.store.state import StateStore, Target
@@ -155,15 +154,14 @@ def process(
     result: WorkerResult
     try:
         config, invalid = _load_config(payload, tables, scope)
-        session = sessions.session(target.account)
         options = {"snapshot_before_stop": settings.rds_snapshot, **(adapter_options or {})}
-        adapter = make_adapter(target.service, target.region, session, **options)
-        result = run_worker(
+        result = run_target(
             target,
             payload.at,
             config,
-            adapter,
             state,
+            sessions,
+            adapter_options=options,
             tag_key=payload.tag_key,
             dry_run=payload.dry_run,
             logger=logger,

@@ -18,7 +18,7 @@ from typing import Any
 
 from scheduler.aws.session import client, is_account_id, is_region
 from scheduler.engine import Config, ConfigError, iso_z, parse_config
-from scheduler.services.base import SERVICES
+from scheduler.services.registry import SERVICES, not_a_service
 from scheduler.store.state import Target
 
 from .orchestrator import PassRequest
@@ -145,7 +145,7 @@ def _target(raw: object) -> Target:
     if not isinstance(region, str) or not is_region(region):
         raise PayloadError("target.region", f"{_short(region)} is not an AWS region name (e.g. eu-west-1)")
     if service not in SERVICES:
-        raise PayloadError("target.service", f"{_short(service)} is not a service (one of {', '.join(SERVICES)})")
+        raise PayloadError("target.service", not_a_service(service, _short(service)))
     return Target(account, region, str(service))
 
 

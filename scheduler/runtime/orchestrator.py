@@ -15,11 +15,10 @@ from typing import Any, Protocol
 
 from scheduler.aws.accounts import AccountSessions, AssumeRoleError
 from scheduler.engine import Config, iso_z
-from scheduler.services.base import SERVICES
+from scheduler.services import registry
 from scheduler.store.state import StateStore, Target
 
-from .adapters import make_adapter
-from .worker import ErrorRecord, WorkerResult, run_worker
+from .worker import ErrorRecord, WorkerResult, run_target
 
 
 @dataclass(frozen=True)
@@ -66,14 +65,13 @@ class LocalInvoker:
 
     def run_one(self, target: Target, request: PassRequest) -> WorkerResult:
         try:
-            session = self.sessions.session(target.account)
-            adapter = make_adapter(target.service, target.region, session, **self.adapter_options)
-            return run_worker(
+            return run_target(
                 target,
                 request.at,
                 self.config,
-                adapter,
                 self.state,
+                self.sessions,
+                adapter_options=self.adapter_options,
                 tag_key=request.tag_key,
                 dry_run=request.dry_run,
                 logger=self.logger,
@@ -129,9 +127,4 @@ def run_pass(
 
 
 def validate_services(services: Iterable[str]) -> list[str]:
-    out = []
-    for s in services:
-        if s not in SERVICES:
-            raise ValueError(f"'{s}' is not a service (one of {', '.join(SERVICES)})")
-        out.append(s)
-    return out
+    return registry.check(services)

@@ -9,9 +9,8 @@ from typing import Any
 
 from scheduler.aws.accounts import AccountSessions
 from scheduler.engine import Config, Evaluator, iso_z
+from scheduler.services.registry import make_adapter
 from scheduler.store.state import StateStore, Target
-
-from .adapters import make_adapter
 
 
 def target_status(

@@ -16,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
+from scheduler.aws.accounts import AccountSessions
 from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
 from scheduler.engine.errors import Issue
 from scheduler.services.base import ActionResult, Resource, ServiceAdapter
+from scheduler.services.registry import make_adapter
 from scheduler.store.state import PassAlreadyClaimed, ResourceRecord, StateStore, Target, ledger_key
 
 LAST_ACTION_TAG = "isched:last-action"
@@ -102,6 +104,39 @@ class _Item:
     result: ActionResult | None = None
 
 
+def run_target(
+    target: Target,
+    at: datetime,
+    config: Config,
+    state: StateStore,
+    sessions: AccountSessions,
+    *,
+    adapter_options: Mapping[str, Any] | None = None,
+    tag_key: str = "Schedule",
+    dry_run: bool = False,
+    logger: DecisionLogger | None = None,
+    now: datetime | None = None,
+    invalid_schedules: Mapping[str, str] | None = None,
+) -> WorkerResult:
+    """One pass for one target, from the account's session to the result: what both invokers (the CLI's local
+    thread pool and the Lambda worker) run. Failures to reach the account or the service raise; each invoker has
+    its own policy for them (report, or retry)."""
+    session = sessions.session(target.account)
+    adapter = make_adapter(target.service, target.region, session, **(adapter_options or {}))
+    return run_worker(
+        target,
+        at,
+        config,
+        adapter,
+        state,
+        tag_key=tag_key,
+        dry_run=dry_run,
+        logger=logger,
+        now=now,
+        invalid_schedules=invalid_schedules,
+    )
+
+
 def run_worker(
     target: Target,
     at: datetime,
@@ -166,11 +201,11 @@ def run_worker(
     if last_pass is not None and last_pass >= at:
         last_pass = None  # only a dry run can look back in time: it sees no transitions then
     _forget_future_decisions(records, at)
-    if last_pass is not None and hasattr(adapter, "events_since"):
+    if last_pass is not None:
         adapter.events_since = last_pass  # RDS: look for its own 7-day restarts since the previous pass
     resources = adapter.discover(tag_key)
     result.managed = len(resources)
-    for warning in getattr(adapter, "warnings", None) or []:
+    for warning in adapter.warnings:
         result.error(None, f"warning: {warning}")
     if not dry_run:
         _repair(target, state, records, {r.id: r for r in resources}, result, log)

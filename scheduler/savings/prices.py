@@ -39,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue, path_key, quote
+from scheduler.services.registry import SERVICES
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,6 @@ RDS_DEPLOYMENTS = {
 DEPLOYMENT_FACTOR = {"single-az": 1, "multi-az": 2, "multi-az-cluster": 3}
 AURORA_IO_OPTIMIZED = "aurora-iopt1"
 
-SERVICES = ("ec2", "asg", "rds")
 _TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+")  # fullmatch: "$" also matches before a final "\n"
 _TYPE_MAX = 64
 # No on-demand instance costs anywhere near this; a larger number is a typo (or 1e30), not a price.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -129,6 +130,8 @@ class AsgAdapter:
         self.page_size = page_size
         self.tag_batch_size = tag_batch_size
         self._ec2: Any = None
+        self.events_since: datetime | None = None  # unused: a group at zero stays at zero
+        self.warnings: list[str] = []
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -398,3 +401,13 @@ class AsgAdapter:
         for batch in _packed(names, counts, self.tag_batch_size):
             results |= run_bisected(batch, len(batch), call, whole_request_errors=_WHOLE_REQUEST_ERRORS)
         return results
+
+
+class AsgService:
+    name = "asg"
+
+    def adapter(self, region: str, session: boto3.Session, **options: Any) -> AsgAdapter:
+        return AsgAdapter(region, session=session)
+
+
+SERVICE = AsgService()

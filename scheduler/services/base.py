@@ -1,4 +1,5 @@
-"""The small interface every service adapter (EC2, Auto Scaling, RDS) implements for the worker.
+"""The contract every service (EC2, Auto Scaling, RDS) implements: :class:`Service`, and the
+:class:`ServiceAdapter` it makes for the worker. The services themselves are listed in :mod:`.registry`.
 
 Adapters talk to AWS; they decide nothing. The worker discovers resources, lets the pure engine decide, and
 hands the adapter batches to act on. Every batch method returns one :class:`ActionResult` per resource, so one
@@ -8,11 +9,12 @@ resource's failure is reported with its id and never stops the others.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
-from scheduler.engine import Observed
+import boto3
 
-SERVICES = ("ec2", "asg", "rds")
+from scheduler.engine import Observed
 
 
 @dataclass
@@ -46,7 +48,14 @@ class ActionResult:
 
 
 class ServiceAdapter(Protocol):
+    """One service in one region and account, for one pass."""
+
     name: str
+    # Set by the worker before ``discover``: the previous pass, so that a service that reports its own restarts
+    # (RDS restarts a stopped instance after 7 days) looks back that far; None = the service's default window.
+    events_since: datetime | None
+    # Non-fatal problems of the last ``discover`` (e.g. no permission to read events), reported as warnings.
+    warnings: list[str]
 
     def discover(self, tag_key: str) -> list[Resource]:
         """Every resource of this service in the region with the tag ``tag_key`` (paginated, tag-filtered)."""
@@ -64,4 +73,14 @@ class ServiceAdapter(Protocol):
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets informational tags (last action, last error), batched per the service's maxima."""
+        ...
+
+
+class Service(Protocol):
+    """One service: what the registry hands out (each service module defines ``SERVICE``)."""
+
+    name: str  # as in --services, the ledger and the report's service column
+
+    def adapter(self, region: str, session: boto3.Session, **options: Any) -> ServiceAdapter:
+        """The adapter for one region and account; ``options`` are deployment settings it may ignore."""
         ...

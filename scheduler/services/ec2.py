@@ -179,6 +179,8 @@ class Ec2Adapter:
         self.batch_size = _bounded("batch_size", batch_size, 1, MAX_ACTION_BATCH)
         self.tag_batch_size = _bounded("tag_batch_size", tag_batch_size, 1, MAX_TAG_BATCH)
         self.wait_config = {"Delay": max(1, wait_delay), "MaxAttempts": max(1, wait_attempts)}
+        self.events_since: datetime | None = None  # unused: EC2 never starts a stopped instance by itself
+        self.warnings: list[str] = []
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -451,3 +453,13 @@ def _transition_time(reason: object) -> str | None:
         return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).isoformat()
     except ValueError:
         return None
+
+
+class Ec2Service:
+    name = "ec2"
+
+    def adapter(self, region: str, session: boto3.Session, **options: Any) -> Ec2Adapter:
+        return Ec2Adapter(region, session=session)
+
+
+SERVICE = Ec2Service()

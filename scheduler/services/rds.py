@@ -471,3 +471,13 @@ def _aware(value: Any) -> datetime | None:
 def _iso(value: Any) -> str:
     at = _aware(value)
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else str(value)
+
+
+class RdsService:
+    name = "rds"
+
+    def adapter(self, region: str, session: boto3.Session, **options: Any) -> RdsAdapter:
+        return RdsAdapter(region, session=session, snapshot_before_stop=bool(options.get("snapshot_before_stop")))
+
+
+SERVICE = RdsService()
