@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -163,10 +164,17 @@ def run_cmd(
         result = run_pass(invoker, targets, request, on_done=lambda _r: progress.advance(task))
     body = result.to_json()
     body["errors"] = [
-        {"account": None, "region": None, "service": None, "resource": None, "error": f"stored configuration: {i}"}
+        {
+            "account": None,
+            "region": None,
+            "service": None,
+            "resource": None,
+            "error": f"stored configuration: {i}",
+            "severity": "error",
+        }
         for i in issues
     ] + body["errors"]
-    failures = [e for e in body["errors"] if is_failure(e["error"])]
+    failures = [e for e in body["errors"] if is_failure(e)]
     if as_json:
         if failures:
             body = {**body, "error": f"{len(failures)} error(s) in the pass at {body['at']}"}
@@ -183,9 +191,9 @@ def run_cmd(
         raise click.exceptions.Exit(1)
 
 
-def is_failure(error: str) -> bool:
+def is_failure(error: Mapping[str, Any]) -> bool:
     """Whether an error of a pass makes ``isched run`` exit 1: not a warning, not a duplicate pass's skip notice."""
-    return not error.startswith(("warning:", "skipped:"))
+    return bool(error.get("severity", "error") == "error")
 
 
 def _print_pass(body: dict[str, Any], result: Any, dry_run: bool, n_targets: int) -> None:
@@ -215,7 +223,7 @@ def _print_pass(body: dict[str, Any], result: Any, dry_run: bool, n_targets: int
             if e["account"]
             else "isched"
         )
-        if is_failure(e["error"]):
+        if is_failure(e):
             err_console.print(error_line(where, e["error"]), soft_wrap=True)
         else:
             err_console.print(styled("[yellow]{}[/]: {}", where, e["error"]), soft_wrap=True)
@@ -223,7 +231,7 @@ def _print_pass(body: dict[str, Any], result: Any, dry_run: bool, n_targets: int
     for a in body["actions"]:
         counts[a["action"]] = counts.get(a["action"], 0) + 1
     done = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no actions"
-    failures = sum(is_failure(e["error"]) for e in body["errors"])
+    failures = sum(is_failure(e) for e in body["errors"])
     console.print(f"{managed} managed resource(s) in {n_targets} target(s): {done}; {failures} error(s)")
 
 

@@ -157,7 +157,7 @@ def is_retryable(exc: BaseException) -> bool:
 
 def real_errors(result: WorkerResult) -> int:
     """Errors that need someone's attention: not warnings, not a duplicate invocation's skip notice."""
-    return sum(1 for e in result.errors if not e.error.startswith(("warning:", "skipped:")))
+    return sum(1 for e in result.errors if e.is_failure)
 
 
 def publish_skip_metric(metrics: Metrics, service: str) -> None:

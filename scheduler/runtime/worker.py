@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from scheduler.aws.accounts import AccountSessions
 from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
@@ -61,6 +61,13 @@ class ActionRecord:
         }
 
 
+# "error": needs attention, and makes `isched run` exit 1; "warning": worth knowing, the pass did its work;
+# "skipped": the target's pass was already claimed (a duplicate delivery or an overlapping pass).
+Severity = Literal["error", "warning", "skipped"]
+# How each severity reads at the start of the error text (the text users and scripts have always seen).
+_PREFIX: dict[Severity, str] = {"error": "", "warning": "warning: ", "skipped": "skipped: "}
+
+
 @dataclass
 class ErrorRecord:
     account: str
@@ -68,6 +75,11 @@ class ErrorRecord:
     service: str
     resource: str | None
     error: str
+    severity: Severity = "error"
+
+    @property
+    def is_failure(self) -> bool:
+        return self.severity == "error"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +88,7 @@ class ErrorRecord:
             "service": self.service,
             "resource": self.resource,
             "error": self.error,
+            "severity": self.severity,
         }
 
 
@@ -90,9 +103,9 @@ class WorkerResult:
     skipped: str | None = None  # why the whole target was skipped (pass already claimed)
     simulated: bool = False  # the pass time is ahead of the real clock
 
-    def error(self, resource: str | None, text: str) -> None:
+    def error(self, resource: str | None, text: str, severity: Severity = "error") -> None:
         t = self.target
-        self.errors.append(ErrorRecord(t.account, t.region, t.service, resource, text))
+        self.errors.append(ErrorRecord(t.account, t.region, t.service, resource, _PREFIX[severity] + text, severity))
 
 
 @dataclass
@@ -170,15 +183,16 @@ def run_worker(
     if simulated and not dry_run:
         result.error(
             None,
-            f"warning: the pass time {iso_z(at)} is ahead of the real clock ({iso_z(real)}): a simulation, which "
+            f"the pass time {iso_z(at)} is ahead of the real clock ({iso_z(real)}): a simulation, which "
             "claims no pass time and never blocks real-time passes",
+            "warning",
         )
     if not dry_run and not simulated:
         try:
             superseded = state.claim_pass(target, at, horizon)
         except PassAlreadyClaimed as exc:
             result.skipped = str(exc)
-            result.error(None, f"skipped: {exc}")
+            result.error(None, str(exc), "skipped")
             state.record_skip(target, at, str(exc))
             return result
         if superseded is not None:
@@ -206,7 +220,7 @@ def run_worker(
     resources = adapter.discover(tag_key)
     result.managed = len(resources)
     for warning in adapter.warnings:
-        result.error(None, f"warning: {warning}")
+        result.error(None, warning, "warning")
     if not dry_run:
         _repair(target, state, records, {r.id: r for r in resources}, result, log)
 
