@@ -1,5 +1,5 @@
 """``isched tag`` and ``isched untag``: set or remove the schedule tag on EC2 instances, Auto Scaling groups and
-RDS DB instances and clusters."""
+RDS DB instances and clusters (every registered service)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rich.text import Text
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue
 from scheduler.services import tagging
-from scheduler.services.tagging import KIND_NAMES, Outcome, Resource, Target
+from scheduler.services.tagging import Found, Outcome, Reference, kind_name
 
 from .errors import CommandError, InputError
 from .options import json_option
@@ -93,9 +93,9 @@ def _parse_where(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _targets(values: Sequence[str], region: str) -> list[Target]:
+def _targets(values: Sequence[str], region: str) -> list[Reference]:
     """Every RESOURCE parsed, or all the bad ones reported together (nothing is written when one is bad)."""
-    targets: list[Target] = []
+    targets: list[Reference] = []
     issues: list[Issue] = []
     for value in values:
         try:
@@ -134,7 +134,7 @@ def _report(outcomes: Sequence[Outcome], tag_key: str, schedule: str | None, as_
         table.add_column("region", no_wrap=True)
         table.add_column("result")
         for o in outcomes:
-            kind = KIND_NAMES[o.kind] if o.kind else "?"
+            kind = kind_name(o.kind) if o.kind else "?"
             table.add_row(o.resource, kind, o.region, _result_text(o, op, schedule))
         console.print(table)
         done = len(outcomes) - len(failed)
@@ -147,7 +147,7 @@ def _report(outcomes: Sequence[Outcome], tag_key: str, schedule: str | None, as_
         raise click.exceptions.Exit(1)
 
 
-def _print_matches(found: Sequence[Resource], tag_key: str, where: tuple[str, str], region: str) -> None:
+def _print_matches(found: Sequence[Found], tag_key: str, where: tuple[str, str], region: str) -> None:
     table = Table(
         title=f"{len(found)} resource(s) in {region} with {where[0]}={where[1]}",
         show_edge=False,
@@ -158,7 +158,7 @@ def _print_matches(found: Sequence[Resource], tag_key: str, where: tuple[str, st
     table.add_column(f"current {tag_key}")
     for r in found:
         current = r.tags.get(tag_key)
-        table.add_row(KIND_NAMES[r.kind], r.id, current if current is not None else lit("-", "dim"))
+        table.add_row(kind_name(r.kind), r.id, current if current is not None else lit("-", "dim"))
     console.print(table)
 
 

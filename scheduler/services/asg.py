@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -21,9 +22,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import ActionResult, Resource
-from .ec2 import WHOLE_REQUEST_ERRORS, chunks, run_bisected, unique
-from .tagging import aws_error
+from .base import (
+    ActionResult,
+    ClientSource,
+    Found,
+    InvalidResource,
+    Operation,
+    Reference,
+    Resource,
+    Service,
+    TagCall,
+    arn_mismatch,
+)
+from .common import aws_error, chunks, tag_map, unique
+from .ec2 import WHOLE_REQUEST_ERRORS, run_bisected
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +50,7 @@ NAMES_BATCH = 50
 LAUNCH_CONFIGURATION_BATCH = 50
 # CreateOrUpdateTags documents no maximum for Tags.member.N (API reference: "One or more tags"; the botocore model
 # has none either). Cloud Custodian saw failures above 25 groups per request (cloud-custodian/cloud-custodian#4047),
-# so 25 tags per request is the largest batch known to work; scheduler/services/tagging.py uses the same.
+# so 25 tags per request is the largest batch known to work (for the schedule tag too).
 MAX_TAG_BATCH = 25
 
 # Auto Scaling's names for errors about the request or the caller rather than one group.
@@ -89,10 +101,6 @@ def _sizes(group: Mapping[str, Any]) -> dict[str, int]:
     return {"min": int(group["MinSize"]), "max": int(group["MaxSize"]), "desired": int(group["DesiredCapacity"])}
 
 
-def _tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or () if "Key" in t}
-
-
 def _packed(names: Sequence[str], sizes: Mapping[str, int], limit: int) -> Iterator[list[str]]:
     """``names`` in consecutive batches of at most ``limit`` tags in all, a group's tags never split."""
     batch: list[str] = []
@@ -105,6 +113,15 @@ def _packed(names: Sequence[str], sizes: Mapping[str, int], limit: int) -> Itera
         count += sizes[name]
     if batch:
         yield batch
+
+
+def groups(asg: Any, page_size: int, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every group DescribeAutoScalingGroups answers for ``params``, all pages of at most ``page_size``."""
+    pages = asg.get_paginator("describe_auto_scaling_groups").paginate(
+        **params, PaginationConfig={"PageSize": page_size}
+    )
+    for page in pages:
+        yield from page.get("AutoScalingGroups", [])
 
 
 class AsgAdapter:
@@ -140,21 +157,17 @@ class AsgAdapter:
             g
             for g in self._groups(Filters=[{"Name": "tag-key", "Values": [tag_key]}])
             # A server that ignores the filter (some fakes do) must not make every group scheduled.
-            if tag_key in _tag_map(g.get("Tags"))
+            if tag_key in tag_map(g.get("Tags"))
         ]
         configured = self._configured_types(groups)
         return [self._resource(g, tag_key, configured.get(g["AutoScalingGroupName"], [])) for g in groups]
 
     def _groups(self, **params: Any) -> Iterator[dict[str, Any]]:
-        pages = self.client.get_paginator("describe_auto_scaling_groups").paginate(
-            **params, PaginationConfig={"PageSize": self.page_size}
-        )
-        for page in pages:
-            yield from page.get("AutoScalingGroups", [])
+        return groups(self.client, self.page_size, **params)
 
     def _resource(self, group: Mapping[str, Any], tag_key: str, configured: list[str]) -> Resource:
         name = str(group["AutoScalingGroupName"])
-        tags = _tag_map(group.get("Tags"))
+        tags = tag_map(group.get("Tags"))
         sizes = _sizes(group)
         running_types = {str(i["InstanceType"]) for i in group.get("Instances", []) if i.get("InstanceType")}
         details: dict[str, Any] = {**sizes, "instances": len(group.get("Instances", []))}
@@ -277,7 +290,7 @@ class AsgAdapter:
             details: dict[str, Any] = {"already_stopped": True}
             # Without a readable tag nothing is known to restore: the start will say so.
             with contextlib.suppress(KeyError, CapacityError):
-                details["saved_capacity"] = parse_capacity(_tag_map(group.get("Tags"))[SAVED_CAPACITY_TAG])
+                details["saved_capacity"] = parse_capacity(tag_map(group.get("Tags"))[SAVED_CAPACITY_TAG])
             results[name] = ActionResult(name, ok=True, details=details)
         saved = self._write_tags({n: {SAVED_CAPACITY_TAG: format_capacity(s)} for n, s in to_save.items()})
         for name, sizes in to_save.items():
@@ -305,7 +318,7 @@ class AsgAdapter:
             if any(sizes.values()):
                 results[name] = ActionResult(name, ok=True, details={"already_running": True, "capacity": sizes})
                 continue
-            target, error = self._sizes_to_restore(name, (saved or {}).get(name), _tag_map(group.get("Tags")))
+            target, error = self._sizes_to_restore(name, (saved or {}).get(name), tag_map(group.get("Tags")))
             if target is None:
                 results[name] = ActionResult(name, ok=False, error=error)
                 continue
@@ -403,11 +416,96 @@ class AsgAdapter:
         return results
 
 
+_ARN_RESOURCE = re.compile(r"^autoScalingGroup:[0-9a-fA-F-]+:autoScalingGroupName/(?P<id>.+)\Z")
+
+
 class AsgService:
+    """Auto Scaling groups (see :class:`scheduler.services.base.Service`). The sizes are attributes so tests can
+    shrink them."""
+
     name = "asg"
+    named_kinds = ("asg",)
+    plural = "Auto Scaling groups"
+    arn_service = "autoscaling"
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {"asg": "Auto Scaling group"}
+        self.page_size = MAX_PAGE_SIZE
+        self.names_batch = NAMES_BATCH
+        self.tag_batch = MAX_TAG_BATCH
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> AsgAdapter:
         return AsgAdapter(region, session=session)
 
+    def kind_of_id(self, text: str) -> str | None:
+        return None
 
-SERVICE = AsgService()
+    def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        return ("asg",)
+
+    def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
+        found = _ARN_RESOURCE.match(resource)
+        if found is None:
+            raise InvalidResource(
+                f"'{value}' is not an Auto Scaling group ARN (…:autoScalingGroup:UUID:autoScalingGroupName/NAME)"
+            )
+        return "asg", found["id"]
+
+    def normalise(self, kind: str, ident: str) -> str:
+        return ident
+
+    def _found(self, clients: ClientSource, region: str, **params: Any) -> Iterator[Found]:
+        for group in groups(clients.get("autoscaling", region), self.page_size, **params):
+            yield Found(
+                kind="asg",
+                id=group["AutoScalingGroupName"],
+                region=region,
+                arn=group["AutoScalingGroupARN"],
+                tags=tag_map(group.get("Tags")),
+                state=group.get("Status"),
+            )
+
+    def lookup(self, clients: ClientSource, region: str, kind: str, ids: list[str]) -> Iterable[Found]:
+        for batch in chunks(ids, self.names_batch):
+            yield from self._found(clients, region, AutoScalingGroupNames=batch)
+
+    def find_tagged(
+        self, clients: ClientSource, region: str, key: str, value: str
+    ) -> Iterator[tuple[str, Iterable[Found]]]:
+        # tag:KEY matches the pair on one tag; tag-key plus tag-value could match KEY on one tag and VALUE on another.
+        yield "Auto Scaling groups", self._found(clients, region, Filters=[{"Name": f"tag:{key}", "Values": [value]}])
+
+    def problem(self, ref: Reference, found: Found) -> str | None:
+        return arn_mismatch(ref, found, self.kinds["asg"])
+
+    def refusal(self, found: Found, op: Operation) -> str | None:
+        return None
+
+    def members(self, found: Found) -> tuple[str, list[str]] | None:
+        return None
+
+    def tag_writer(
+        self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str
+    ) -> tuple[int, TagCall]:
+        asg = clients.get("autoscaling", region)
+        if op == "untag":
+            return self.tag_batch, lambda batch: asg.delete_tags(
+                Tags=[{"ResourceId": r.id, "ResourceType": "auto-scaling-group", "Key": key} for r in batch]
+            )
+        # Propagated to the instances the group launches, so that their cost is allocated to the schedule tag
+        # (Cost Explorer sees instances, not groups). The EC2 worker never acts on group members itself.
+        return self.tag_batch, lambda batch: asg.create_or_update_tags(
+            Tags=[
+                {
+                    "ResourceId": r.id,
+                    "ResourceType": "auto-scaling-group",
+                    "Key": key,
+                    "Value": value,
+                    "PropagateAtLaunch": True,
+                }
+                for r in batch
+            ]
+        )
+
+
+SERVICE: Service = AsgService()

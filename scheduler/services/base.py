@@ -8,9 +8,10 @@ resource's failure is reported with its id and never stops the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import boto3
 
@@ -76,11 +77,146 @@ class ServiceAdapter(Protocol):
         ...
 
 
+# --- naming resources (isched tag / untag) ----------------------------------------------------------------------
+
+Operation = Literal["tag", "untag"]
+# (region, kind, id): one real resource, however it was named. A kind is what a service calls each sort of resource
+# it schedules (RDS: "rds" for DB instances, "rds-cluster" for DB clusters); kinds are unique across services.
+ResourceKey = tuple[str, str, str]
+
+
+class InvalidResource(ValueError):
+    """A RESOURCE argument that cannot name anything isched tags (a malformed or foreign ARN, an empty value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One RESOURCE argument, parsed: where to look and, unless it is a bare name, what kind of resource it is."""
+
+    value: str
+    region: str
+    id: str
+    kind: str | None = None  # None: a bare name, looked up as every kind that has names
+    arn: str | None = None  # the ARN as given
+    account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A resource that exists, as its describe call returned it (what tagging works on)."""
+
+    kind: str
+    id: str
+    region: str
+    arn: str
+    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
+    state: str | None = None  # EC2 instance state / RDS status
+    cluster: str | None = None  # for an RDS DB instance: the DB cluster it belongs to
+    members: tuple[str, ...] = field(default=(), compare=False)  # for an RDS DB cluster: its DB instances
+
+    @property
+    def key(self) -> ResourceKey:
+        return (self.region, self.kind, self.id)
+
+
+class ClientSource(Protocol):
+    """Clients for one command, all from one session."""
+
+    def get(self, service: str, region: str) -> Any: ...
+
+    def partition(self, region: str) -> str: ...
+
+
+# Writes the tag on (or removes it from) one batch of resources; raises on failure.
+TagCall = Callable[[list[Found]], object]
+
+
 class Service(Protocol):
-    """One service: what the registry hands out (each service module defines ``SERVICE``)."""
+    """One service: what the registry hands out (each service module defines ``SERVICE``).
+
+    Scheduling goes through its :meth:`adapter`; the rest lets ``isched tag`` name its resources by id, name or
+    ARN and write the schedule tag on them, batched as its API allows.
+    """
 
     name: str  # as in --services, the ledger and the report's service column
+
+    @property
+    def kinds(self) -> Mapping[str, str]:
+        """Each kind of resource it schedules, with its name for people ("EC2 instance")."""
+        ...
+
+    @property
+    def named_kinds(self) -> tuple[str, ...]:
+        """The kinds a bare name (not an id, not an ARN) may denote, in lookup order."""
+        ...
+
+    @property
+    def plural(self) -> str:
+        """What it schedules, for people ("EC2 instances")."""
+        ...
+
+    @property
+    def arn_service(self) -> str:
+        """The service field of its resources' ARNs."""
+        ...
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> ServiceAdapter:
         """The adapter for one region and account; ``options`` are deployment settings it may ignore."""
         ...
+
+    def kind_of_id(self, text: str) -> str | None:
+        """The kind of resource ``text`` is the id of, if only this service uses such ids (EC2's ``i-…``)."""
+        ...
+
+    def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        """The kinds a bare name ``text`` may denote (none when the API would reject such a name)."""
+        ...
+
+    def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
+        """(kind, id) from the resource part of an ARN of this service; :class:`InvalidResource` if it names
+        nothing this service schedules (``value``: the argument as given, for the message)."""
+        ...
+
+    def normalise(self, kind: str, ident: str) -> str:
+        """An id as the service compares ids (RDS: case-insensitively)."""
+        ...
+
+    def lookup(self, clients: ClientSource, region: str, kind: str, ids: list[str]) -> Iterable[Found]:
+        """The resources of ``kind`` among ``ids`` (normalised) in ``region``; batched, missing ids left out."""
+        ...
+
+    def find_tagged(
+        self, clients: ClientSource, region: str, key: str, value: str
+    ) -> Iterator[tuple[str, Iterable[Found]]]:
+        """Listings that hold every resource with tag ``key=value`` (what each lists, its resources)."""
+        ...
+
+    def problem(self, ref: Reference, found: Found) -> str | None:
+        """Why ``found`` is not what ``ref`` names after all (an ARN of another account), or cannot be tagged
+        (a terminated instance)."""
+        ...
+
+    def refusal(self, found: Found, op: Operation) -> str | None:
+        """Why ``found`` must not get the schedule tag, if it must not (an RDS cluster member)."""
+        ...
+
+    def members(self, found: Found) -> tuple[str, list[str]] | None:
+        """(kind, ids) of the resources that carry ``found``'s schedule tag with it (an Aurora cluster's
+        instances, billed in its place)."""
+        ...
+
+    def tag_writer(
+        self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str
+    ) -> tuple[int, TagCall]:
+        """The batch size and the call that tags (or untags) one batch of resources of ``kind``."""
+        ...
+
+
+def arn_mismatch(ref: Reference, found: Found, name: str, *, fold_case: bool = False) -> str | None:
+    """Guards against acting on a different resource than the ARN names (a recreated group, another account)."""
+    if ref.arn is None:
+        return None
+    given, actual = (ref.arn.lower(), found.arn.lower()) if fold_case else (ref.arn, found.arn)
+    if given != actual:
+        return f"'{ref.value}' does not match the {name} found: {found.arn}"
+    return None

@@ -20,8 +20,17 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import ActionResult, Resource
-from .tagging import aws_error
+from .base import (
+    ActionResult,
+    ClientSource,
+    Found,
+    InvalidResource,
+    Operation,
+    Reference,
+    Resource,
+    TagCall,
+)
+from .common import aws_error, chunks, tag_map, unique
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +95,6 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code") or "")
 
 
-def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-def unique(ids: Iterable[str]) -> list[str]:
-    """``ids`` without repeats, in first-seen order (a resource named twice is acted on once)."""
-    return list(dict.fromkeys(ids))
-
-
 def run_bisected(
     ids: Sequence[str],
     size: int,
@@ -141,14 +140,20 @@ def _all_failed(batch: Iterable[str], exc: Exception) -> dict[str, ActionResult]
     return {i: ActionResult(i, ok=False, error=message) for i in batch}
 
 
-def _tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or () if "Key" in t}
-
-
 def _bounded(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def instances(ec2: Any, filters: list[dict[str, Any]], page_size: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(owner account, instance) for every instance matching ``filters``, all pages of at most ``page_size``."""
+    pages = ec2.get_paginator("describe_instances").paginate(Filters=filters, PaginationConfig={"PageSize": page_size})
+    for page in pages:
+        for reservation in page.get("Reservations", []):
+            owner = str(reservation.get("OwnerId", ""))
+            for inst in reservation.get("Instances", []):
+                yield owner, inst
 
 
 class Ec2Adapter:
@@ -192,7 +197,7 @@ class Ec2Adapter:
         ]
         found: list[Resource] = []
         for owner, inst in self._instances(filters):
-            tags = _tag_map(inst.get("Tags"))
+            tags = tag_map(inst.get("Tags"))
             if ASG_MEMBER_TAG in tags or tag_key not in tags:
                 continue
             found.append(self._resource(owner, inst, tags, tags[tag_key].strip()))
@@ -204,14 +209,7 @@ class Ec2Adapter:
         Without MaxResults EC2 tries to answer in one response (slow, and prone to time out for large fleets) and
         moto silently stops at 100 reservations.
         """
-        pages = self.client.get_paginator("describe_instances").paginate(
-            Filters=filters, PaginationConfig={"PageSize": self.page_size}
-        )
-        for page in pages:
-            for reservation in page.get("Reservations", []):
-                owner = str(reservation.get("OwnerId", ""))
-                for inst in reservation.get("Instances", []):
-                    yield owner, inst
+        return instances(self.client, filters, self.page_size)
 
     def _resource(self, owner: str, inst: Mapping[str, Any], tags: dict[str, str], schedule: str) -> Resource:
         iid = str(inst["InstanceId"])
@@ -455,11 +453,92 @@ def _transition_time(reason: object) -> str | None:
         return None
 
 
+_INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
+_ARN_RESOURCE = re.compile(r"^instance/(?P<id>i-(?:[0-9a-f]{8}|[0-9a-f]{17}))\Z")
+
+
 class Ec2Service:
+    """EC2 instances (see :class:`scheduler.services.base.Service`). The sizes are attributes so tests can
+    shrink them."""
+
     name = "ec2"
+    named_kinds: tuple[str, ...] = ()  # instances are named by id
+    plural = "EC2 instances"
+    arn_service = "ec2"
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {"ec2": "EC2 instance"}
+        self.page_size = MAX_PAGE_SIZE
+        self.filter_values = FILTER_VALUES
+        self.tag_batch = MAX_TAG_BATCH
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> Ec2Adapter:
         return Ec2Adapter(region, session=session)
+
+    def kind_of_id(self, text: str) -> str | None:
+        return "ec2" if _INSTANCE_ID.match(text) else None
+
+    def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        return ()
+
+    def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
+        found = _ARN_RESOURCE.match(resource)
+        if found is None:
+            raise InvalidResource(f"'{value}' is not an EC2 instance ARN (…:instance/i-…)")
+        return "ec2", found["id"]
+
+    def normalise(self, kind: str, ident: str) -> str:
+        return ident
+
+    def _found(self, clients: ClientSource, region: str, filters: list[dict[str, Any]]) -> Iterator[Found]:
+        partition = clients.partition(region)
+        for owner, inst in instances(clients.get("ec2", region), filters, self.page_size):
+            iid = inst["InstanceId"]
+            yield Found(
+                kind="ec2",
+                id=iid,
+                region=region,
+                arn=f"arn:{partition}:ec2:{region}:{owner}:instance/{iid}",
+                tags=tag_map(inst.get("Tags")),
+                state=inst.get("State", {}).get("Name"),
+            )
+
+    def lookup(self, clients: ClientSource, region: str, kind: str, ids: list[str]) -> Iterable[Found]:
+        # A filter, unlike InstanceIds, does not fail the whole call when one id is unknown.
+        for batch in chunks(ids, self.filter_values):
+            yield from self._found(clients, region, [{"Name": "instance-id", "Values": batch}])
+
+    def find_tagged(
+        self, clients: ClientSource, region: str, key: str, value: str
+    ) -> Iterator[tuple[str, Iterable[Found]]]:
+        # Instances on their way out are not worth tagging. tag:KEY matches the pair on one tag.
+        live = {"Name": "instance-state-name", "Values": list(LIVE_STATES)}
+        yield "EC2 instances", self._found(clients, region, [{"Name": f"tag:{key}", "Values": [value]}, live])
+
+    def problem(self, ref: Reference, found: Found) -> str | None:
+        # The ARN is built here from the owner, so only the account can differ.
+        account = found.arn.split(":")[4]
+        if ref.arn is not None and account and ref.account and account != ref.account:
+            return f"'{ref.value}' is in account {ref.account}, but the credentials reach account {account}"
+        if found.state in ("terminated", "shutting-down"):
+            return f"EC2 instance '{found.id}' is {found.state}"
+        return None
+
+    def refusal(self, found: Found, op: Operation) -> str | None:
+        return None
+
+    def members(self, found: Found) -> tuple[str, list[str]] | None:
+        return None
+
+    def tag_writer(
+        self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str
+    ) -> tuple[int, TagCall]:
+        ec2 = clients.get("ec2", region)
+        if op == "tag":
+            tags = [{"Key": key, "Value": value}]
+            return self.tag_batch, lambda batch: ec2.create_tags(Resources=[r.id for r in batch], Tags=tags)
+        # A key without a value deletes the tag whatever its value.
+        return self.tag_batch, lambda batch: ec2.delete_tags(Resources=[r.id for r in batch], Tags=[{"Key": key}])
 
 
 SERVICE = Ec2Service()

@@ -25,7 +25,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import client
 from scheduler.engine import Observed
-from scheduler.services.base import ActionResult, Resource
+from scheduler.services.base import (
+    ActionResult,
+    ClientSource,
+    Found,
+    InvalidResource,
+    Operation,
+    Reference,
+    Resource,
+    Service,
+    TagCall,
+    arn_mismatch,
+)
+from scheduler.services.common import aws_error, chunks, tag_map
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +85,8 @@ _UNSTOPPABLE_ENGINE_MODES = {
 }
 
 
-def aws_error(exc: Exception) -> str:
-    """A one-line reason for an AWS failure: the error code and AWS's own message."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code') or 'Error'}: {error.get('Message') or exc}"
-    return str(exc) or type(exc).__name__
-
-
 def observed(status: str | None) -> Observed:
     return _OBSERVED.get((status or "").lower(), Observed.OTHER)
-
-
-def tag_dict(tag_list: Iterable[dict[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t.get("Value", "") for t in tag_list or () if "Key" in t}
 
 
 def tag_value(value: str) -> str:
@@ -143,6 +143,12 @@ def cluster_unschedulable(cluster: dict[str, Any]) -> str | None:
     return None
 
 
+def pages(rds: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item under ``key`` of every page of ``operation`` (pages of :data:`PAGE_SIZE`)."""
+    for page in rds.get_paginator(operation).paginate(MaxRecords=PAGE_SIZE, **kwargs):
+        yield from page.get(key, [])
+
+
 class RdsAdapter:
     """The RDS service adapter of one region (see :class:`scheduler.services.base.ServiceAdapter`)."""
 
@@ -172,8 +178,7 @@ class RdsAdapter:
     # --- discovery ----------------------------------------------------------------------------------------------
 
     def _pages(self, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        for page in self.client.get_paginator(operation).paginate(MaxRecords=PAGE_SIZE, **kwargs):
-            yield from page.get(key, [])
+        return pages(self.client, operation, key, **kwargs)
 
     def discover(self, tag_key: str) -> list[Resource]:
         # DescribeDBInstances has no tag filter, so every instance is read: untagged ones are still needed for the
@@ -185,10 +190,10 @@ class RdsAdapter:
 
         # `isched tag` copies a cluster's schedule tag onto its member instances, so that their cost is allocated to
         # the tag; such a member is scheduled with its cluster, not on its own.
-        cluster_tags = {c["DBClusterIdentifier"]: tag_dict(c.get("TagList")).get(tag_key) for c in clusters}
+        cluster_tags = {c["DBClusterIdentifier"]: tag_map(c.get("TagList")).get(tag_key) for c in clusters}
         found: list[Resource] = []
         for db in instances:
-            tags = tag_dict(db.get("TagList"))
+            tags = tag_map(db.get("TagList"))
             if tag_key not in tags:
                 continue
             cluster = db.get("DBClusterIdentifier")
@@ -196,7 +201,7 @@ class RdsAdapter:
                 continue
             found.append(self._instance(db, tags, tags[tag_key]))
         for cluster in clusters:
-            tags = tag_dict(cluster.get("TagList"))
+            tags = tag_map(cluster.get("TagList"))
             if tag_key in tags:
                 found.append(self._cluster(cluster, tags, tags[tag_key], classes))
         for r in found:
@@ -473,11 +478,111 @@ def _iso(value: Any) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else str(value)
 
 
+# RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter; stored and matched case-insensitively.
+_RDS_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
+_ARN_RESOURCE = re.compile(r"^(?P<type>db|cluster):(?P<id>[A-Za-z][A-Za-z0-9-]{0,62})\Z")
+
+
 class RdsService:
+    """DB instances (kind ``rds``) and DB clusters (kind ``rds-cluster``); see
+    :class:`scheduler.services.base.Service`. ``filter_values`` is an attribute so tests can shrink it."""
+
     name = "rds"
+    named_kinds = ("rds", "rds-cluster")
+    plural = "RDS DB instances and clusters"
+    arn_service = "rds"
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {"rds": "RDS DB instance", "rds-cluster": "RDS DB cluster"}
+        # RDS documents no maximum number of filter values, so keep id filters modest.
+        self.filter_values = 50
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> RdsAdapter:
         return RdsAdapter(region, session=session, snapshot_before_stop=bool(options.get("snapshot_before_stop")))
 
+    def kind_of_id(self, text: str) -> str | None:
+        return None
 
-SERVICE = RdsService()
+    def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        # Names RDS would reject are not sent to it (it may answer InvalidParameterValue rather than "none").
+        return self.named_kinds if _RDS_ID.match(text) else ()
+
+    def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
+        found = _ARN_RESOURCE.match(resource)
+        if found is None:
+            raise InvalidResource(f"'{value}' is not an RDS DB instance or cluster ARN (…:db:ID or …:cluster:ID)")
+        return ("rds" if found["type"] == "db" else "rds-cluster"), found["id"].lower()
+
+    def normalise(self, kind: str, ident: str) -> str:
+        return ident.lower()
+
+    def _instances(self, clients: ClientSource, region: str, **params: Any) -> Iterator[Found]:
+        for db in pages(clients.get("rds", region), "describe_db_instances", "DBInstances", **params):
+            yield Found(
+                kind="rds",
+                id=db["DBInstanceIdentifier"],
+                region=region,
+                arn=db["DBInstanceArn"],
+                tags=tag_map(db.get("TagList")),
+                state=db.get("DBInstanceStatus"),
+                cluster=db.get("DBClusterIdentifier"),
+            )
+
+    def _clusters(self, clients: ClientSource, region: str, **params: Any) -> Iterator[Found]:
+        for cluster in pages(clients.get("rds", region), "describe_db_clusters", "DBClusters", **params):
+            yield Found(
+                kind="rds-cluster",
+                id=cluster["DBClusterIdentifier"],
+                region=region,
+                arn=cluster["DBClusterArn"],
+                tags=tag_map(cluster.get("TagList")),
+                state=cluster.get("Status"),
+                # An identifier (moto answers an ARN there: its last part is the identifier).
+                members=tuple(
+                    str(m["DBInstanceIdentifier"]).rsplit(":db:", 1)[-1] for m in cluster.get("DBClusterMembers") or []
+                ),
+            )
+
+    def lookup(self, clients: ClientSource, region: str, kind: str, ids: list[str]) -> Iterable[Found]:
+        for batch in chunks(ids, self.filter_values):
+            if kind == "rds":
+                yield from self._instances(clients, region, Filters=[{"Name": "db-instance-id", "Values": batch}])
+            else:
+                yield from self._clusters(clients, region, Filters=[{"Name": "db-cluster-id", "Values": batch}])
+
+    def find_tagged(
+        self, clients: ClientSource, region: str, key: str, value: str
+    ) -> Iterator[tuple[str, Iterable[Found]]]:
+        # DescribeDBInstances/Clusters have no tag filter for every engine: everything is listed, the caller
+        # filters on TagList. Instances of a cluster are left out: the cluster is what a schedule acts on.
+        yield "RDS DB instances", (r for r in self._instances(clients, region) if not r.cluster)
+        yield "RDS DB clusters", self._clusters(clients, region)
+
+    def problem(self, ref: Reference, found: Found) -> str | None:
+        return arn_mismatch(ref, found, self.kinds[found.kind], fold_case=True)
+
+    def refusal(self, found: Found, op: Operation) -> str | None:
+        if op == "tag" and found.kind == "rds" and found.cluster:
+            # RDS refuses to stop or start one instance of a cluster: only the cluster is scheduled.
+            return (
+                f"RDS DB instance '{found.id}' belongs to DB cluster '{found.cluster}', which starts and stops "
+                "as a whole: tag the cluster instead"
+            )
+        return None
+
+    def members(self, found: Found) -> tuple[str, list[str]] | None:
+        return ("rds", list(found.members)) if found.kind == "rds-cluster" and found.members else None
+
+    def tag_writer(
+        self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str
+    ) -> tuple[int, TagCall]:
+        # AddTagsToResource/RemoveTagsFromResource take a single ResourceName (ARN) per call: no batching.
+        rds = clients.get("rds", region)
+        if op == "tag":
+            return 1, lambda batch: rds.add_tags_to_resource(
+                ResourceName=batch[0].arn, Tags=[{"Key": key, "Value": value}]
+            )
+        return 1, lambda batch: rds.remove_tags_from_resource(ResourceName=batch[0].arn, TagKeys=[key])
+
+
+SERVICE: Service = RdsService()

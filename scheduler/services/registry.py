@@ -66,3 +66,16 @@ def make_adapter(service: str, region: str, session: boto3.Session, **options: A
     """The adapter of ``service`` for one region and account (``options``: deployment settings a service may use,
     e.g. ``snapshot_before_stop`` for RDS; others ignore what they do not know)."""
     return get(service).adapter(region, session, **options)
+
+
+def of_kind(kind: str) -> Service:
+    """The service that schedules resources of ``kind`` (kinds are unique across services)."""
+    for service in all_services():
+        if kind in service.kinds:
+            return service
+    raise ValueError(f"'{kind}' is not a kind of resource any service schedules")
+
+
+def kind_names() -> dict[str, str]:
+    """Every kind of every service with its name for people, in registry order."""
+    return {kind: name for service in all_services() for kind, name in service.kinds.items()}

@@ -20,7 +20,7 @@ import pytest
 from scheduler.aws import session
 from scheduler.cli import tagging as tag_cli
 from scheduler.cli.main import main
-from scheduler.services import tagging
+from scheduler.services import asg, ec2, tagging
 from tests.conftest import Result as BaseResult
 
 AMI = "ami-12c6146b"  # one of the AMIs moto serves in every region
@@ -543,8 +543,8 @@ def _count_calls(clients: tagging.Clients, service: str, event_service: str, reg
 
 
 def test_writes_are_batched_and_lookups_are_few(world, monkeypatch):
-    monkeypatch.setattr(tagging, "EC2_TAG_BATCH", 3)
-    monkeypatch.setattr(tagging, "ASG_TAG_BATCH", 2)
+    monkeypatch.setattr(ec2.SERVICE, "tag_batch", 3)
+    monkeypatch.setattr(asg.SERVICE, "tag_batch", 2)
     iids = [world.instance() for _ in range(7)]
     groups = [uid("batch") for _ in range(5)]
     for g in groups:
@@ -569,7 +569,7 @@ def test_writes_are_batched_and_lookups_are_few(world, monkeypatch):
 
 
 def test_a_failing_member_of_a_batch_fails_alone(world, monkeypatch):
-    monkeypatch.setattr(tagging, "ASG_TAG_BATCH", 25)
+    monkeypatch.setattr(asg.SERVICE, "tag_batch", 25)
     groups = [uid("part") for _ in range(3)]
     for g in groups:
         world.asg(g)
@@ -598,7 +598,7 @@ def test_a_failing_member_of_a_batch_fails_alone(world, monkeypatch):
 
 
 def test_find_where_pages_through_ec2(world, monkeypatch):
-    monkeypatch.setattr(tagging, "EC2_PAGE_SIZE", 5)
+    monkeypatch.setattr(ec2.SERVICE, "page_size", 5)
     team = uid("team")
     iids = {world.instance(tags={"team": team}) for _ in range(7)}
     clients = tagging.Clients()
