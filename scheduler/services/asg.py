@@ -22,20 +22,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import (
-    ActionResult,
-    ClientSource,
-    Found,
-    InvalidResource,
-    Operation,
-    Reference,
-    Resource,
-    Service,
-    TagCall,
-    arn_mismatch,
-)
+from .base import ActionResult, Resource, Service, ServiceBase
 from .common import aws_error, chunks, tag_map, unique
 from .ec2 import WHOLE_REQUEST_ERRORS, run_bisected
+from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +409,7 @@ class AsgAdapter:
 _ARN_RESOURCE = re.compile(r"^autoScalingGroup:[0-9a-fA-F-]+:autoScalingGroupName/(?P<id>.+)\Z")
 
 
-class AsgService:
+class AsgService(ServiceBase):
     """Auto Scaling groups (see :class:`scheduler.services.base.Service`). The sizes are attributes so tests can
     shrink them."""
 
@@ -437,12 +427,6 @@ class AsgService:
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> AsgAdapter:
         return AsgAdapter(region, session=session)
 
-    def kind_of_id(self, text: str) -> str | None:
-        return None
-
-    def kinds_for_name(self, text: str) -> tuple[str, ...]:
-        return ("asg",)
-
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
         found = _ARN_RESOURCE.match(resource)
         if found is None:
@@ -450,9 +434,6 @@ class AsgService:
                 f"'{value}' is not an Auto Scaling group ARN (…:autoScalingGroup:UUID:autoScalingGroupName/NAME)"
             )
         return "asg", found["id"]
-
-    def normalise(self, kind: str, ident: str) -> str:
-        return ident
 
     def _found(self, clients: ClientSource, region: str, **params: Any) -> Iterator[Found]:
         for group in groups(clients.get("autoscaling", region), self.page_size, **params):
@@ -474,15 +455,6 @@ class AsgService:
     ) -> Iterator[tuple[str, Iterable[Found]]]:
         # tag:KEY matches the pair on one tag; tag-key plus tag-value could match KEY on one tag and VALUE on another.
         yield "Auto Scaling groups", self._found(clients, region, Filters=[{"Name": f"tag:{key}", "Values": [value]}])
-
-    def problem(self, ref: Reference, found: Found) -> str | None:
-        return arn_mismatch(ref, found, self.kinds["asg"])
-
-    def refusal(self, found: Found, op: Operation) -> str | None:
-        return None
-
-    def members(self, found: Found) -> tuple[str, list[str]] | None:
-        return None
 
     def tag_writer(
         self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str

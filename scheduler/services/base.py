@@ -8,14 +8,16 @@ resource's failure is reported with its id and never stops the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import boto3
 
 from scheduler.engine import Observed
+
+from .naming import ClientSource, Found, Operation, Reference, TagCall, arn_mismatch
 
 
 @dataclass
@@ -75,60 +77,6 @@ class ServiceAdapter(Protocol):
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets informational tags (last action, last error), batched per the service's maxima."""
         ...
-
-
-# --- naming resources (isched tag / untag) ----------------------------------------------------------------------
-
-Operation = Literal["tag", "untag"]
-# (region, kind, id): one real resource, however it was named. A kind is what a service calls each sort of resource
-# it schedules (RDS: "rds" for DB instances, "rds-cluster" for DB clusters); kinds are unique across services.
-ResourceKey = tuple[str, str, str]
-
-
-class InvalidResource(ValueError):
-    """A RESOURCE argument that cannot name anything isched tags (a malformed or foreign ARN, an empty value)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """One RESOURCE argument, parsed: where to look and, unless it is a bare name, what kind of resource it is."""
-
-    value: str
-    region: str
-    id: str
-    kind: str | None = None  # None: a bare name, looked up as every kind that has names
-    arn: str | None = None  # the ARN as given
-    account: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A resource that exists, as its describe call returned it (what tagging works on)."""
-
-    kind: str
-    id: str
-    region: str
-    arn: str
-    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
-    state: str | None = None  # EC2 instance state / RDS status
-    cluster: str | None = None  # for an RDS DB instance: the DB cluster it belongs to
-    members: tuple[str, ...] = field(default=(), compare=False)  # for an RDS DB cluster: its DB instances
-
-    @property
-    def key(self) -> ResourceKey:
-        return (self.region, self.kind, self.id)
-
-
-class ClientSource(Protocol):
-    """Clients for one command, all from one session."""
-
-    def get(self, service: str, region: str) -> Any: ...
-
-    def partition(self, region: str) -> str: ...
-
-
-# Writes the tag on (or removes it from) one batch of resources; raises on failure.
-TagCall = Callable[[list[Found]], object]
 
 
 class Service(Protocol):
@@ -212,11 +160,27 @@ class Service(Protocol):
         ...
 
 
-def arn_mismatch(ref: Reference, found: Found, name: str, *, fold_case: bool = False) -> str | None:
-    """Guards against acting on a different resource than the ARN names (a recreated group, another account)."""
-    if ref.arn is None:
+class ServiceBase:
+    """What most services answer alike; a service module subclasses it and overrides what differs (its kinds,
+    :meth:`adapter`, lookups, listings and tag writers are its own)."""
+
+    kinds: Mapping[str, str]
+    named_kinds: tuple[str, ...] = ()
+
+    def kind_of_id(self, text: str) -> str | None:
         return None
-    given, actual = (ref.arn.lower(), found.arn.lower()) if fold_case else (ref.arn, found.arn)
-    if given != actual:
-        return f"'{ref.value}' does not match the {name} found: {found.arn}"
-    return None
+
+    def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        return self.named_kinds
+
+    def normalise(self, kind: str, ident: str) -> str:
+        return ident
+
+    def problem(self, ref: Reference, found: Found) -> str | None:
+        return arn_mismatch(ref, found, self.kinds[found.kind])
+
+    def refusal(self, found: Found, op: Operation) -> str | None:
+        return None
+
+    def members(self, found: Found) -> tuple[str, list[str]] | None:
+        return None

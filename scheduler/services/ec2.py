@@ -20,17 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import (
-    ActionResult,
-    ClientSource,
-    Found,
-    InvalidResource,
-    Operation,
-    Reference,
-    Resource,
-    TagCall,
-)
+from .base import ActionResult, Resource, Service, ServiceBase
 from .common import aws_error, chunks, tag_map, unique
+from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
 
 log = logging.getLogger(__name__)
 
@@ -457,12 +449,11 @@ _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
 _ARN_RESOURCE = re.compile(r"^instance/(?P<id>i-(?:[0-9a-f]{8}|[0-9a-f]{17}))\Z")
 
 
-class Ec2Service:
+class Ec2Service(ServiceBase):
     """EC2 instances (see :class:`scheduler.services.base.Service`). The sizes are attributes so tests can
     shrink them."""
 
     name = "ec2"
-    named_kinds: tuple[str, ...] = ()  # instances are named by id
     plural = "EC2 instances"
     arn_service = "ec2"
 
@@ -478,17 +469,11 @@ class Ec2Service:
     def kind_of_id(self, text: str) -> str | None:
         return "ec2" if _INSTANCE_ID.match(text) else None
 
-    def kinds_for_name(self, text: str) -> tuple[str, ...]:
-        return ()
-
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
         found = _ARN_RESOURCE.match(resource)
         if found is None:
             raise InvalidResource(f"'{value}' is not an EC2 instance ARN (…:instance/i-…)")
         return "ec2", found["id"]
-
-    def normalise(self, kind: str, ident: str) -> str:
-        return ident
 
     def _found(self, clients: ClientSource, region: str, filters: list[dict[str, Any]]) -> Iterator[Found]:
         partition = clients.partition(region)
@@ -524,12 +509,6 @@ class Ec2Service:
             return f"EC2 instance '{found.id}' is {found.state}"
         return None
 
-    def refusal(self, found: Found, op: Operation) -> str | None:
-        return None
-
-    def members(self, found: Found) -> tuple[str, list[str]] | None:
-        return None
-
     def tag_writer(
         self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str
     ) -> tuple[int, TagCall]:
@@ -541,4 +520,4 @@ class Ec2Service:
         return self.tag_batch, lambda batch: ec2.delete_tags(Resources=[r.id for r in batch], Tags=[{"Key": key}])
 
 
-SERVICE = Ec2Service()
+SERVICE: Service = Ec2Service()

@@ -25,19 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import client
 from scheduler.engine import Observed
-from scheduler.services.base import (
-    ActionResult,
-    ClientSource,
-    Found,
-    InvalidResource,
-    Operation,
-    Reference,
-    Resource,
-    Service,
-    TagCall,
-    arn_mismatch,
-)
+from scheduler.services.base import ActionResult, Resource, Service, ServiceBase
 from scheduler.services.common import aws_error, chunks, tag_map
+from scheduler.services.naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
 
 log = logging.getLogger(__name__)
 
@@ -483,7 +473,7 @@ _RDS_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
 _ARN_RESOURCE = re.compile(r"^(?P<type>db|cluster):(?P<id>[A-Za-z][A-Za-z0-9-]{0,62})\Z")
 
 
-class RdsService:
+class RdsService(ServiceBase):
     """DB instances (kind ``rds``) and DB clusters (kind ``rds-cluster``); see
     :class:`scheduler.services.base.Service`. ``filter_values`` is an attribute so tests can shrink it."""
 
@@ -499,9 +489,6 @@ class RdsService:
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> RdsAdapter:
         return RdsAdapter(region, session=session, snapshot_before_stop=bool(options.get("snapshot_before_stop")))
-
-    def kind_of_id(self, text: str) -> str | None:
-        return None
 
     def kinds_for_name(self, text: str) -> tuple[str, ...]:
         # Names RDS would reject are not sent to it (it may answer InvalidParameterValue rather than "none").

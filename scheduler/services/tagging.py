@@ -22,8 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws import session as aws
 
 from . import registry
-from .base import Found, InvalidResource, Operation, Reference, ResourceKey, TagCall
 from .common import aws_error, chunks
+from .naming import Found, InvalidResource, Operation, Reference, ResourceKey, TagCall
 
 __all__ = [
     "Clients",
