@@ -21,7 +21,6 @@ from scheduler.savings.accounting import LEDGER_MONTHS_BACK, hours, months_betwe
 from scheduler.savings.costexplorer import METRICS, CostExplorer
 from scheduler.savings.prices import (
     PriceBook,
-    PriceQuery,
     PricesFileError,
     PriceTable,
     load_prices_file,
@@ -29,6 +28,7 @@ from scheduler.savings.prices import (
 )
 from scheduler.savings.render import ChartUnavailable, money, number, price, render_csv, render_html, render_png
 from scheduler.savings.report import CostQuestions, monthly_report, not_asked
+from scheduler.services.pricing import PriceQuery
 from scheduler.store.config import StoreError
 from scheduler.store.state import StateStore
 

@@ -22,7 +22,7 @@ Everything here is pure except :func:`read_ledger`, which reads the store; price
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,9 +30,11 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from scheduler.engine import Config, Evaluator, Observed, State, iso_z
+from scheduler.services import registry
+from scheduler.services.pricing import PriceQuery, Pricing, whole
 from scheduler.store.state import ResourceRecord, StateStore, Target
 
-from .prices import AURORA_IO_OPTIMIZED, PriceAnswer, PriceQuery
+from .prices import PriceAnswer
 
 # The ledger keeps entries for 800 days (LEDGER_RETENTION_DAYS): looking further back finds nothing.
 LEDGER_MONTHS_BACK = 27
@@ -150,25 +152,9 @@ def key_of(entry: Mapping[str, Any]) -> ResourceKey:
     return ResourceKey(str(entry["account"]), str(entry["region"]), str(entry["service"]), str(entry["resource"]))
 
 
-@dataclass(frozen=True)
-class Component:
-    query: PriceQuery
-    count: int = 1
-
-
-@dataclass(frozen=True)
-class Pricing:
-    """What one resource costs per hour while running: ``count`` × price of each component.
-
-    ``type`` is the label shown in reports (an instance type, a DB class, or an Aurora cluster's member classes);
-    ``units`` the number of instances (an ASG's desired capacity, an Aurora cluster's members). ``problem`` says
-    why the resource cannot be priced at all (no type known, capacity billed per ACU...).
-    """
-
-    type: str | None
-    units: int
-    components: tuple[Component, ...] = ()
-    problem: str | None = None
+def saves_capacity(service: str) -> bool:
+    """Whether a stop of ``service`` saves a capacity that its start restores (and that its price scales with)."""
+    return service in registry.SERVICES and registry.get(service).saves_capacity
 
 
 def pricing_for(
@@ -178,93 +164,10 @@ def pricing_for(
     details: Mapping[str, Any] | None,
     capacity: Mapping[str, Any] | None = None,
 ) -> Pricing:
-    """How a resource is priced, from what the ledger or the state record says about it."""
-    d = details or {}
-    if service == "ec2":
-        if not instance_type:
-            return Pricing(None, 1, problem="the instance type is unknown")
-        query = PriceQuery("ec2", region, instance_type, platform=d.get("platform"), tenancy=d.get("tenancy"))
-        return Pricing(instance_type, 1, (Component(query),))
-    if service == "asg":
-        return _asg_pricing(region, instance_type, d, capacity)
-    if service == "rds":
-        if d.get("kind") == "cluster":
-            return _cluster_pricing(region, d)
-        if not instance_type:
-            return Pricing(None, 1, problem="the DB instance class is unknown")
-        query = PriceQuery(
-            "rds",
-            region,
-            instance_type,
-            engine=d.get("engine"),
-            deployment="multi-az" if d.get("multi_az") else "single-az",
-            license_model=d.get("license_model"),
-        )
-        return Pricing(instance_type, 1, (Component(query),))
-    return Pricing(instance_type, 1, problem=f"service '{service}' is not priced")
-
-
-def _asg_pricing(
-    region: str, instance_type: str | None, d: Mapping[str, Any], capacity: Mapping[str, Any] | None
-) -> Pricing:
-    # The capacity a stop saved is what the group would have run; without it, the group's size when seen.
-    desired = _whole((capacity or {}).get("desired"))
-    if desired is None:
-        desired = _whole(d.get("desired"))
-    types = [str(t) for t in d.get("instance_types") or []]
-    type_ = instance_type or (types[0] if len(set(types)) == 1 else None)
-    if desired is None:
-        return Pricing(type_, 0, problem="the group's desired capacity is unknown")
-    if type_ is None:
-        why = f"it launches several instance types ({', '.join(sorted(set(types)))})" if types else "type unknown"
-        return Pricing(", ".join(sorted(set(types))) or None, desired, problem=f"no single instance price: {why}")
-    return Pricing(type_, desired, (Component(PriceQuery("ec2", region, type_, origin="asg"), desired),))
-
-
-def _cluster_pricing(region: str, d: Mapping[str, Any]) -> Pricing:
-    engine = str(d.get("engine") or "")
-    members = [m for m in d.get("members") or [] if isinstance(m, Mapping)]
-    classes = [str(m.get("class")) if m.get("class") else None for m in members]
-    if not engine.startswith("aurora"):
-        # A Multi-AZ DB cluster: one writer and two readable standbys of one class, billed as one deployment.
-        cls = d.get("cluster_instance_class") or next((c for c in classes if c), None)
-        if not cls:
-            return Pricing(None, len(members) or 3, problem="the DB cluster's instance class is unknown")
-        query = PriceQuery("rds", region, str(cls), engine=engine, deployment="multi-az-cluster")
-        return Pricing(str(cls), len(members) or 3, (Component(query),))
-    if d.get("engine_mode") == "serverless":
-        return Pricing("serverless", 0, problem="Aurora Serverless v1 is billed per ACU-hour, not per instance")
-    if not members:
-        return Pricing(None, 0, problem="the cluster has no member instances known to the ledger")
-    if None in classes:
-        return Pricing(None, len(members), problem="a member's DB instance class is unknown")
-    counts = Counter(c for c in classes if c)
-    # One class: the class (units says how many); several: each with its count.
-    label = (
-        next(iter(counts))
-        if len(counts) == 1
-        else " + ".join(f"{n}×{c}" if n > 1 else c for c, n in sorted(counts.items()))
-    )
-    if "db.serverless" in counts:
-        return Pricing(label, len(members), problem="Aurora Serverless v2 members are billed per ACU-hour")
-    storage = AURORA_IO_OPTIMIZED if d.get("storage_type") == AURORA_IO_OPTIMIZED else None
-    parts = tuple(
-        Component(PriceQuery("rds", region, c, engine=engine, storage=storage), n) for c, n in sorted(counts.items())
-    )
-    return Pricing(label, len(members), parts)
-
-
-def _whole(value: Any) -> int | None:
-    """A size as stored: an int, a DynamoDB Decimal or a digit string; anything else is unknown."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        return int(value) if value.strip().isdigit() else None
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        return None
-    return n if n >= 0 and n == value else None
+    """How a resource is priced, from what the ledger or the state record says about it (each service knows)."""
+    if service not in registry.SERVICES:
+        return Pricing(instance_type, 1, problem=f"service '{service}' is not priced")
+    return registry.get(service).pricing(region, instance_type, details or {}, capacity)
 
 
 def entry_pricing(entry: Mapping[str, Any], fallback: _Known | None = None) -> Pricing:
@@ -273,14 +176,16 @@ def entry_pricing(entry: Mapping[str, Any], fallback: _Known | None = None) -> P
     service = str(entry["service"])
     details = entry.get("details") or (fallback.details if fallback is not None else None) or {}
     itype = entry.get("instance_type") or (fallback.instance_type if fallback is not None else None)
-    capacity = entry.get("capacity") or (fallback.capacity if fallback is not None and service == "asg" else None)
+    capacity = entry.get("capacity") or (
+        fallback.capacity if fallback is not None and saves_capacity(service) else None
+    )
     return pricing_for(service, str(entry["region"]), itype, details, capacity)
 
 
 def record_pricing(key: ResourceKey, rec: ResourceRecord) -> Pricing:
     """How a resource is priced now, from its state record (what the projection uses)."""
     capacity = None
-    if key.service == "asg" and not _whole((rec.details or {}).get("desired")):
+    if saves_capacity(key.service) and not whole((rec.details or {}).get("desired")):
         capacity = rec.saved_capacity  # stopped now: the size it runs at is the one its stop saved
     return pricing_for(key.service, key.region, rec.instance_type, rec.details, capacity)
 
@@ -583,8 +488,8 @@ class _Known:
         self.capacity = self.capacity or capacity
 
     def pricing(self, key: ResourceKey) -> Pricing:
-        capacity = self.capacity if key.service == "asg" else None
-        if key.service == "asg" and not _whole((capacity or {}).get("desired")):
+        capacity = self.capacity if saves_capacity(key.service) else None
+        if capacity is not None and not whole(capacity.get("desired")):
             capacity = None  # a group seen at zero (stopped) says nothing of the size it runs at
         return pricing_for(key.service, key.region, self.instance_type, self.details, capacity)
 
@@ -608,7 +513,7 @@ def _timeline(
             ev.get("capacity") or None,
         )
     if rec is not None:
-        saved = rec.saved_capacity if key.service == "asg" else None
+        saved = rec.saved_capacity if saves_capacity(key.service) else None
         known.fill(rec.instance_type, rec.details or None, saved)
     state, gone, manual = prior.state, prior.gone, prior.manual
     stop_entry = prior.entry if prior.state == STOPPED else None
@@ -1117,7 +1022,7 @@ def billing_while_stopped(row: Row) -> dict[str, Any] | None:
             "note": "not estimated: "
             + ("Aurora bills the storage used, which no describe call returns" if aurora else "no rate is known"),
         }
-    gb = _whole(d.get("allocated_storage"))
+    gb = whole(d.get("allocated_storage"))
     storage = str(d.get("storage_type") or "")
     rate = RDS_STORAGE_GB_MONTH.get(storage)
     if gb is None or rate is None:

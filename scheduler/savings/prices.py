@@ -29,7 +29,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -39,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue, path_key, quote
+from scheduler.services.pricing import AURORA_IO_OPTIMIZED, PriceQuery
 from scheduler.services.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,6 @@ RDS_DEPLOYMENTS = {
 }
 # Without a file row for the deployment itself: how many instance-hours of the class a deployment bills.
 DEPLOYMENT_FACTOR = {"single-az": 1, "multi-az": 2, "multi-az-cluster": 3}
-AURORA_IO_OPTIMIZED = "aurora-iopt1"
 
 _TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+")  # fullmatch: "$" also matches before a final "\n"
 _TYPE_MAX = 64
@@ -163,34 +163,6 @@ _TYPE_MAX = 64
 MAX_HOURLY_USD = Decimal(10_000)
 MAX_PRICES_FILE_BYTES = 32 * 1024 * 1024
 _MULTI_AZ_SUFFIX = ":multi-az"
-
-
-@dataclass(frozen=True)
-class PriceQuery:
-    """What one priced unit is: an EC2 instance type or an RDS DB instance class, and what changes its price."""
-
-    service: str  # the price list it comes from: "ec2" or "rds"
-    region: str
-    type: str  # instance type or DB instance class
-    platform: str | None = None  # EC2 PlatformDetails ("Linux/UNIX" when unknown)
-    tenancy: str | None = None  # EC2 tenancy: default | dedicated | host
-    engine: str | None = None  # RDS Engine (postgres, aurora-postgresql, ...)
-    deployment: str = "single-az"  # RDS: single-az | multi-az | multi-az-cluster
-    license_model: str | None = None  # RDS LicenseModel
-    storage: str | None = None  # Aurora cluster storage type (aurora-iopt1 = I/O-Optimized)
-    origin: str | None = None  # "asg" for an Auto Scaling group's instances (its file rows come first)
-
-    def cache_key(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if v is not None and k != "origin"}
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-    def describe(self) -> str:
-        if self.service == "rds":
-            extra = [self.engine or "engine?", self.deployment]
-            if self.storage == AURORA_IO_OPTIMIZED:
-                extra.append("I/O-Optimized")
-            return f"{self.type} ({', '.join(extra)}) in {self.region}"
-        return f"{self.type} ({self.platform or 'Linux/UNIX'}, {self.tenancy or 'default'} tenancy) in {self.region}"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from .base import ActionResult, Resource, Service, ServiceBase
 from .common import aws_error, chunks, tag_map, unique
 from .ec2 import WHOLE_REQUEST_ERRORS, run_bisected
 from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
+from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +416,7 @@ class AsgService(ServiceBase):
 
     name = "asg"
     named_kinds = ("asg",)
+    saves_capacity = True
     plural = "Auto Scaling groups"
     arn_service = "autoscaling"
 
@@ -426,6 +428,22 @@ class AsgService(ServiceBase):
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> AsgAdapter:
         return AsgAdapter(region, session=session)
+
+    def pricing(
+        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+    ) -> Pricing:
+        # The capacity a stop saved is what the group would have run; without it, the group's size when seen.
+        desired = whole((capacity or {}).get("desired"))
+        if desired is None:
+            desired = whole(details.get("desired"))
+        types = [str(t) for t in details.get("instance_types") or []]
+        type_ = instance_type or (types[0] if len(set(types)) == 1 else None)
+        if desired is None:
+            return Pricing(type_, 0, problem="the group's desired capacity is unknown")
+        if type_ is None:
+            why = f"it launches several instance types ({', '.join(sorted(set(types)))})" if types else "type unknown"
+            return Pricing(", ".join(sorted(set(types))) or None, desired, problem=f"no single instance price: {why}")
+        return Pricing(type_, desired, (Component(PriceQuery("ec2", region, type_, origin="asg"), desired),))
 
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
         found = _ARN_RESOURCE.match(resource)

@@ -18,6 +18,7 @@ import boto3
 from scheduler.engine import Observed
 
 from .naming import ClientSource, Found, Operation, Reference, TagCall, arn_mismatch
+from .pricing import Pricing
 
 
 @dataclass
@@ -108,8 +109,20 @@ class Service(Protocol):
         """The service field of its resources' ARNs."""
         ...
 
+    @property
+    def saves_capacity(self) -> bool:
+        """Whether a stop saves a capacity (sizes, counts) that the start restores and the price scales with."""
+        ...
+
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> ServiceAdapter:
         """The adapter for one region and account; ``options`` are deployment settings it may ignore."""
+        ...
+
+    def pricing(
+        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+    ) -> Pricing:
+        """What one resource costs per hour while running, from what a ledger entry or state record says of it
+        (``capacity``: what its stop saved, for a service that :attr:`saves_capacity`)."""
         ...
 
     def kind_of_id(self, text: str) -> str | None:
@@ -166,6 +179,7 @@ class ServiceBase:
 
     kinds: Mapping[str, str]
     named_kinds: tuple[str, ...] = ()
+    saves_capacity = False
 
     def kind_of_id(self, text: str) -> str | None:
         return None

@@ -23,6 +23,7 @@ from scheduler.engine import Observed
 from .base import ActionResult, Resource, Service, ServiceBase
 from .common import aws_error, chunks, tag_map, unique
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
+from .pricing import Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +466,16 @@ class Ec2Service(ServiceBase):
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> Ec2Adapter:
         return Ec2Adapter(region, session=session)
+
+    def pricing(
+        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+    ) -> Pricing:
+        if not instance_type:
+            return Pricing(None, 1, problem="the instance type is unknown")
+        query = PriceQuery(
+            "ec2", region, instance_type, platform=details.get("platform"), tenancy=details.get("tenancy")
+        )
+        return Pricing(instance_type, 1, (Component(query),))
 
     def kind_of_id(self, text: str) -> str | None:
         return "ec2" if _INSTANCE_ID.match(text) else None

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from scheduler.engine import Observed
 from scheduler.services.base import ActionResult, Resource, Service, ServiceBase
 from scheduler.services.common import aws_error, chunks, tag_map
 from scheduler.services.naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
+from scheduler.services.pricing import AURORA_IO_OPTIMIZED, Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
 
@@ -473,6 +475,39 @@ _RDS_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
 _ARN_RESOURCE = re.compile(r"^(?P<type>db|cluster):(?P<id>[A-Za-z][A-Za-z0-9-]{0,62})\Z")
 
 
+def _cluster_pricing(region: str, d: Mapping[str, Any]) -> Pricing:
+    engine = str(d.get("engine") or "")
+    members = [m for m in d.get("members") or [] if isinstance(m, Mapping)]
+    classes = [str(m.get("class")) if m.get("class") else None for m in members]
+    if not engine.startswith("aurora"):
+        # A Multi-AZ DB cluster: one writer and two readable standbys of one class, billed as one deployment.
+        cls = d.get("cluster_instance_class") or next((c for c in classes if c), None)
+        if not cls:
+            return Pricing(None, len(members) or 3, problem="the DB cluster's instance class is unknown")
+        query = PriceQuery("rds", region, str(cls), engine=engine, deployment="multi-az-cluster")
+        return Pricing(str(cls), len(members) or 3, (Component(query),))
+    if d.get("engine_mode") == "serverless":
+        return Pricing("serverless", 0, problem="Aurora Serverless v1 is billed per ACU-hour, not per instance")
+    if not members:
+        return Pricing(None, 0, problem="the cluster has no member instances known to the ledger")
+    if None in classes:
+        return Pricing(None, len(members), problem="a member's DB instance class is unknown")
+    counts = Counter(c for c in classes if c)
+    # One class: the class (units says how many); several: each with its count.
+    label = (
+        next(iter(counts))
+        if len(counts) == 1
+        else " + ".join(f"{n}×{c}" if n > 1 else c for c, n in sorted(counts.items()))
+    )
+    if "db.serverless" in counts:
+        return Pricing(label, len(members), problem="Aurora Serverless v2 members are billed per ACU-hour")
+    storage = AURORA_IO_OPTIMIZED if d.get("storage_type") == AURORA_IO_OPTIMIZED else None
+    parts = tuple(
+        Component(PriceQuery("rds", region, c, engine=engine, storage=storage), n) for c, n in sorted(counts.items())
+    )
+    return Pricing(label, len(members), parts)
+
+
 class RdsService(ServiceBase):
     """DB instances (kind ``rds``) and DB clusters (kind ``rds-cluster``); see
     :class:`scheduler.services.base.Service`. ``filter_values`` is an attribute so tests can shrink it."""
@@ -489,6 +524,23 @@ class RdsService(ServiceBase):
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> RdsAdapter:
         return RdsAdapter(region, session=session, snapshot_before_stop=bool(options.get("snapshot_before_stop")))
+
+    def pricing(
+        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+    ) -> Pricing:
+        if details.get("kind") == "cluster":
+            return _cluster_pricing(region, details)
+        if not instance_type:
+            return Pricing(None, 1, problem="the DB instance class is unknown")
+        query = PriceQuery(
+            "rds",
+            region,
+            instance_type,
+            engine=details.get("engine"),
+            deployment="multi-az" if details.get("multi_az") else "single-az",
+            license_model=details.get("license_model"),
+        )
+        return Pricing(instance_type, 1, (Component(query),))
 
     def kinds_for_name(self, text: str) -> tuple[str, ...]:
         # Names RDS would reject are not sent to it (it may answer InvalidParameterValue rather than "none").
