@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from scheduler.engine import Config, iso_z
+from scheduler.services import registry
 from scheduler.store.state import StateStore
 
 from .accounting import (
@@ -330,7 +331,7 @@ def _apply_coverage(report: dict[str, Any], rows: Sequence[Row], coverage: Mappi
             continue
         if not coverage.get("available"):
             continue
-        service = "rds" if row.usage.key.service == "rds" else "ec2"
+        service = _price_list(row.usage.key.service)
         region = row.usage.key.region
         types = sorted({t for s in row.usage.stops for t in _plain_types(s.pricing)})
         ri = [reservations.get(f"{service}|{region}|{t}") for t in types]
@@ -506,14 +507,12 @@ def reconcile(
     return out
 
 
+def _price_list(service: str) -> str:
+    """The price list (and commitment coverage) a service's usage falls under: "ec2" or "rds"."""
+    return registry.get(service).price_list if service in registry.SERVICES else "ec2"
+
+
 def _not_under_tag(row: Row) -> bool:
     """Resources whose billed instances do not carry the schedule tag themselves."""
-    if row.usage.key.service == "asg":
-        return True
-    pricing = row.usage.pricing
-    return (
-        row.usage.key.service == "rds"
-        and bool(pricing.components)
-        and pricing.components[0].query.engine is not None
-        and str(pricing.components[0].query.engine).startswith("aurora")
-    )
+    service = row.usage.key.service
+    return service in registry.SERVICES and not registry.get(service).billed_under_own_tag(row.usage.pricing)

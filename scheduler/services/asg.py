@@ -417,6 +417,7 @@ class AsgService(ServiceBase):
     name = "asg"
     named_kinds = ("asg",)
     saves_capacity = True
+    price_list = "ec2"
     plural = "Auto Scaling groups"
     arn_service = "autoscaling"
 
@@ -444,6 +445,9 @@ class AsgService(ServiceBase):
             why = f"it launches several instance types ({', '.join(sorted(set(types)))})" if types else "type unknown"
             return Pricing(", ".join(sorted(set(types))) or None, desired, problem=f"no single instance price: {why}")
         return Pricing(type_, desired, (Component(PriceQuery("ec2", region, type_, origin="asg"), desired),))
+
+    def billed_under_own_tag(self, pricing: Pricing) -> bool:
+        return False  # its instances are billed, and carry the tag only if launched after it was set
 
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
         found = _ARN_RESOURCE.match(resource)

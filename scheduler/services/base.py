@@ -114,8 +114,18 @@ class Service(Protocol):
         """Whether a stop saves a capacity (sizes, counts) that the start restores and the price scales with."""
         ...
 
+    @property
+    def price_list(self) -> str:
+        """The price list (and Reserved Instance coverage) its usage falls under: "ec2" or "rds"."""
+        ...
+
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> ServiceAdapter:
         """The adapter for one region and account; ``options`` are deployment settings it may ignore."""
+        ...
+
+    def billed_under_own_tag(self, pricing: Pricing) -> bool:
+        """Whether what is billed for a resource so priced carries the resource's own schedule tag (not so for an
+        Auto Scaling group's instances, or an Aurora cluster's): Cost Explorer then allocates its cost to the tag."""
         ...
 
     def pricing(
@@ -198,3 +208,6 @@ class ServiceBase:
 
     def members(self, found: Found) -> tuple[str, list[str]] | None:
         return None
+
+    def billed_under_own_tag(self, pricing: Pricing) -> bool:
+        return True

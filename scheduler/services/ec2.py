@@ -456,6 +456,7 @@ class Ec2Service(ServiceBase):
 
     name = "ec2"
     plural = "EC2 instances"
+    price_list = "ec2"
     arn_service = "ec2"
 
     def __init__(self) -> None:

@@ -515,6 +515,7 @@ class RdsService(ServiceBase):
     name = "rds"
     named_kinds = ("rds", "rds-cluster")
     plural = "RDS DB instances and clusters"
+    price_list = "rds"
     arn_service = "rds"
 
     def __init__(self) -> None:
@@ -541,6 +542,11 @@ class RdsService(ServiceBase):
             license_model=details.get("license_model"),
         )
         return Pricing(instance_type, 1, (Component(query),))
+
+    def billed_under_own_tag(self, pricing: Pricing) -> bool:
+        # An Aurora cluster's member instances are billed, not the cluster.
+        engine = pricing.components[0].query.engine if pricing.components else None
+        return not (engine is not None and str(engine).startswith("aurora"))
 
     def kinds_for_name(self, text: str) -> tuple[str, ...]:
         # Names RDS would reject are not sent to it (it may answer InvalidParameterValue rather than "none").
