@@ -14,11 +14,11 @@ from rich.table import Table
 from scheduler.aws.accounts import DEFAULT_ROLE_NAME, AccountSessions
 from scheduler.aws.session import default_region, is_account_id, is_region
 from scheduler.engine import iso_z
-from scheduler.runtime.orchestrator import LocalInvoker, PassRequest, run_pass, targets_for
+from scheduler.runtime.deployment import Deployment
+from scheduler.runtime.orchestrator import PassRequest, run_pass, targets_for
 from scheduler.runtime.status import fleet_status
 from scheduler.runtime.worker import invalid_schedules
 from scheduler.services.registry import SERVICES, not_a_service
-from scheduler.store.state import StateStore
 
 from .context import config_store, tables
 from .errors import InputError
@@ -140,13 +140,10 @@ def run_cmd(
         logger.setLevel(logging.DEBUG)  # every decision (acting ones are INFO, the rest DEBUG)
         if not any(isinstance(h, _StderrDecisions) for h in logger.handlers):
             logger.addHandler(_StderrDecisions())
-    state = StateStore(tables(ctx))
-    invoker = LocalInvoker(
+    deployment = Deployment(tables(ctx), sessions, {"snapshot_before_stop": rds_snapshot})
+    invoker = deployment.local_invoker(
         config,
-        state,
-        sessions,
         logger=logger,
-        adapter_options={"snapshot_before_stop": rds_snapshot},
         invalid_schedules=invalid_schedules(issues),
     )
     targets = targets_for(acc, reg, svc)
@@ -266,7 +263,8 @@ def status_cmd(
     sessions = AccountSessions(role_name=role_name, external_id=external_id)
     acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
     config, issues = config_store(ctx).load_partial()
-    rows, errors = fleet_status(targets_for(acc, reg, svc), instant, config, sessions, StateStore(tables(ctx)), tag_key)
+    deployment = Deployment(tables(ctx), sessions)
+    rows, errors = fleet_status(targets_for(acc, reg, svc), instant, config, sessions, deployment.state, tag_key)
     errors = [
         {"account": None, "region": None, "service": None, "error": f"stored configuration: {i}"} for i in issues
     ] + errors

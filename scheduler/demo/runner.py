@@ -15,14 +15,12 @@ from typing import Any
 
 import boto3
 
-from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import reset_clients
 from scheduler.engine import Config, parse_text
-from scheduler.runtime.orchestrator import LocalInvoker, targets_for
+from scheduler.runtime.deployment import Deployment
+from scheduler.runtime.orchestrator import targets_for
 from scheduler.services.registry import SERVICES
-from scheduler.store.config import ConfigStore
 from scheduler.store.state import StateStore
-from scheduler.store.tables import Tables
 
 from .fleet import HUB_ACCOUNT, REGIONS, SPOKE_ACCOUNT, Fleet, build, spoke_session
 from .simulate import Simulation, simulate
@@ -89,20 +87,20 @@ def run_demo(
     say = on_phase or (lambda _msg: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    tables = Tables.for_namespace(NAMESPACE)
-    tables.create_missing()
-    store = ConfigStore(tables)
+    base = boto3.Session()
+    deployment = Deployment.build(namespace=NAMESPACE, base=base, role_name=ROLE_NAME)
+    deployment.tables.create_missing()
+    store = deployment.config
     store.apply(parse_text(demo_text("schedules.yaml")), prune=False, dry_run=False)
     config = store.load()
     say(f"applied {len(config.periods)} periods and {len(config.schedules)} schedules")
-    base = boto3.Session()
     sessions = {HUB_ACCOUNT: base, SPOKE_ACCOUNT: spoke_session(base, ROLE_NAME)}
     fleet = build(sessions, "Schedule")
     timings["setup"] = time.perf_counter() - t0
     say(f"created and tagged {len(fleet.resources)} resources in 2 accounts × 2 regions")
-    state = StateStore(tables)
+    state = deployment.state
     # One worker thread: the embedded AWS runs in this process and holds the GIL, so more threads only contend.
-    invoker = LocalInvoker(config, state, AccountSessions(base, role_name=ROLE_NAME), max_workers=1)
+    invoker = deployment.local_invoker(config, max_workers=1)
     targets = targets_for([HUB_ACCOUNT, SPOKE_ACCOUNT], REGIONS, list(SERVICES))
     t1 = time.perf_counter()
     sim = simulate(fleet, config, invoker, targets, start, days, seed, every_pass=every_pass, on_tick=on_tick)

@@ -16,9 +16,9 @@ import boto3
 from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import client
 from scheduler.engine import iso_z
+from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.lambda_invoker import LambdaInvoker, PayloadBuilder, SubmittedResult
 from scheduler.runtime.orchestrator import Invoker, PassRequest, PassResult, run_pass, targets_for
-from scheduler.store.config import ConfigStore
 from scheduler.store.pass_scope import publish_scope
 from scheduler.store.tables import Tables
 
@@ -71,11 +71,17 @@ def orchestrate(
     """One pass: ``invoker`` defaults to :class:`LambdaInvoker` on ``ISCHED_WORKER_FUNCTION``."""
     settings = settings or OrchestratorSettings.from_env()
     scheduled = ScheduledEvent.from_event(event)
-    sessions = sessions or AccountSessions(role_name=settings.role_name, external_id=settings.external_id)
-    tables = tables or Tables.for_namespace(os.environ.get("ISCHED_NAMESPACE") or "default")
+    deployment = Deployment.build(
+        tables,
+        namespace=os.environ.get("ISCHED_NAMESPACE") or "default",
+        sessions=sessions,
+        role_name=settings.role_name,
+        external_id=settings.external_id,
+    )
+    sessions, tables = deployment.sessions, deployment.tables
     # Read once per pass, here. A partly invalid stored configuration does not stop the pass: the valid
     # schedules are scheduled, and each item left out is reported as an error naming it.
-    config, issues = ConfigStore(tables).load_partial()
+    config, issues = deployment.config.load_partial()
     for issue in issues:
         logger.error(f"stored configuration: {issue}", extra={"path": issue.path})
     accounts = resolve_accounts(settings, sessions)

@@ -17,8 +17,9 @@ from pynamodb.exceptions import UpdateError
 
 from scheduler.aws.accounts import AccountSessions, AssumeRoleError
 from scheduler.engine import Config, iso_z
+from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.lambda_invoker import PayloadError, WorkerPayload
-from scheduler.runtime.worker import CLOCK_SKEW, WorkerResult, invalid_schedules, run_target
+from scheduler.runtime.worker import CLOCK_SKEW, WorkerResult, invalid_schedules
 from scheduler.store.config import ConfigStore, StoreError
 from scheduler.store.pass_scope import PassScope, config_digest, read_scope
 from scheduler.store.state import StateStore, Target
@@ -138,7 +139,15 @@ def process(
     tracer.put_annotation("target", str(target))
     settings = WorkerSettings.from_env()
     # The tables live in the hub's region (the function's own), whatever the target's region.
-    tables = tables or Tables.for_namespace(settings.namespace)
+    deployment = Deployment.build(
+        tables,
+        namespace=settings.namespace,
+        sessions=sessions,
+        role_name=settings.role_name,
+        external_id=settings.external_id,
+        adapter_options={"snapshot_before_stop": settings.rds_snapshot, **(adapter_options or {})},
+    )
+    tables = deployment.tables
     real = (now or datetime.now(UTC)).astimezone(UTC)
     try:
         scope = _check_scope(payload, tables, real)
@@ -149,19 +158,14 @@ def process(
             raise RetryableError(f"{type(exc).__name__}: {exc}") from exc
         logger.exception(f"{target}: the pass scope could not be read")
         return {"status": "failed", "target": str(target), "error": f"{type(exc).__name__}: {exc}"}
-    state = StateStore(tables)
-    sessions = sessions or AccountSessions(role_name=settings.role_name, external_id=settings.external_id)
+    state = deployment.state
     result: WorkerResult
     try:
         config, invalid = _load_config(payload, tables, scope)
-        options = {"snapshot_before_stop": settings.rds_snapshot, **(adapter_options or {})}
-        result = run_target(
+        result = deployment.run_target(
             target,
             payload.at,
             config,
-            state,
-            sessions,
-            adapter_options=options,
             tag_key=payload.tag_key,
             dry_run=payload.dry_run,
             logger=logger,
