@@ -255,8 +255,8 @@ def run_worker(
             view,
             item.record.engine_state if item.record is not None else None,
             res.observed,
-            # period@type is an EC2 instance type: other services are never resized by the schedule.
-            instance_type=res.instance_type if target.service == "ec2" else None,
+            # period@type is an instance type: services that cannot resize are never resized by the schedule.
+            instance_type=res.instance_type if adapter.resizable else None,
             restarted_by_service=res.restarted_by_service,
         )
         d = item.decision

@@ -119,6 +119,7 @@ class AsgAdapter:
     """The Auto Scaling groups of one region. ``page_size`` and ``tag_batch_size`` exist for tests."""
 
     name = "asg"
+    resizable = False
 
     def __init__(
         self,

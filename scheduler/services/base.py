@@ -55,6 +55,8 @@ class ServiceAdapter(Protocol):
     """One service in one region and account, for one pass."""
 
     name: str
+    # Whether ``resize`` can change the type (a period's ``name@type`` applies); otherwise it reports an error.
+    resizable: bool
     # Set by the worker before ``discover``: the previous pass, so that a service that reports its own restarts
     # (RDS restarts a stopped instance after 7 days) looks back that far; None = the service's default window.
     events_since: datetime | None

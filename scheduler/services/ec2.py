@@ -158,6 +158,7 @@ class Ec2Adapter:
     """
 
     name = "ec2"
+    resizable = True
 
     def __init__(
         self,

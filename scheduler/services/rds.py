@@ -141,10 +141,18 @@ def pages(rds: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[st
         yield from page.get(key, [])
 
 
+# Where DescribeDBInstances and DescribeDBClusters put the identifier, the ARN and the status.
+_FIELDS = {
+    "instance": ("DBInstanceIdentifier", "DBInstanceArn", "DBInstanceStatus"),
+    "cluster": ("DBClusterIdentifier", "DBClusterArn", "Status"),
+}
+
+
 class RdsAdapter:
     """The RDS service adapter of one region (see :class:`scheduler.services.base.ServiceAdapter`)."""
 
     name = "rds"
+    resizable = False
 
     def __init__(
         self,
@@ -204,72 +212,68 @@ class RdsAdapter:
         return found
 
     def _instance(self, db: dict[str, Any], tags: dict[str, str], schedule: str) -> Resource:
-        status = db.get("DBInstanceStatus")
-        details: dict[str, Any] = {
-            "kind": "instance",
-            "status": status,
-            "engine": db.get("Engine"),
-            "engine_version": db.get("EngineVersion"),
-            "multi_az": bool(db.get("MultiAZ")),
-            "storage_type": db.get("StorageType"),
-            "allocated_storage": db.get("AllocatedStorage"),
-            "license_model": db.get("LicenseModel"),
-        }
+        extra: dict[str, Any] = {"license_model": db.get("LicenseModel")}
         if db.get("DBClusterIdentifier"):
-            details["cluster"] = db["DBClusterIdentifier"]
-        if db.get("AutomaticRestartTime"):
-            details["automatic_restart_time"] = _iso(db["AutomaticRestartTime"])
-        return Resource(
-            service=self.name,
-            id=db["DBInstanceIdentifier"],
-            schedule=schedule,
-            observed=observed(status),
-            arn=db.get("DBInstanceArn"),
-            instance_type=db.get("DBInstanceClass"),
-            tags=tags,
-            details=details,
-            unschedulable=instance_unschedulable(db),
+            extra["cluster"] = db["DBClusterIdentifier"]
+        return self._resource(
+            db, "instance", tags, schedule, db.get("DBInstanceClass"), instance_unschedulable(db), extra
         )
 
     def _cluster(
         self, cluster: dict[str, Any], tags: dict[str, str], schedule: str, classes: dict[str, str | None]
     ) -> Resource:
-        status = cluster.get("Status")
-        members = [
-            {
-                "id": m["DBInstanceIdentifier"],
-                "class": classes.get(m["DBInstanceIdentifier"]),
-                "writer": bool(m.get("IsClusterWriter")),
-            }
-            for m in cluster.get("DBClusterMembers") or []
-        ]
-        details: dict[str, Any] = {
-            "kind": "cluster",
-            "status": status,
-            "engine": cluster.get("Engine"),
-            "engine_version": cluster.get("EngineVersion"),
+        extra: dict[str, Any] = {
             "engine_mode": cluster.get("EngineMode"),
-            "multi_az": bool(cluster.get("MultiAZ")),
-            "storage_type": cluster.get("StorageType"),
-            "allocated_storage": cluster.get("AllocatedStorage"),
             # Clusters carry no license model; their members do, and all members share the cluster's engine.
             "license_model": None,
-            "members": members,
+            "members": [
+                {
+                    "id": m["DBInstanceIdentifier"],
+                    "class": classes.get(m["DBInstanceIdentifier"]),
+                    "writer": bool(m.get("IsClusterWriter")),
+                }
+                for m in cluster.get("DBClusterMembers") or []
+            ],
         }
         if cluster.get("DBClusterInstanceClass"):  # Multi-AZ DB clusters (non-Aurora) have one class for all
-            details["cluster_instance_class"] = cluster["DBClusterInstanceClass"]
-        if cluster.get("AutomaticRestartTime"):
-            details["automatic_restart_time"] = _iso(cluster["AutomaticRestartTime"])
+            extra["cluster_instance_class"] = cluster["DBClusterInstanceClass"]
+        return self._resource(cluster, "cluster", tags, schedule, None, cluster_unschedulable(cluster), extra)
+
+    def _resource(
+        self,
+        item: dict[str, Any],
+        kind: str,
+        tags: dict[str, str],
+        schedule: str,
+        instance_type: str | None,
+        unschedulable: str | None,
+        extra: dict[str, Any],
+    ) -> Resource:
+        """A DB instance or cluster as the worker sees it: what both describe alike, plus ``extra`` details."""
+        ident, arn, status_key = _FIELDS[kind]
+        status = item.get(status_key)
+        details: dict[str, Any] = {
+            "kind": kind,
+            "status": status,
+            "engine": item.get("Engine"),
+            "engine_version": item.get("EngineVersion"),
+            "multi_az": bool(item.get("MultiAZ")),
+            "storage_type": item.get("StorageType"),
+            "allocated_storage": item.get("AllocatedStorage"),
+            **extra,
+        }
+        if item.get("AutomaticRestartTime"):
+            details["automatic_restart_time"] = _iso(item["AutomaticRestartTime"])
         return Resource(
             service=self.name,
-            id=cluster["DBClusterIdentifier"],
+            id=item[ident],
             schedule=schedule,
             observed=observed(status),
-            arn=cluster.get("DBClusterArn"),
-            instance_type=None,
+            arn=item.get(arn),
+            instance_type=instance_type,
             tags=tags,
             details=details,
-            unschedulable=cluster_unschedulable(cluster),
+            unschedulable=unschedulable,
         )
 
     def _mark_restarted(self, resources: list[Resource]) -> None:
@@ -561,47 +565,40 @@ class RdsService(ServiceBase):
     def normalise(self, kind: str, ident: str) -> str:
         return ident.lower()
 
-    def _instances(self, clients: ClientSource, region: str, **params: Any) -> Iterator[Found]:
-        for db in pages(clients.get("rds", region), "describe_db_instances", "DBInstances", **params):
+    def _found(self, clients: ClientSource, region: str, kind: str, **params: Any) -> Iterator[Found]:
+        """The DB instances (kind ``rds``) or DB clusters (``rds-cluster``) DescribeDB… answers for ``params``."""
+        instance = kind == "rds"
+        operation, key = (
+            ("describe_db_instances", "DBInstances") if instance else ("describe_db_clusters", "DBClusters")
+        )
+        ident, arn, status = _FIELDS["instance" if instance else "cluster"]
+        for item in pages(clients.get("rds", region), operation, key, **params):
             yield Found(
-                kind="rds",
-                id=db["DBInstanceIdentifier"],
+                kind=kind,
+                id=item[ident],
                 region=region,
-                arn=db["DBInstanceArn"],
-                tags=tag_map(db.get("TagList")),
-                state=db.get("DBInstanceStatus"),
-                cluster=db.get("DBClusterIdentifier"),
-            )
-
-    def _clusters(self, clients: ClientSource, region: str, **params: Any) -> Iterator[Found]:
-        for cluster in pages(clients.get("rds", region), "describe_db_clusters", "DBClusters", **params):
-            yield Found(
-                kind="rds-cluster",
-                id=cluster["DBClusterIdentifier"],
-                region=region,
-                arn=cluster["DBClusterArn"],
-                tags=tag_map(cluster.get("TagList")),
-                state=cluster.get("Status"),
+                arn=item[arn],
+                tags=tag_map(item.get("TagList")),
+                state=item.get(status),
+                cluster=item.get("DBClusterIdentifier") if instance else None,
                 # An identifier (moto answers an ARN there: its last part is the identifier).
                 members=tuple(
-                    str(m["DBInstanceIdentifier"]).rsplit(":db:", 1)[-1] for m in cluster.get("DBClusterMembers") or []
+                    str(m["DBInstanceIdentifier"]).rsplit(":db:", 1)[-1] for m in item.get("DBClusterMembers") or []
                 ),
             )
 
     def lookup(self, clients: ClientSource, region: str, kind: str, ids: list[str]) -> Iterable[Found]:
         for batch in chunks(ids, self.filter_values):
-            if kind == "rds":
-                yield from self._instances(clients, region, Filters=[{"Name": "db-instance-id", "Values": batch}])
-            else:
-                yield from self._clusters(clients, region, Filters=[{"Name": "db-cluster-id", "Values": batch}])
+            name = "db-instance-id" if kind == "rds" else "db-cluster-id"
+            yield from self._found(clients, region, kind, Filters=[{"Name": name, "Values": batch}])
 
     def find_tagged(
         self, clients: ClientSource, region: str, key: str, value: str
     ) -> Iterator[tuple[str, Iterable[Found]]]:
         # DescribeDBInstances/Clusters have no tag filter for every engine: everything is listed, the caller
         # filters on TagList. Instances of a cluster are left out: the cluster is what a schedule acts on.
-        yield "RDS DB instances", (r for r in self._instances(clients, region) if not r.cluster)
-        yield "RDS DB clusters", self._clusters(clients, region)
+        yield "RDS DB instances", (r for r in self._found(clients, region, "rds") if not r.cluster)
+        yield "RDS DB clusters", self._found(clients, region, "rds-cluster")
 
     def problem(self, ref: Reference, found: Found) -> str | None:
         return arn_mismatch(ref, found, self.kinds[found.kind], fold_case=True)
