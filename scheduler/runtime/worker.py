@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from scheduler.aws.accounts import AccountSessions
 from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
 from scheduler.engine.errors import Issue
 from scheduler.services.base import ActionResult, Resource, ServiceAdapter
 from scheduler.services.registry import make_adapter
-from scheduler.store.state import PassAlreadyClaimed, ResourceRecord, StateStore, Target, ledger_key
+from scheduler.store.state import LedgerEntry, PassAlreadyClaimed, ResourceRecord, StateStore, Target, ledger_key
 
 LAST_ACTION_TAG = "isched:last-action"
 LAST_ERROR_TAG = "isched:last-error"
@@ -460,10 +460,10 @@ def _repair(
     if not intents:
         return
     in_ledger = state.ledger_has(rec.intent["entry"] for rec in intents.values() if rec.intent)
-    missing: list[dict[str, Any]] = []
+    missing: list[LedgerEntry] = []
     for rid, rec in intents.items():
         intent = rec.intent or {}
-        entry = dict(intent.get("entry") or {})
+        entry = cast(LedgerEntry, dict(intent.get("entry") or {}))
         rec.intent = None
         recorded = ledger_key(entry) in in_ledger
         if not recorded and not _reached(str(intent.get("action")), found.get(rid), intent.get("instance_type")):
@@ -615,7 +615,7 @@ def _record(i: _Item, at: datetime, now_text: str) -> ResourceRecord:
 
 def _observed_changes(
     target: Target, items: list[_Item], records: dict[str, ResourceRecord], now_text: str
-) -> list[dict[str, Any]]:
+) -> list[LedgerEntry]:
     """Ledger entries for what happened to managed resources without the scheduler, for the savings report.
 
     ``manual-start``: found running after it was last seen stopped (at its launch time where the service reports
@@ -623,14 +623,16 @@ def _observed_changes(
     resource no longer found (deleted, or no longer carrying the tag), at the first pass that misses it;
     ``returned``: found again after that.
     """
-    out: list[dict[str, Any]] = []
+    out: list[LedgerEntry] = []
     seen = set()
-    base = {"target": target.key, "account": target.account, "region": target.region, "service": target.service}
 
     def entry(action: str, at: str, rid: str, schedule: str | None, instance_type: str | None) -> None:
         out.append(
             {
-                **base,
+                "target": target.key,
+                "account": target.account,
+                "region": target.region,
+                "service": target.service,
                 "at": at,
                 "resource": rid,
                 "schedule": schedule,
@@ -678,12 +680,12 @@ def _settled(observed: str | None) -> State | None:
         return None
 
 
-def _ledger_draft(target: Target, i: _Item, now_text: str) -> dict[str, Any]:
+def _ledger_draft(target: Target, i: _Item, now_text: str) -> LedgerEntry:
     """The ledger entry an action will have, before its result is known (the intent's copy)."""
     d = i.decision
     assert d is not None
     res = i.resource
-    return {
+    entry: LedgerEntry = {
         "at": now_text,
         "target": target.key,
         "account": target.account,
@@ -693,9 +695,11 @@ def _ledger_draft(target: Target, i: _Item, now_text: str) -> dict[str, Any]:
         "schedule": res.schedule,
         "action": d.action,
         "instance_type": d.instance_type or res.instance_type,
-        **({"previous_instance_type": res.instance_type} if d.action == "resize" else {}),
         "details": {**{k: v for k, v in res.details.items() if k != "saved_capacity"}, "tags": _stored_tags(res.tags)},
     }
+    if d.action == "resize":
+        entry["previous_instance_type"] = res.instance_type
+    return entry
 
 
 STORED_TAGS_MAX = 2048  # characters of JSON: tags beyond it (Name first) are not stored
@@ -716,7 +720,7 @@ def _stored_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _ledger_entry(target: Target, i: _Item, now_text: str, simulated: bool = False) -> dict[str, Any]:
+def _ledger_entry(target: Target, i: _Item, now_text: str, simulated: bool = False) -> LedgerEntry:
     assert i.result is not None
     entry = _ledger_draft(target, i, now_text)
     entry["instance_type"] = i.result.details.get("instance_type") or i.resource.instance_type

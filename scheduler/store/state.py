@@ -11,10 +11,10 @@ Multi-AZ, ASG capacity), partitioned by UTC month so a month's report is one que
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from pynamodb.exceptions import UpdateError
 
@@ -24,6 +24,26 @@ from .tables import Tables
 
 PASS_ITEM = "#pass"
 LEDGER_RETENTION_DAYS = 800  # two full years of monthly reports, then DynamoDB's TTL removes the record
+
+
+class LedgerEntry(TypedDict, total=False):
+    """One ledger item: an action the scheduler took (``start``, ``stop``, ``resize``) or one it observed
+    (``manual-start``, ``manual-stop``, ``gone``, ``returned``), with what pricing needs later."""
+
+    at: Required[str]  # ISO 8601 UTC
+    target: Required[str]
+    account: Required[str]
+    region: Required[str]
+    service: Required[str]
+    resource: Required[str]
+    action: Required[str]
+    schedule: str | None
+    instance_type: str | None
+    previous_instance_type: str | None
+    details: dict[str, Any]  # the resource's details when acted on (platform, engine, sizes, members, tags)
+    capacity: dict[str, Any]  # what a stop saved (Auto Scaling sizes)
+    simulated: bool  # taken by a pass ahead of the real clock
+    repaired: bool  # recorded late, by a later pass that observed the action's effect
 
 
 @dataclass(frozen=True)
@@ -64,7 +84,7 @@ class ResourceRecord:
     # pass means that pass's writes failed after (perhaps) acting, and the later pass repairs the records.
     intent: dict[str, Any] | None = None
     # Ledger entries whose write failed, kept here (the state write succeeded) until a later pass writes them.
-    unrecorded: list[dict[str, Any]] | None = None
+    unrecorded: list[LedgerEntry] | None = None
 
     @property
     def engine_state(self) -> ResourceState:
@@ -223,7 +243,7 @@ class StateStore:
                 n += 1
         return n
 
-    def append_ledger(self, entries: Iterable[dict[str, Any]]) -> int:
+    def append_ledger(self, entries: Iterable[LedgerEntry]) -> int:
         """Writes ledger entries (each with at least ``at``, ``target``, ``resource``, ``action``).
 
         Keys are deterministic, so writing an entry again (a repair, a retried batch) never duplicates it.
@@ -237,7 +257,7 @@ class StateStore:
                 n += 1
         return n
 
-    def ledger_has(self, entries: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+    def ledger_has(self, entries: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
         """The (month, key) pairs of ``entries`` that are in the ledger (consistent reads, in batches)."""
         keys = list(dict.fromkeys(ledger_key(e) for e in entries))
         if not keys:
@@ -252,7 +272,7 @@ class StateStore:
         return sorted({i.target for i in self.model.scan(attributes_to_get=["target"])})
 
 
-def ledger_key(entry: dict[str, Any]) -> tuple[str, str]:
+def ledger_key(entry: Mapping[str, Any]) -> tuple[str, str]:
     """The ledger item's (month, key): the action's UTC month, and its instant, target, resource and action."""
     at = datetime.fromisoformat(entry["at"]).astimezone(UTC)
     return at.strftime("%Y-%m"), f"{at.isoformat()}#{entry['target']}#{entry['resource']}#{entry['action']}"
