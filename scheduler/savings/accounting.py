@@ -976,16 +976,6 @@ def _split(row: Row, exact: Decimal) -> None:
 
 # --- what keeps billing while stopped ----------------------------------------------------------------------------
 
-# RDS storage, USD per GB-month at US East (N. Virginia) list rates (Single-AZ; Multi-AZ bills it twice). Provisioned
-# IOPS and throughput, backups and snapshots are extra and not estimated. AWS prorates a GB-month over 730 hours.
-RDS_STORAGE_GB_MONTH = {
-    "gp2": Decimal("0.115"),
-    "gp3": Decimal("0.115"),
-    "io1": Decimal("0.125"),
-    "io2": Decimal("0.125"),
-    "standard": Decimal("0.10"),
-}
-HOURS_PER_MONTH = Decimal(730)
 ON_DEMAND_NOTE = (
     "Savings are valued at on-demand list prices (the prices file or the AWS Price List); Reserved Instances, "
     "Savings Plans, spot and negotiated discounts make a stop save less than shown (see commitment_coverage)."
@@ -994,57 +984,16 @@ ON_DEMAND_NOTE = (
 
 def billing_while_stopped(row: Row) -> dict[str, Any] | None:
     """What goes on billing while the resource is stopped (storage, addresses), estimated where the ledger knows
-    enough; ``None`` for a resource never stopped by the scheduler in the span."""
+    enough (each service says what); ``None`` for a resource never stopped by the scheduler in the span."""
     u = row.usage
-    if not u.stops:
+    if not u.stops or u.key.service not in registry.SERVICES:
         return None
-    service = u.key.service
-    if service == "ec2":
-        return {
-            "what": "attached EBS volumes, and an Elastic IP if one is associated",
-            "estimated_cost": None,
-            "note": "not estimated: volume sizes and addresses are not in what the scheduler records",
-        }
-    if service == "asg":
-        return {
-            "what": "nothing of the group's instances (at zero capacity they are terminated), unless their volumes "
-            "are kept (DeleteOnTermination false)",
-            "estimated_cost": None,
-            "note": "not estimated",
-        }
     details = u.stops[-1].pieces[-1].stop.get("details") if u.stops[-1].pieces and u.stops[-1].pieces[-1].stop else {}
-    d = details or {}
-    if d.get("kind") == "cluster":
-        aurora = str(d.get("engine") or "").startswith("aurora")
-        return {
-            "what": "the cluster's storage" + (" (billed per GB used) and I/O" if aurora else ""),
-            "estimated_cost": None,
-            "note": "not estimated: "
-            + ("Aurora bills the storage used, which no describe call returns" if aurora else "no rate is known"),
-        }
-    gb = whole(d.get("allocated_storage"))
-    storage = str(d.get("storage_type") or "")
-    rate = RDS_STORAGE_GB_MONTH.get(storage)
-    if gb is None or rate is None:
-        return {
-            "what": "allocated storage",
-            "estimated_cost": None,
-            "note": "not estimated: "
-            + ("the allocated storage is not recorded" if gb is None else f"no rate for storage type '{storage}'"),
-        }
-    copies = 2 if d.get("multi_az") else 1
-    exact = hours(u.stopped_micros) * gb * rate * copies / HOURS_PER_MONTH
-    return {
-        "what": f"{gb} GB of {storage} storage" + (" (Multi-AZ: two copies)" if copies == 2 else ""),
-        "storage_gb": gb,
-        "storage_type": storage,
-        "rate_per_gb_month": float(rate * copies),
-        "estimated_cost": _num(cents(exact)),
-        "note": "at US East (N. Virginia) list rates, over the stopped hours; provisioned IOPS, backups excluded",
-    }
-
-
-# --- the report --------------------------------------------------------------------------------------------------
+    out = dict(registry.get(u.key.service).billing_while_stopped(details or {}, hours(u.stopped_micros)))
+    exact = out.get("estimated_cost")
+    if isinstance(exact, Decimal):
+        out["estimated_cost"] = _num(cents(exact))
+    return out
 
 
 def _num(value: Decimal | None, places: int = 2) -> float | None:

@@ -447,6 +447,14 @@ class AsgService(ServiceBase):
             return Pricing(", ".join(sorted(set(types))) or None, desired, problem=f"no single instance price: {why}")
         return Pricing(type_, desired, (Component(PriceQuery("ec2", region, type_, origin="asg"), desired),))
 
+    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+        return {
+            "what": "nothing of the group's instances (at zero capacity they are terminated), unless their volumes "
+            "are kept (DeleteOnTermination false)",
+            "estimated_cost": None,
+            "note": "not estimated",
+        }
+
     def billed_under_own_tag(self, pricing: Pricing) -> bool:
         return False  # its instances are billed, and carry the tag only if launched after it was set
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 import boto3
@@ -123,6 +124,11 @@ class Service(Protocol):
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> ServiceAdapter:
         """The adapter for one region and account; ``options`` are deployment settings it may ignore."""
+        ...
+
+    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+        """What goes on billing while one of its resources is stopped (storage, addresses): ``what``, ``note`` and
+        ``estimated_cost`` (a Decimal in USD over ``stopped_hours``, or None when not estimated)."""
         ...
 
     def billed_under_own_tag(self, pricing: Pricing) -> bool:

@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import boto3
@@ -478,6 +479,13 @@ class Ec2Service(ServiceBase):
             "ec2", region, instance_type, platform=details.get("platform"), tenancy=details.get("tenancy")
         )
         return Pricing(instance_type, 1, (Component(query),))
+
+    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+        return {
+            "what": "attached EBS volumes, and an Elastic IP if one is associated",
+            "estimated_cost": None,
+            "note": "not estimated: volume sizes and addresses are not in what the scheduler records",
+        }
 
     def kind_of_id(self, text: str) -> str | None:
         return "ec2" if _INSTANCE_ID.match(text) else None

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -29,7 +30,7 @@ from scheduler.engine import Observed
 from scheduler.services.base import ActionResult, Resource, Service, ServiceBase
 from scheduler.services.common import aws_error, chunks, tag_map
 from scheduler.services.naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
-from scheduler.services.pricing import AURORA_IO_OPTIMIZED, Component, PriceQuery, Pricing
+from scheduler.services.pricing import AURORA_IO_OPTIMIZED, Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,17 @@ def pages(rds: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[st
     for page in rds.get_paginator(operation).paginate(MaxRecords=PAGE_SIZE, **kwargs):
         yield from page.get(key, [])
 
+
+# Storage, USD per GB-month at US East (N. Virginia) list rates (Single-AZ; Multi-AZ bills it twice). Provisioned
+# IOPS and throughput, backups and snapshots are extra and not estimated. AWS prorates a GB-month over 730 hours.
+STORAGE_GB_MONTH = {
+    "gp2": Decimal("0.115"),
+    "gp3": Decimal("0.115"),
+    "io1": Decimal("0.125"),
+    "io2": Decimal("0.125"),
+    "standard": Decimal("0.10"),
+}
+HOURS_PER_MONTH = Decimal(730)
 
 # Where DescribeDBInstances and DescribeDBClusters put the identifier, the ARN and the status.
 _FIELDS = {
@@ -546,6 +558,36 @@ class RdsService(ServiceBase):
             license_model=details.get("license_model"),
         )
         return Pricing(instance_type, 1, (Component(query),))
+
+    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+        d = details
+        if d.get("kind") == "cluster":
+            aurora = str(d.get("engine") or "").startswith("aurora")
+            return {
+                "what": "the cluster's storage" + (" (billed per GB used) and I/O" if aurora else ""),
+                "estimated_cost": None,
+                "note": "not estimated: "
+                + ("Aurora bills the storage used, which no describe call returns" if aurora else "no rate is known"),
+            }
+        gb = whole(d.get("allocated_storage"))
+        storage = str(d.get("storage_type") or "")
+        rate = STORAGE_GB_MONTH.get(storage)
+        if gb is None or rate is None:
+            return {
+                "what": "allocated storage",
+                "estimated_cost": None,
+                "note": "not estimated: "
+                + ("the allocated storage is not recorded" if gb is None else f"no rate for storage type '{storage}'"),
+            }
+        copies = 2 if d.get("multi_az") else 1
+        return {
+            "what": f"{gb} GB of {storage} storage" + (" (Multi-AZ: two copies)" if copies == 2 else ""),
+            "storage_gb": gb,
+            "storage_type": storage,
+            "rate_per_gb_month": float(rate * copies),
+            "estimated_cost": stopped_hours * gb * rate * copies / HOURS_PER_MONTH,
+            "note": "at US East (N. Virginia) list rates, over the stopped hours; provisioned IOPS, backups excluded",
+        }
 
     def billed_under_own_tag(self, pricing: Pricing) -> bool:
         # An Aurora cluster's member instances are billed, not the cluster.
