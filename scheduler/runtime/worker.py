@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, Protocol, cast
@@ -50,15 +50,7 @@ class ActionRecord:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "account": self.account,
-            "region": self.region,
-            "service": self.service,
-            "resource": self.resource,
-            "schedule": self.schedule,
-            "action": self.action,
-            "reason": self.reason,
-        }
+        return {k: v for k, v in asdict(self).items() if k not in ("ok", "error")}
 
 
 # "error": needs attention, and makes `isched run` exit 1; "warning": worth knowing, the pass did its work;
@@ -82,14 +74,7 @@ class ErrorRecord:
         return self.severity == "error"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "account": self.account,
-            "region": self.region,
-            "service": self.service,
-            "resource": self.resource,
-            "error": self.error,
-            "severity": self.severity,
-        }
+        return asdict(self)
 
 
 @dataclass

@@ -447,20 +447,20 @@ class RdsAdapter:
             return ident
         if ident in self._arns:
             return self._arns[ident]
-        try:
-            found = self.client.describe_db_instances(DBInstanceIdentifier=ident).get("DBInstances", [])
-            arn = found[0]["DBInstanceArn"] if found else None
-        except ClientError as exc:
-            if _code(exc) != "DBInstanceNotFound":
-                raise
-            arn = None
-        if arn is None:
+        arn = None
+        for operation, param, key, not_found in (
+            ("describe_db_instances", "DBInstanceIdentifier", "DBInstances", "DBInstanceNotFound"),
+            ("describe_db_clusters", "DBClusterIdentifier", "DBClusters", "DBClusterNotFoundFault"),
+        ):
             try:
-                found = self.client.describe_db_clusters(DBClusterIdentifier=ident).get("DBClusters", [])
-                arn = found[0]["DBClusterArn"] if found else None
+                found = getattr(self.client, operation)(**{param: ident}).get(key, [])
             except ClientError as exc:
-                if _code(exc) != "DBClusterNotFoundFault":
+                if _code(exc) != not_found:
                     raise
+                continue
+            arn = found[0][_FIELDS["instance" if key == "DBInstances" else "cluster"][1]] if found else None
+            if arn is not None:
+                break
         if arn is None:
             raise LookupError(f"no RDS DB instance or DB cluster named {ident} in {self.region}")
         self._arns[ident] = arn
