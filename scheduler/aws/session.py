@@ -54,11 +54,6 @@ def default_region(session: boto3.Session | None = None) -> str:
     return region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
-def make_session(profile: str | None = None, region: str | None = None, **credentials: str) -> boto3.Session:
-    """A boto3 session; ``credentials`` are ``aws_access_key_id``/``aws_secret_access_key``/``aws_session_token``."""
-    return boto3.Session(profile_name=profile, region_name=region, **credentials)
-
-
 _CLIENTS: dict[tuple[Any, ...], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 _MAX_CLIENTS = 512

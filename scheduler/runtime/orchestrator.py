@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from scheduler.aws.accounts import AccountSessions, AssumeRoleError
 from scheduler.engine import Config, iso_z
-from scheduler.services import registry
 from scheduler.store.state import StateStore, Target
 
 from .worker import ErrorRecord, WorkerResult, run_target
@@ -124,7 +123,3 @@ def run_pass(
     on_done: Callable[[WorkerResult], None] | None = None,
 ) -> PassResult:
     return PassResult(request.at, invoker.invoke(targets, request, on_done))
-
-
-def validate_services(services: Iterable[str]) -> list[str]:
-    return registry.check(services)

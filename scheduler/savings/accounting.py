@@ -51,8 +51,6 @@ RUNNING = "running"
 STOPPED = "stopped"  # by the scheduler
 MANUAL_STOPPED = "manual-stopped"  # by anyone else: by hand, or already stopped when first seen
 
-SCHEDULER_ACTIONS = frozenset({"stop", "start", "resize"})
-OBSERVATIONS = frozenset({"manual-start", "manual-stop", "gone", "returned"})
 # At one instant (one pass), what the pass observed comes before what it did: found again, then changed by hand,
 # then the scheduler's action. A close sorts before a stop, so a stop at the same instant opens a new interval.
 _ORDER = {"gone": 0, "returned": 1, "manual-start": 2, "manual-stop": 2, "start": 3, "resize": 3, "stop": 4}

@@ -61,16 +61,6 @@ def ce_end_day(start: datetime, end: datetime, instant: datetime) -> date:
     return max(start, min(end, today + timedelta(days=1))).date()
 
 
-def cost_explorer_spend(month: str, instant: datetime, metric: str, tag_key: str) -> dict[str, Any]:
-    """Actual spend of the tagged resources from Cost Explorer, up to the end of the report's day."""
-    start, end = parse_month(month)
-    return (
-        CostExplorer()
-        .month_spend(month, start.date(), ce_end_day(start, end, instant), METRICS[metric], tag_key)
-        .to_json()
-    )
-
-
 def not_asked(metric: str, tag_key: str, why: str) -> dict[str, Any]:
     return {"metric": METRICS[metric], "tag_key": tag_key, "available": False, "note": why, "requests": 0}
 

@@ -11,7 +11,6 @@ its IAM statements to ``template.yaml`` and ``infra/spoke.yaml``, and its tests.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -40,15 +39,6 @@ def not_a_service(name: object, shown: str | None = None) -> str:
     """The message for a name that is not a service (``shown``: the name as the caller quotes it)."""
     quoted = shown if shown is not None else f"'{name}'"
     return f"{quoted} is not a service (one of {', '.join(SERVICES)})"
-
-
-def check(names: Iterable[str]) -> list[str]:
-    """``names`` as given, or :class:`UnknownService` for the first that is not a service."""
-    out = list(names)
-    for name in out:
-        if name not in _MODULES:
-            raise UnknownService(name)
-    return out
 
 
 def get(name: str) -> Service:
