@@ -144,7 +144,10 @@ def run_worker(
         except PassAlreadyClaimed as exc:
             result.skipped = str(exc)
             result.error(None, f"skipped: {exc}")
-            state.record_skip(target, at, str(exc))
+            try:
+                state.record_skip(target, at, str(exc))
+            except Exception as note_exc:  # only the status display loses it; the skip itself is reported
+                log.info(f"{target}: could not note the skipped pass: {_describe(note_exc)}")
             return result
         if superseded is not None:
             result.error(
@@ -673,6 +676,9 @@ def _ledger_entry(target: Target, i: _Item, now_text: str, simulated: bool = Fal
     entry["instance_type"] = i.result.details.get("instance_type") or i.resource.instance_type
     if i.result.details.get("saved_capacity"):
         entry["capacity"] = i.result.details["saved_capacity"]
+    if i.result.details.get("billing_while_stopped"):
+        # What the adapter found still billing after the stop (EC2: volumes, Elastic IPs), for the report.
+        entry["details"] = {**entry["details"], "billing_while_stopped": i.result.details["billing_while_stopped"]}
     if simulated:
         entry["simulated"] = True  # taken by a pass ahead of the real clock, dated as that pass
     return entry

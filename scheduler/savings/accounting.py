@@ -1087,6 +1087,63 @@ ON_DEMAND_NOTE = (
 )
 
 
+# EBS, USD per GB-month at US East (N. Virginia) list rates (volume storage only: provisioned IOPS and throughput
+# above the baseline, and snapshots, are extra and not estimated).
+EBS_GB_MONTH = {
+    "gp3": Decimal("0.08"),
+    "gp2": Decimal("0.10"),
+    "io1": Decimal("0.125"),
+    "io2": Decimal("0.125"),
+    "st1": Decimal("0.045"),
+    "sc1": Decimal("0.015"),
+    "standard": Decimal("0.05"),
+}
+# A public IPv4 address, Elastic IPs included, USD per hour (since 2024-02-01). An instance's auto-assigned public
+# address is released when it stops; an Elastic IP stays, and bills.
+PUBLIC_IPV4_HOUR = Decimal("0.005")
+
+
+def _ec2_billing(u: Usage) -> dict[str, Any]:
+    """An instance's EBS volumes and Elastic IPs over the scheduler's stops, from what each stop recorded."""
+    what = "attached EBS volumes, and Elastic IPs"
+    total = Decimal(0)
+    volumes_gb = 0
+    addresses = 0
+    for stop in u.stops:
+        recorded = (
+            ((stop.pieces[-1].stop or {}).get("details") or {}).get("billing_while_stopped") if stop.pieces else None
+        )
+        if not isinstance(recorded, dict):
+            return {
+                "what": what,
+                "estimated_cost": None,
+                "note": "not estimated: a stop did not record the volumes and addresses (recorded since this "
+                "version, or the worker may not call DescribeVolumes/DescribeAddresses)",
+            }
+        stopped = hours(stop.micros)
+        for vol in recorded.get("volumes") or []:
+            size = _whole(vol.get("size_gb"))
+            rate = EBS_GB_MONTH.get(str(vol.get("type") or ""))
+            if size is None or rate is None:
+                return {
+                    "what": what,
+                    "estimated_cost": None,
+                    "note": f"not estimated: no size or rate for volume {vol.get('id')} ({vol.get('type')})",
+                }
+            total += stopped * size * rate / HOURS_PER_MONTH
+            volumes_gb = max(volumes_gb, size)
+        ips = _whole(recorded.get("elastic_ips")) or 0
+        addresses = max(addresses, ips)
+        total += stopped * ips * PUBLIC_IPV4_HOUR
+    return {
+        "what": what,
+        "estimated_cost": _num(cents(total)),
+        "elastic_ips": addresses,
+        "note": "EBS volume storage and Elastic IPs at US East (N. Virginia) list rates, over the stopped hours; "
+        "provisioned IOPS/throughput and snapshots excluded",
+    }
+
+
 def billing_while_stopped(row: Row) -> dict[str, Any] | None:
     """What goes on billing while the resource is stopped (storage, addresses), estimated where the ledger knows
     enough; ``None`` for a resource never stopped by the scheduler in the span."""
@@ -1095,11 +1152,7 @@ def billing_while_stopped(row: Row) -> dict[str, Any] | None:
         return None
     service = u.key.service
     if service == "ec2":
-        return {
-            "what": "attached EBS volumes, and an Elastic IP if one is associated",
-            "estimated_cost": None,
-            "note": "not estimated: volume sizes and addresses are not in what the scheduler records",
-        }
+        return _ec2_billing(u)
     if service == "asg":
         return {
             "what": "nothing of the group's instances (at zero capacity they are terminated), unless their volumes "
