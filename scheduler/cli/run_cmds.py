@@ -139,7 +139,7 @@ def run_cmd(
         logger.setLevel(logging.DEBUG)  # every decision (acting ones are INFO, the rest DEBUG)
         if not any(isinstance(h, _StderrDecisions) for h in logger.handlers):
             logger.addHandler(_StderrDecisions())
-    state = StateStore(tables(ctx))
+    state = StateStore(tables(ctx), tag_key=tag_key)
     invoker = LocalInvoker(
         config,
         state,
@@ -258,7 +258,9 @@ def status_cmd(
     sessions = AccountSessions(role_name=role_name, external_id=external_id)
     acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
     config, issues = config_store(ctx).load_partial()
-    rows, errors = fleet_status(targets_for(acc, reg, svc), instant, config, sessions, StateStore(tables(ctx)), tag_key)
+    rows, errors = fleet_status(
+        targets_for(acc, reg, svc), instant, config, sessions, StateStore(tables(ctx), tag_key=tag_key), tag_key
+    )
     errors = [
         {"account": None, "region": None, "service": None, "error": f"stored configuration: {i}"} for i in issues
     ] + errors

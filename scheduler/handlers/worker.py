@@ -19,12 +19,13 @@ from scheduler.aws.accounts import AccountSessions, AssumeRoleError
 from scheduler.engine import Config, iso_z
 from scheduler.runtime.adapters import make_adapter
 from scheduler.runtime.lambda_invoker import PayloadError, WorkerPayload
-from scheduler.runtime.worker import CLOCK_SKEW, WorkerResult, invalid_schedules, run_worker
+from scheduler.runtime.worker import CLOCK_SKEW, MAX_EVENT_AGE, WorkerResult, invalid_schedules, run_worker
 from scheduler.store.config import ConfigStore, StoreError
 from scheduler.store.pass_scope import PassScope, config_digest, read_scope
 from scheduler.store.state import StateStore, Target
 from scheduler.store.tables import Tables
 
+from . import common
 from .common import (
     is_retryable,
     make_logger,
@@ -71,11 +72,13 @@ def _check_scope(payload: WorkerPayload, tables: Tables, now: datetime) -> PassS
     outside the scope it recorded."""
     if payload.at > now + CLOCK_SKEW:
         raise PayloadError("at", f"'{iso_z(payload.at)}' is ahead of the real clock ({iso_z(now)})")
+    if payload.at < now - MAX_EVENT_AGE:
+        raise PayloadError("at", f"'{iso_z(payload.at)}' is more than {MAX_EVENT_AGE} before the real clock")
     scope = read_scope(tables)
     if scope is None:
         raise PayloadError("target", "no pass scope is recorded in the config table: the orchestrator has not run")
     t = payload.target
-    refusal = scope.refuses(t.account, t.region, t.service)
+    refusal = scope.refuses(t.account, t.region, t.service, payload.tag_key, payload.at)
     if refusal is not None:
         field, _, message = refusal.partition(": ")
         raise PayloadError(field, message)
@@ -140,7 +143,7 @@ def process(
     settings = WorkerSettings.from_env()
     # The tables live in the hub's region (the function's own), whatever the target's region.
     tables = tables or Tables.for_namespace(settings.namespace)
-    real = (now or datetime.now(UTC)).astimezone(UTC)
+    real = (now or common.real_clock()).astimezone(UTC)
     try:
         scope = _check_scope(payload, tables, real)
     except PayloadError as exc:
@@ -150,7 +153,7 @@ def process(
             raise RetryableError(f"{type(exc).__name__}: {exc}") from exc
         logger.exception(f"{target}: the pass scope could not be read")
         return {"status": "failed", "target": str(target), "error": f"{type(exc).__name__}: {exc}"}
-    state = StateStore(tables)
+    state = StateStore(tables, tag_key=payload.tag_key)
     sessions = sessions or AccountSessions(role_name=settings.role_name, external_id=settings.external_id)
     result: WorkerResult
     try:

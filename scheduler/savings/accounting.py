@@ -1694,13 +1694,15 @@ class LedgerView:
 def read_state(store: StateStore) -> dict[ResourceKey, ResourceRecord]:
     records: dict[ResourceKey, ResourceRecord] = {}
     for target_key in store.all_targets():
-        parts = target_key.split("#")
-        if len(parts) != 3:
+        # account#region#service, with #tag-key for passes that use a tag key other than the default.
+        parts = target_key.split("#", 3)
+        if len(parts) < 3:
             continue
-        target = Target(*parts)
-        found, _ = store.load(target)
+        target = Target(*parts[:3])
+        tagged = StateStore(store.tables, tag_key=parts[3]) if len(parts) == 4 else store
+        found, _ = tagged.load(target)
         for rid, rec in found.items():
-            records[ResourceKey(target.account, target.region, target.service, rid)] = rec
+            records.setdefault(ResourceKey(target.account, target.region, target.service, rid), rec)
     return records
 
 
