@@ -1307,12 +1307,26 @@ def _days(start: datetime, end: datetime) -> list[date]:
     return days
 
 
-def daily(rows: Sequence[Row], start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Savings and stopped hours per UTC day of the span, overall and per schedule; they add up to the totals."""
+def daily(rows: Sequence[Row], start: datetime, end: datetime, limit: datetime | None = None) -> list[dict[str, Any]]:
+    """Savings and stopped hours per UTC day of the span, overall and per schedule; they add up to the totals.
+
+    A day that has not begun at ``limit`` (the instant the report counts up to) is listed with nulls: nothing is
+    known of it yet, which is not the same as nothing saved."""
     priced = [r for r in rows if r.priced]
     known = bool(priced) or not rows
-    out = []
+    out: list[dict[str, Any]] = []
     for day in _days(start, end):
+        if limit is not None and _day_start(day) >= limit:
+            out.append(
+                {
+                    "date": day.isoformat(),
+                    "estimated_savings": None,
+                    "stopped_hours": None,
+                    "unpriced_stopped_hours": None,
+                    "by_schedule": {},
+                }
+            )
+            continue
         by_schedule: dict[str, Decimal] = {}
         for r in priced:
             if r.day_micros.get(day):
@@ -1395,11 +1409,12 @@ def report_notes(rows: Sequence[Row]) -> list[str]:
     )
     if storage["estimated_resources"]:
         text += (
-            f" Estimated for {storage['estimated_resources']} resource(s) from their allocated storage: "
+            f" Estimated for {storage['estimated_resources']} resource(s) from their storage and addresses: "
             f"US${storage['estimated_cost']:,.2f} over their stopped hours (US East list rates)."
         )
     if storage["not_estimated"]:
-        shown = ", ".join(storage["not_estimated"][:10]) + (" …" if len(storage["not_estimated"]) > 10 else "")
+        names = list(dict.fromkeys(storage["not_estimated"]))  # one name in several accounts is named once
+        shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
         text += f" Not estimated (no size or rate recorded): {shown}."
     notes.append(text)
     unpriced = [r for r in rows if not r.priced]
@@ -1480,7 +1495,7 @@ def build_report(
         "by_schedule": by_schedule,
         "by_account": _group(rows, "account", lambda r: r.usage.key.account),
         "by_service": _group(rows, "service", lambda r: r.usage.key.service),
-        "daily": daily(rows, start, end),
+        "daily": daily(rows, start, end, limit),
         "unpriced": [
             {
                 "account": r.usage.key.account,
