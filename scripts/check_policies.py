@@ -20,7 +20,13 @@ Fails (exit 1, naming each offending statement or resource) on:
 * a DynamoDB table without ``DeletionProtectionEnabled: true`` or without ``DeletionPolicy`` and
   ``UpdateReplacePolicy`` ``Retain`` (the tables hold the configuration, the state and the record of savings);
 * a literal partition in an ARN anywhere in a template (``arn:aws:``, ``arn:aws-cn:`` ...): templates use
-  ``arn:${AWS::Partition}:`` so that they deploy in every partition.
+  ``arn:${AWS::Partition}:`` so that they deploy in every partition;
+* an object read or write (``s3:GetObject*``, ``s3:PutObject*``, ``s3:DeleteObject*``) or ``sns:Publish`` allowed on
+  ``Resource: "*"``: each names the bucket (or key prefix) or topic it needs;
+* an S3 bucket without default encryption, without all four public access blocks, or without a bucket policy in
+  the template that denies every request not made over TLS (``aws:SecureTransport`` false) for the bucket and its
+  objects (the reports bucket holds finance records);
+* a resource policy (bucket, topic or queue policy) that allows anyone (``Principal: "*"``) without a condition.
 
 Templates are read with CloudFormation's short-form tags (``!Ref``, ``!Sub``, ``!GetAtt``, ``!If`` ...). Policy
 documents may be YAML objects or JSON text, also inside ``Fn::Sub`` (how a condition key can name a parameter);
@@ -58,6 +64,10 @@ TAG_WRITE_ACTIONS = frozenset(
     }
 )
 OWN_TAG_PREFIX = "isched:"
+# Data actions that must name their bucket, key prefix or topic (prefixes: s3:PutObjectTagging ... too).
+SCOPED_ACTION_PREFIXES = ("s3:getobject", "s3:putobject", "s3:deleteobject", "sns:publish")
+RESOURCE_POLICY_TYPES = ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy")
+PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
 MODIFY_INSTANCE_ATTRIBUTE = "ec2:modifyinstanceattribute"
 INSTANCE_TYPE = "instancetype"
 # A literal partition in an ARN: arn:aws:, arn:aws-cn:, arn:aws-us-gov: ... (arn:${AWS::Partition}: is fine).
@@ -176,6 +186,8 @@ def _policy_properties(resource: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         for n, policy in enumerate(_as_list(props.get("Policies") or [])):
             if isinstance(policy, dict) and "Statement" in policy:
                 yield f"inline policy {n}", policy
+    elif rtype in RESOURCE_POLICY_TYPES:
+        yield "resource policy", props.get("PolicyDocument")
 
 
 # --- conditions -----------------------------------------------------------------------------------------------
@@ -309,6 +321,12 @@ def check_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
         if problem:
             findings.append(Finding(where, f"{modify[0]} allowed {problem}"))
 
+    scoped = [a for a in actions if a.lower().startswith(SCOPED_ACTION_PREFIXES)]
+    if scoped and any(r == "*" for r in _as_list(stmt.get("Resource", []))):
+        findings.append(
+            Finding(where, f"{', '.join(scoped)} allowed on every resource ('*'): name the bucket objects or topic")
+        )
+
     tag_writes = [a for a in actions if a.lower() in TAG_WRITE_ACTIONS]
     if tag_writes:
         others = [a for a in actions if a.lower() not in TAG_WRITE_ACTIONS]
@@ -324,6 +342,92 @@ def check_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
         problem = _own_tags_only(condition)
         if problem:
             findings.append(Finding(where, f"{', '.join(tag_writes)} allowed {problem}"))
+    return findings
+
+
+def _is_anyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and any(v in ("*", ["*"]) for v in principal.values())
+
+
+def check_resource_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
+    """A resource policy's statement: no unconditional Allow for anyone."""
+    if stmt.get("Effect") == "Allow" and _is_anyone(stmt.get("Principal")) and not stmt.get("Condition"):
+        return [Finding(where, "allows anyone (Principal '*') without a condition")]
+    return []
+
+
+# --- buckets --------------------------------------------------------------------------------------------------
+
+
+def _refers_to(value: Any, logical_id: str) -> bool:
+    """Whether a property value is the bucket ``logical_id`` (``!Ref``) or its ARN (``!GetAtt X.Arn``, ``!Sub``)."""
+    if value in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]}):
+        return True
+    text = _sub_text(value["Fn::Sub"]) if isinstance(value, dict) and "Fn::Sub" in value else None
+    return text is not None and (text.startswith((f"{logical_id}.Arn", f"arn:AWS_Partition:s3:::{logical_id}")))
+
+
+def _tls_only(document: dict[str, Any], logical_id: str) -> bool:
+    """Whether the document denies, to anyone, every S3 action on the bucket and its objects without TLS."""
+    for stmt in _statements(document):
+        if stmt.get("Effect") != "Deny" or not _is_anyone(stmt.get("Principal")):
+            continue
+        if not any(a in ("s3:*", "*") for a in _as_list(stmt.get("Action", []))):
+            continue
+        tls = any(
+            op == "bool" and key == "aws:securetransport" and values and all(_is_false(v) for v in values)
+            for op, key, values in _condition_entries(stmt.get("Condition"))
+        )
+        resources = _as_list(stmt.get("Resource", []))
+        bucket = any(
+            isinstance(r, dict) and _refers_to(r, logical_id) and "/" not in (_sub_text(r.get("Fn::Sub")) or "")
+            for r in resources
+        )
+        objects = any(
+            isinstance(r, dict)
+            and "Fn::Sub" in r
+            and (_sub_text(r["Fn::Sub"]) or "").endswith("/*")
+            and _refers_to(r, logical_id)
+            for r in resources
+        )
+        if tls and bucket and objects:
+            return True
+    return False
+
+
+def check_bucket(logical_id: str, resource: dict[str, Any], resources: dict[str, Any], name: str) -> list[Finding]:
+    """An S3 bucket is encrypted, private and reachable over TLS only."""
+    where = f"{name}: {logical_id}"
+    findings: list[Finding] = []
+    props = resource.get("Properties") or {}
+    props = props if isinstance(props, dict) else {}
+    rules = ((props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")) or []
+    if not any(
+        isinstance(r, dict) and (r.get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm")
+        for r in _as_list(rules)
+    ):
+        findings.append(Finding(where, "S3 bucket without default encryption (BucketEncryption)"))
+    blocks = props.get("PublicAccessBlockConfiguration") or {}
+    missing = [b for b in PUBLIC_ACCESS_BLOCKS if not (isinstance(blocks, dict) and _is_true(blocks.get(b)))]
+    if missing:
+        findings.append(Finding(where, f"S3 bucket without public access blocks: {', '.join(missing)} must be true"))
+    policies = [
+        r.get("Properties") or {}
+        for r in resources.values()
+        if isinstance(r, dict)
+        and r.get("Type") == "AWS::S3::BucketPolicy"
+        and (r.get("Properties") or {}).get("Bucket") == {"Ref": logical_id}
+    ]
+    if not any(_tls_only(doc, logical_id) for p in policies for doc in _documents(p.get("PolicyDocument"))):
+        findings.append(
+            Finding(
+                where,
+                "S3 bucket without a bucket policy denying requests without TLS (Deny s3:* to '*' on the bucket "
+                "and its objects when aws:SecureTransport is false)",
+            )
+        )
     return findings
 
 
@@ -378,6 +482,8 @@ def check_template(template: dict[str, Any], name: str) -> tuple[list[Finding], 
             continue
         if resource.get("Type") in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
             findings.extend(check_table(logical_id, resource, name))
+        if resource.get("Type") == "AWS::S3::Bucket":
+            findings.extend(check_bucket(logical_id, resource, resources, name))
         for label, value in _policy_properties(resource):
             for document in _documents(value):
                 for n, stmt in enumerate(_statements(document)):
@@ -385,6 +491,8 @@ def check_template(template: dict[str, Any], name: str) -> tuple[list[Finding], 
                     sid = stmt.get("Sid")
                     where = f"{name}: {logical_id} {label} statement " + (f"'{sid}'" if sid else f"#{n}")
                     findings.extend(check_statement(stmt, where))
+                    if resource.get("Type") in RESOURCE_POLICY_TYPES:
+                        findings.extend(check_resource_statement(stmt, where))
     for path, text in _literal_partitions(template, ""):
         findings.append(Finding(f"{name}: {path}", f"literal partition in '{text}': use arn:${{AWS::Partition}}:"))
     return findings, checked
@@ -405,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(
         f"policies: {checked} statements in {len(paths)} templates, no wildcard or unguarded action; "
-        "instance-type-only modify, isched-only tag writes, protected tables, no literal partition"
+        "instance-type-only modify, isched-only tag writes, protected tables, no literal partition; "
+        "data actions on named resources, private encrypted TLS-only buckets, no public resource policy"
     )
     return 0
 

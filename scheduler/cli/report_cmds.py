@@ -82,6 +82,12 @@ def load_prices(path: str | None) -> PriceTable:
 )
 @click.option("--out", "out", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option(
+    "--csv-summary",
+    is_flag=True,
+    help="CSV: after the resources, an empty row and the report's totals, notes, reconciliation, forecast, months "
+    "and groups as section,item,field,value rows.",
+)
+@click.option(
     "--cost-explorer/--no-cost-explorer",
     default=True,
     show_default=True,
@@ -114,6 +120,7 @@ def report_cmd(
     metric: str,
     tag_key: str,
     out: str | None,
+    csv_summary: bool,
     cost_explorer: bool,
     linked_accounts: bool,
     pricing_api: bool,
@@ -136,6 +143,7 @@ def report_cmd(
       isched report --month 2026-11 --prices prices.csv --format html --out savings.html --chart savings.png
       isched report --from 2026-01 --to 2026-06 --group-by-tag Team --json
       isched report --month 2026-10 --format csv --no-cost-explorer > savings.csv
+      isched report --month 2026-10 --format csv --csv-summary --out savings.csv
     """
     if as_json:
         fmt = "json"
@@ -187,7 +195,7 @@ def report_cmd(
     if fmt == "json":
         _emit_text(_json_text(report), out)
     elif fmt == "csv":
-        _emit_text(render_csv(report), out)
+        _emit_text(render_csv(report, summary=csv_summary), out)
     elif fmt == "html":
         _emit_text(render_html(report), out)
     elif out is not None:
@@ -253,21 +261,28 @@ def _emit_text(text: str, out: str | None) -> None:
         fh.write(text)
 
 
+def _hours_or_unknown(value: Any) -> str:
+    return "unknown" if value is None else number(value)
+
+
 def _group_table(title: str, groups: list[dict[str, Any]], name: str, *, actual: bool = False) -> Table:
     table = Table(title=title, show_edge=False, header_style="bold", title_justify="left")
-    table.add_column(name)
-    for col in ("resources", "running h", "stopped h", "est. savings", "unpriced"):
+    table.add_column(name, overflow="fold")
+    for col in ("resources", "running h", "stopped h", "by hand h", "lost h", "est. savings", "unpriced"):
         table.add_column(col, justify="right")
     if actual:
         table.add_column("actual cost", justify="right")
     for g in groups:
+        unpriced = g["unpriced_resources"]
         cells = [
             str(g[name]) or "(none)",
             str(g["resources"]),
             number(g["running_hours"]),
             number(g["stopped_hours"]),
+            number(g.get("manual_stopped_hours")),
+            _hours_or_unknown(g.get("manual_start_hours")),
             money(g["estimated_savings"]),
-            str(g["unpriced_resources"] or ""),
+            f"{unpriced} ({number(g.get('unpriced_stopped_hours'))} h)" if unpriced else "",
         ]
         if actual:
             cells.append(money(g.get("actual_cost"), "—"))
@@ -275,49 +290,144 @@ def _group_table(title: str, groups: list[dict[str, Any]], name: str, *, actual:
     return table
 
 
-def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
-    """The human report: totals, then by month, schedule, account, service and tag, then every resource, then
-    the reconciliation and the notes."""
+def _totals_table(report: Mapping[str, Any]) -> Table:
     t = report["totals"]
     actual = report.get("actual") or {}
     proj = report.get("projection") or {}
-    span = "UTC months" if report.get("months") is not None else "UTC month"
-    out.print(styled("[bold]Savings {}[/] ({}, counted up to {})", report["month"], span, report["at"]))
+    rec = report.get("reconciliation") or {}
     totals = Table(show_header=False, show_edge=False)
     totals.add_column("what", style="bold")
     totals.add_column("value", justify="right")
     totals.add_row("estimated savings", lit(money(t["estimated_savings"]), "green"))
+    percent = "—" if t["savings_percent"] is None else f"{t['savings_percent']}%"
+    totals.add_row("savings vs. running all the time", percent)
     totals.add_row("stopped hours (by the scheduler)", number(t["stopped_hours"]))
     totals.add_row("running hours", number(t["running_hours"]))
     totals.add_row("stopped by hand (hours)", number(t.get("manual_stopped_hours")))
-    totals.add_row("hours lost to manual starts", number(t.get("manual_start_hours")))
-    percent = "—" if t["savings_percent"] is None else f"{t['savings_percent']}%"
-    totals.add_row("savings vs. running all the time", percent)
-    totals.add_row("estimated running cost", money(t["estimated_running_cost"]))
+    totals.add_row("hours lost to manual starts", _hours_or_unknown(t.get("manual_start_hours")))
+    totals.add_row("estimated running cost (expected)", money(t["estimated_running_cost"]))
+    totals.add_row("cost if always running", money(t.get("cost_if_always_running")))
     totals.add_row(f"actual cost ({actual.get('metric', 'Cost Explorer')})", money(t["actual_cost"], "unavailable"))
-    totals.add_row("resources", str(t["resources"]))
+    if rec.get("variance") is not None:
+        pct = rec.get("variance_percent")
+        totals.add_row("actual − expected", f"{money(rec['variance'])}" + (f" ({pct:+g}%)" if pct is not None else ""))
+    billing = t.get("billing_while_stopped") or {}
+    if billing.get("estimated_cost") is not None:
+        totals.add_row(
+            "billing while stopped (estimated)",
+            f"{money(billing['estimated_cost'])} ({billing.get('estimated_resources')} resource(s))",
+        )
+    totals.add_row("resources", f"{t['resources']} ({t.get('priced_resources', '?')} priced)")
     if t["unpriced_resources"]:
         totals.add_row(
             lit("unpriced", "yellow"), f"{t['unpriced_resources']} resource(s), {number(t['unpriced_hours'])} h"
         )
     if proj.get("estimated_savings") is not None:
-        totals.add_row("next 12 months (projected)", money(proj["estimated_savings"]))
+        totals.add_row("next 12 months (projected savings)", money(proj["estimated_savings"]))
     forecast = proj.get("cost_explorer_forecast") or {}
     if forecast.get("total") is not None:
-        totals.add_row("Cost Explorer forecast of the tagged spend", money(forecast["total"]))
+        bounds = ""
+        if forecast.get("lower_bound") is not None and forecast.get("upper_bound") is not None:
+            bounds = f" ({money(forecast['lower_bound'])} – {money(forecast['upper_bound'])})"
+        totals.add_row("Cost Explorer forecast of the tagged spend, 12 months", money(forecast["total"]) + bounds)
     cumulative = report.get("cumulative") or {}
     if cumulative:
         totals.add_row(f"cumulative savings since {cumulative['since_month']}", money(cumulative["estimated_savings"]))
-    out.print(totals)
+    return totals
+
+
+def _resource_tables(report: Mapping[str, Any]) -> list[Table]:
+    """The resources, one table per account and region (so that each row fits a terminal)."""
+    where: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in report["resources"]:
+        where.setdefault((str(r["account"]), str(r["region"])), []).append(r)
+    tables = []
+    for (account, region), rows in where.items():
+        table = Table(
+            title=f"Resources · {account} · {region} (hours; price per hour)",
+            show_edge=False,
+            header_style="bold",
+            title_justify="left",
+            collapse_padding=True,
+        )
+        named = any(r.get("name") for r in rows)
+        columns = [("service", False), ("resource", False), ("name", False), ("schedule", False), ("type", False)]
+        columns += [(c, True) for c in ("stopped", "running", "by hand", "lost", "price", "savings")]
+        for col, right in columns:
+            if col == "name" and not named:
+                continue
+            table.add_column(
+                col, justify="right" if right else "left", overflow="fold", no_wrap=right or col == "resource"
+            )
+        for r in rows:
+            units = f" ×{r['units']}" if r.get("units") not in (1, None) and "," not in (r["type"] or "") else ""
+            flags = []
+            if r.get("gone_at"):
+                flags.append(f"gone {r['gone_at']}")
+            if (r.get("commitment_coverage") or {}).get("covered"):
+                flags.append("RI/SP covered")
+            cells = [r["service"], r["resource"], r.get("name") or ""] if named else [r["service"], r["resource"]]
+            table.add_row(
+                *cells,
+                r["schedule"] or "(none)",
+                f"{r['type'] or '?'}{units}" + (f" ({'; '.join(flags)})" if flags else ""),
+                number(r["stopped_hours"]),
+                number(r["running_hours"]),
+                number(r.get("manual_stopped_hours")),
+                _hours_or_unknown(r.get("manual_start_hours")),
+                "unknown" if r["hourly_price"] is None else f"${r['hourly_price']:,.4f}",
+                money(r["estimated_savings"]),
+            )
+        tables.append(table)
+    return tables
+
+
+def _reconciliation_table(rec: Mapping[str, Any]) -> Table:
+    table = Table(
+        title=f"Reconciliation ({rec['period']['from']} to {rec['period']['to']})",
+        show_header=False,
+        show_edge=False,
+        title_justify="left",
+    )
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("actual cost (Cost Explorer)", money(rec.get("actual_cost"), "unavailable"))
+    table.add_row("expected cost (running hours × price)", money(rec.get("expected_cost")))
+    pct = rec.get("variance_percent")
+    variance = money(rec.get("variance"), "—") + (f" ({pct:+g}%)" if pct is not None else "")
+    table.add_row("variance (actual − expected)", variance)
+    if rec.get("expected_cost_not_under_tag"):
+        table.add_row("expected cost not under the tag (ASG, Aurora)", money(rec["expected_cost_not_under_tag"]))
+        table.add_row("variance against what the tag can see", money(rec.get("variance_under_tag"), "—"))
+    table.add_row("cost if always running", money(rec.get("cost_if_always_running")))
+    baseline = rec.get("baseline") or {}
+    if baseline.get("for_this_period") is not None:
+        per_day = f"{money(baseline.get('per_day'))}/day before {baseline.get('to')}"
+        table.add_row(f"baseline ({per_day} × {baseline.get('period_days')} d)", money(baseline["for_this_period"]))
+        diff = rec.get("savings_vs_baseline")
+        if diff is not None:
+            table.add_row("actual against the baseline", f"{money(abs(diff))} {'lower' if diff >= 0 else 'higher'}")
+    else:
+        table.add_row("baseline", str(baseline.get("note") or "not asked"))
+    return table
+
+
+def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
+    """The human report: totals, then by month, schedule, account, service and tag, then every resource, then
+    the reconciliation and the notes."""
+    span = "UTC months" if report.get("months") is not None else "UTC month"
+    out.print(styled("[bold]Savings {}[/] ({}, counted up to {})", report["month"], span, report["at"]))
+    out.print(_totals_table(report))
     out.print()
     if report.get("months") is not None:
         months = Table(title="By month", show_edge=False, header_style="bold", title_justify="left")
-        for col in ("month", "stopped h", "est. savings", "actual cost", "cumulative"):
+        for col in ("month", "stopped h", "unpriced h", "est. savings", "actual cost", "cumulative"):
             months.add_column(col, justify="left" if col == "month" else "right")
         for m in report["months"]:
             months.add_row(
                 m["month"],
                 number(m["stopped_hours"]),
+                number(m.get("unpriced_stopped_hours")),
                 money(m["estimated_savings"]),
                 money(m["actual_cost"], "—"),
                 money(m.get("cumulative_savings"), "—"),
@@ -331,39 +441,8 @@ def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
             {**g, "tag": g["value"] if g["value"] is not None else "(untagged)"} for g in report["by_tag"]["groups"]
         ]
         out.print(_group_table(f"By tag {report['by_tag']['key']}", groups, "tag"))
-    resources = Table(title="Resources", show_edge=False, header_style="bold", title_justify="left")
-    for col, right in (
-        ("account", False),
-        ("region", False),
-        ("service", False),
-        ("resource", False),
-        ("name", False),
-        ("schedule", False),
-        ("type", False),
-        ("stopped h", True),
-        ("running h", True),
-        ("by hand h", True),
-        ("price", True),
-        ("savings", True),
-    ):
-        resources.add_column(col, justify="right" if right else "left", no_wrap=col in ("resource", "account"))
-    for r in report["resources"]:
-        units = f" ×{r['units']}" if r.get("units") not in (1, None) and "+" not in (r["type"] or "") else ""
-        resources.add_row(
-            r["account"],
-            r["region"],
-            r["service"],
-            r["resource"],
-            r.get("name") or "",
-            r["schedule"] or "(none)",
-            f"{r['type'] or '?'}{units}",
-            number(r["stopped_hours"]),
-            number(r["running_hours"]),
-            number(r.get("manual_stopped_hours")),
-            price(r["hourly_price"]),
-            money(r["estimated_savings"]),
-        )
-    out.print(resources)
+    for table in _resource_tables(report):
+        out.print(table)
     for u in report.get("unpriced") or []:
         out.print(
             styled("[yellow]unpriced:[/] {} {} ({}): {}", u["service"], u["resource"], u["region"], u["reason"]),
@@ -371,9 +450,20 @@ def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
         )
     rec = report.get("reconciliation") or {}
     if rec:
-        out.print(styled("[bold]Reconciliation[/] ({} to {})", rec["period"]["from"], rec["period"]["to"]))
+        out.print()
+        out.print(_reconciliation_table(rec))
         for line in rec.get("explanation") or []:
             out.print(styled("  {}", line), soft_wrap=True)
+    accounts = report.get("accounts") or {}
+    if accounts.get("scope"):
+        out.print(
+            styled(
+                "[bold]Accounts:[/] in the report {}; actual figures: {}",
+                ", ".join(accounts.get("in_report") or []) or "none",
+                accounts["scope"],
+            ),
+            soft_wrap=True,
+        )
     for note in report.get("notes") or []:
         out.print(styled("[yellow]note:[/] {}", note), soft_wrap=True)
     if report.get("ce_requests"):

@@ -140,7 +140,7 @@ def run_cmd(
         logger.setLevel(logging.DEBUG)  # every decision (acting ones are INFO, the rest DEBUG)
         if not any(isinstance(h, _StderrDecisions) for h in logger.handlers):
             logger.addHandler(_StderrDecisions())
-    deployment = Deployment(tables(ctx), sessions, {"snapshot_before_stop": rds_snapshot})
+    deployment = Deployment(tables(ctx), sessions, {"snapshot_before_stop": rds_snapshot}, tag_key=tag_key)
     invoker = deployment.local_invoker(
         config,
         logger=logger,
@@ -263,7 +263,7 @@ def status_cmd(
     sessions = AccountSessions(role_name=role_name, external_id=external_id)
     acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
     config, issues = config_store(ctx).load_partial()
-    deployment = Deployment(tables(ctx), sessions)
+    deployment = Deployment(tables(ctx), sessions, tag_key=tag_key)
     rows, errors = fleet_status(targets_for(acc, reg, svc), instant, config, sessions, deployment.state, tag_key)
     errors = [
         {"account": None, "region": None, "service": None, "error": f"stored configuration: {i}"} for i in issues

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scheduler.aws.session import is_region
-from scheduler.engine.errors import Issue
+from scheduler.engine.errors import Issue, quote
 from scheduler.services import tagging
 from scheduler.services.tagging import Found, Outcome, Reference, kind_name
 
@@ -93,11 +93,21 @@ def _parse_where(text: str) -> tuple[str, str]:
     return key, value
 
 
+# The longest of what RESOURCE can be: an ARN (2,048 characters in IAM's limits; ids and names are far shorter).
+MAX_RESOURCE_CHARS = 2048
+
+
 def _targets(values: Sequence[str], region: str) -> list[Reference]:
     """Every RESOURCE parsed, or all the bad ones reported together (nothing is written when one is bad)."""
     targets: list[Reference] = []
     issues: list[Issue] = []
     for value in values:
+        if len(value) > MAX_RESOURCE_CHARS:
+            # Longer than any id, name or ARN a service accepts: refused here, before any AWS call quotes it whole.
+            issues.append(
+                Issue("RESOURCE", f"{quote(value)} is not a resource id, name or ARN (at most {MAX_RESOURCE_CHARS})")
+            )
+            continue
         try:
             targets.append(tagging.parse_target(value, region))
         except tagging.InvalidResource as exc:

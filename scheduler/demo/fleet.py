@@ -45,8 +45,17 @@ def spoke_session(base: boto3.Session, role_name: str) -> boto3.Session:
     return AccountSessions(base, role_name=role_name).session(SPOKE_ACCOUNT)
 
 
-def _instances(ec2: Any, image: str, itype: str, count: int, **extra: Any) -> list[str]:
-    got = ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count, InstanceType=itype, **extra)
+def _instances(ec2: Any, image: str, itype: str, count: int, name: str, team: str, **extra: Any) -> list[str]:
+    """``count`` instances named ``name`` (Name tag) of ``team`` (Team tag), as a report groups them."""
+    tags = [{"Key": "Name", "Value": name}, {"Key": "Team", "Value": team}]
+    got = ec2.run_instances(
+        ImageId=image,
+        MinCount=count,
+        MaxCount=count,
+        InstanceType=itype,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        **extra,
+    )
     return [i["InstanceId"] for i in got["Instances"]]
 
 
@@ -60,13 +69,15 @@ def build(sessions: dict[str, boto3.Session], tag_key: str) -> Fleet:
             image = IMAGE
             office = OFFICE[region]
             rows: list[tuple[str, str, str, str]] = []  # (id, schedule, type, note)
-            for iid in _instances(ec2, image, "m5.large", 3):
+            for iid in _instances(ec2, image, "m5.large", 3, "dev-box", "platform"):
                 rows.append((iid, office, "m5.large", "developer box; t3.medium in the evening (Berlin)"))
-            for iid in _instances(ec2, image, "c5.2xlarge", 2, HibernationOptions={"Configured": True}):
+            for iid in _instances(
+                ec2, image, "c5.2xlarge", 2, "batch-worker", "data", HibernationOptions={"Configured": True}
+            ):
                 rows.append((iid, "batch-nights", "c5.2xlarge", "batch worker, hibernates"))
-            for iid in _instances(ec2, image, "t3.large", 2):
+            for iid in _instances(ec2, image, "t3.large", 2, "qa-runner", "qa"):
                 rows.append((iid, "qa-enforced", "t3.large", "QA, enforced"))
-            for iid in _instances(ec2, image, "r5.xlarge", 1):
+            for iid in _instances(ec2, image, "r5.xlarge", 1, "staging-app", "platform"):
                 rows.append((iid, "weekdays-only", "r5.xlarge", "staging"))
             for iid, schedule, itype, note in rows:
                 fleet.resources.append(DemoResource(account, region, "ec2", iid, schedule, itype, note))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
@@ -40,6 +41,11 @@ RETRYABLE_CODES = frozenset(
         "InternalServerError",
     }
 )
+
+
+def real_clock() -> datetime:
+    """The real clock of the Lambda handlers (tests replace it to replay an event of their own day)."""
+    return datetime.now(UTC)
 
 
 class SettingsError(ValueError):

@@ -15,8 +15,9 @@ from scheduler.aws.accounts import DEFAULT_ROLE_NAME
 from scheduler.aws.session import default_region
 from scheduler.engine import iso_z
 from scheduler.runtime.lambda_invoker import ASYNC_PAYLOAD_LIMIT
-from scheduler.runtime.worker import CLOCK_SKEW
+from scheduler.runtime.worker import CLOCK_SKEW, MAX_EVENT_AGE
 
+from . import common
 from .common import SettingsError, env_accounts, env_regions, env_services
 
 
@@ -48,7 +49,7 @@ class ScheduledEvent:
             raise EventError("", f"{raw!r:.80} is not a JSON object")
         time = raw.get("time")
         if time is None:
-            at = now or datetime.now(UTC)
+            at = now or common.real_clock()
         else:
             if not isinstance(time, str):
                 raise EventError("time", f"{time!r:.80} is not an ISO 8601 instant")
@@ -62,11 +63,16 @@ class ScheduledEvent:
                 at = at.astimezone(UTC)
             except OverflowError:
                 raise EventError("time", f"{time!r:.80} is out of range") from None
-            real = (now or datetime.now(UTC)).astimezone(UTC)
+            real = (now or common.real_clock()).astimezone(UTC)
             if at > real + CLOCK_SKEW:
                 # A scheduled event is never from the future: a forged or mistaken one must not claim passes.
                 raise EventError(
                     "time", f"{time!r:.80} is ahead of the real clock ({iso_z(real)}): passes move in real time"
+                )
+            if at < real - MAX_EVENT_AGE:
+                # Lambda keeps an asynchronous event at most 6 hours: an older one is a replay, not a pass.
+                raise EventError(
+                    "time", f"{time!r:.80} is more than {MAX_EVENT_AGE} before the real clock ({iso_z(real)})"
                 )
         event_id = raw.get("id")
         source = raw.get("source")

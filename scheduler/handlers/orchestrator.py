@@ -87,7 +87,7 @@ def orchestrate(
     accounts = resolve_accounts(settings, sessions)
     targets = targets_for(accounts, settings.regions, settings.services)
     # What this pass vouches for: its workers act only on these targets and on this configuration.
-    publish_scope(tables, config, accounts, settings.regions, settings.services, scheduled.at)
+    publish_scope(tables, config, accounts, settings.regions, settings.services, scheduled.at, settings.tag_key)
     request = PassRequest(at=scheduled.at, tag_key=settings.tag_key)
     if invoker is None:
         if not settings.worker_function:

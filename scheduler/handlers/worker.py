@@ -19,12 +19,13 @@ from scheduler.aws.accounts import AccountSessions, AssumeRoleError
 from scheduler.engine import Config, iso_z
 from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.lambda_invoker import PayloadError, WorkerPayload
-from scheduler.runtime.worker import CLOCK_SKEW, WorkerResult, invalid_schedules
+from scheduler.runtime.worker import CLOCK_SKEW, MAX_EVENT_AGE, WorkerResult, invalid_schedules
 from scheduler.store.config import ConfigStore, StoreError
 from scheduler.store.pass_scope import PassScope, config_digest, read_scope
 from scheduler.store.state import StateStore, Target
 from scheduler.store.tables import Tables
 
+from . import common
 from .common import (
     is_retryable,
     make_logger,
@@ -71,11 +72,13 @@ def _check_scope(payload: WorkerPayload, tables: Tables, now: datetime) -> PassS
     outside the scope it recorded."""
     if payload.at > now + CLOCK_SKEW:
         raise PayloadError("at", f"'{iso_z(payload.at)}' is ahead of the real clock ({iso_z(now)})")
+    if payload.at < now - MAX_EVENT_AGE:
+        raise PayloadError("at", f"'{iso_z(payload.at)}' is more than {MAX_EVENT_AGE} before the real clock")
     scope = read_scope(tables)
     if scope is None:
         raise PayloadError("target", "no pass scope is recorded in the config table: the orchestrator has not run")
     t = payload.target
-    refusal = scope.refuses(t.account, t.region, t.service)
+    refusal = scope.refuses(t.account, t.region, t.service, payload.tag_key, payload.at)
     if refusal is not None:
         field, _, message = refusal.partition(": ")
         raise PayloadError(field, message)
@@ -146,9 +149,10 @@ def process(
         role_name=settings.role_name,
         external_id=settings.external_id,
         adapter_options={"snapshot_before_stop": settings.rds_snapshot, **(adapter_options or {})},
+        tag_key=payload.tag_key,
     )
     tables = deployment.tables
-    real = (now or datetime.now(UTC)).astimezone(UTC)
+    real = (now or common.real_clock()).astimezone(UTC)
     try:
         scope = _check_scope(payload, tables, real)
     except PayloadError as exc:

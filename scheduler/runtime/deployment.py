@@ -16,7 +16,7 @@ from scheduler.engine import Config
 from scheduler.services.base import ServiceAdapter
 from scheduler.services.registry import make_adapter
 from scheduler.store.config import ConfigStore
-from scheduler.store.state import StateStore, Target
+from scheduler.store.state import DEFAULT_TAG_KEY, StateStore, Target
 from scheduler.store.tables import Tables
 
 from .orchestrator import LocalInvoker
@@ -29,6 +29,8 @@ class Deployment:
     sessions: AccountSessions
     # Deployment settings for the adapters (e.g. snapshot_before_stop for RDS); each service takes what it knows.
     adapter_options: dict[str, Any] = field(default_factory=dict)
+    # The tag naming each resource's schedule: each tag key has its own state (see StateStore).
+    tag_key: str = DEFAULT_TAG_KEY
 
     @classmethod
     def build(
@@ -41,6 +43,7 @@ class Deployment:
         role_name: str = DEFAULT_ROLE_NAME,
         external_id: str | None = None,
         adapter_options: Mapping[str, Any] | None = None,
+        tag_key: str = DEFAULT_TAG_KEY,
     ) -> Deployment:
         """The parts, from what is given: ``tables`` (else the namespace's), ``sessions`` (else sessions from
         ``base`` that assume ``role_name`` in other accounts)."""
@@ -48,6 +51,7 @@ class Deployment:
             tables if tables is not None else Tables.for_namespace(namespace),
             sessions if sessions is not None else AccountSessions(base, role_name=role_name, external_id=external_id),
             dict(adapter_options or {}),
+            tag_key,
         )
 
     @functools.cached_property
@@ -56,7 +60,7 @@ class Deployment:
 
     @functools.cached_property
     def state(self) -> StateStore:
-        return StateStore(self.tables)
+        return StateStore(self.tables, tag_key=self.tag_key)
 
     def adapter(self, target: Target) -> ServiceAdapter:
         session = self.sessions.session(target.account)

@@ -18,6 +18,7 @@ from typing import Any
 
 from scheduler.aws.session import client, is_account_id, is_region
 from scheduler.engine import Config, ConfigError, iso_z, parse_config
+from scheduler.engine.tz import year_problem
 from scheduler.services.registry import SERVICES, not_a_service
 from scheduler.store.state import Target
 
@@ -131,9 +132,13 @@ def _instant(value: object, path: str) -> datetime:
     if parsed.tzinfo is None:
         raise PayloadError(path, f"{_short(value)} has no UTC offset")
     try:
-        return parsed.astimezone(UTC)
+        utc = parsed.astimezone(UTC)
     except OverflowError:
         raise PayloadError(path, f"{_short(value)} is out of range") from None
+    problem = year_problem(utc.year)
+    if problem is not None:
+        raise PayloadError(path, f"{_short(value)} is out of range ({problem})")
+    return utc
 
 
 def _target(raw: object) -> Target:

@@ -8,6 +8,7 @@ reported with the resource id and, for actions, retried on the next pass.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -29,6 +30,12 @@ MAX_TAG_VALUE = 256
 # How far a pass may be ahead of the real clock and still be a real-time pass (clock skew, a pass started a
 # little early). Beyond it a pass is a simulation.
 CLOCK_SKEW = timedelta(minutes=5)
+# The longest Lambda keeps an asynchronous invocation (its maximum event age): a pass event or worker payload older
+# than this is a replay, refused by the Lambda handlers. (The CLI may run passes at any past instant.)
+MAX_EVENT_AGE = timedelta(hours=6)
+# How long a claimed pass excludes other passes of its target while it runs (Lambda's longest timeout): a pass that
+# dies without finishing blocks its target this long at most.
+PASS_LEASE = timedelta(minutes=15)
 
 
 class DecisionLogger(Protocol):
@@ -174,11 +181,14 @@ def run_worker(
         )
     if not dry_run and not simulated:
         try:
-            superseded = state.claim_pass(target, at, horizon)
+            superseded = state.claim_pass(target, at, real=real, horizon=horizon, lease_until=real + PASS_LEASE)
         except PassAlreadyClaimed as exc:
             result.skipped = str(exc)
             result.error(None, str(exc), "skipped")
-            state.record_skip(target, at, str(exc))
+            try:
+                state.record_skip(target, at, str(exc))
+            except Exception as note_exc:  # only the status display loses it; the skip itself is reported
+                log.info(f"{target}: could not note the skipped pass: {_describe(note_exc)}")
             return result
         if superseded is not None:
             result.error(
@@ -186,6 +196,33 @@ def run_worker(
                 f"superseded a claim on the pass at {iso_z(superseded)}, which is ahead of the real clock "
                 f"({iso_z(real)}): a simulation or a forged event cannot hold real-time passes back",
             )
+    try:
+        return _claimed_pass(target, at, config, adapter, state, result, log, tag_key, dry_run, invalid_schedules, real)
+    except BaseException:
+        if not dry_run and not simulated:
+            # Whatever ended the pass (an AWS or DynamoDB call that failed before acting, a crash), its lease must
+            # not keep the next pass waiting: it did not complete, so the next pass looks at its transitions again.
+            with contextlib.suppress(Exception):
+                state.release_lease(target, at)
+        raise
+
+
+def _claimed_pass(
+    target: Target,
+    at: datetime,
+    config: Config,
+    adapter: ServiceAdapter,
+    state: StateStore,
+    result: WorkerResult,
+    log: DecisionLogger,
+    tag_key: str,
+    dry_run: bool,
+    invalid_schedules: Mapping[str, str] | None,
+    real: datetime,
+) -> WorkerResult:
+    """The pass once claimed (or a dry run, or a simulation): everything after the claim."""
+    horizon = real + CLOCK_SKEW
+    simulated = result.simulated
     records, info = state.load_all(target)
     # As stored: a record that this pass changes in any way (a repair included) is written back.
     before = {rid: _comparable(rec) for rid, rec in records.items()}
@@ -208,6 +245,7 @@ def run_worker(
         result.error(None, warning, "warning")
     if not dry_run:
         _repair(target, state, records, {r.id: r for r in resources}, result, log)
+        _forget_future_decisions(records, at)  # an intent repaired from a simulation is dated in the future too
 
     views: dict[str, PassView] = {}
     items: list[_Item] = []
@@ -277,8 +315,9 @@ def run_worker(
         ok = i.result is not None and i.result.ok
         _report_action(result, target, i, ok=ok)
 
-    # Seen before the records are updated: what ended a scheduler stop without the scheduler (for savings).
-    ledger = _observed_changes(target, items, records, now_text)
+    # Seen before the records are updated: what happened to the resources without the scheduler (for savings).
+    # Not in a simulation: it would date today's observations in the simulated future.
+    ledger = [] if simulated else _observed_changes(target, items, records, now_text)
     current = [_record(i, at, now_text) for i in items]
     result.pending = sum(1 for rec in current if rec.pending)
     # Only records whose content changed are written (a quiet pass costs no DynamoDB writes at all); every record
@@ -328,12 +367,19 @@ def run_worker(
                     result.error(tag_result.resource, f"could not set informational tags: {tag_result.error}")
         except Exception as exc:
             result.error(None, f"could not set informational tags: {_describe(exc)}")
-    if writes_ok and not simulated:
-        try:
+    if simulated:
+        return result
+    try:
+        if writes_ok:
             state.complete_pass(target, at, horizon)
-        except Exception as exc:
-            # The next pass looks at this pass's transitions again; the stored decisions keep it from acting twice.
-            result.error(None, f"could not record the pass as completed ({_describe(exc)}): the next pass re-checks it")
+        else:
+            state.release_lease(target, at)  # not completed: the next pass looks at these transitions again
+    except Exception as exc:
+        # The next pass looks at this pass's transitions again (after the lease, if it could not be released); the
+        # stored decisions and intents keep it from acting twice.
+        result.error(None, f"could not record the end of the pass ({_describe(exc)}): the next pass re-checks it")
+        with contextlib.suppress(Exception):
+            state.release_lease(target, at)
     return result
 
 
@@ -711,6 +757,9 @@ def _ledger_entry(target: Target, i: _Item, now_text: str, simulated: bool = Fal
     entry["instance_type"] = i.result.details.get("instance_type") or i.resource.instance_type
     if i.result.details.get("saved_capacity"):
         entry["capacity"] = i.result.details["saved_capacity"]
+    if i.result.details.get("billing_while_stopped"):
+        # What the adapter found still billing after the stop (EC2: volumes, Elastic IPs), for the report.
+        entry["details"] = {**entry["details"], "billing_while_stopped": i.result.details["billing_while_stopped"]}
     if simulated:
         entry["simulated"] = True  # taken by a pass ahead of the real clock, dated as that pass
     return entry

@@ -1106,12 +1106,26 @@ def _days(start: datetime, end: datetime) -> list[date]:
     return days
 
 
-def daily(rows: Sequence[Row], start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Savings and stopped hours per UTC day of the span, overall and per schedule; they add up to the totals."""
+def daily(rows: Sequence[Row], start: datetime, end: datetime, limit: datetime | None = None) -> list[dict[str, Any]]:
+    """Savings and stopped hours per UTC day of the span, overall and per schedule; they add up to the totals.
+
+    A day that has not begun at ``limit`` (the instant the report counts up to) is listed with nulls: nothing is
+    known of it yet, which is not the same as nothing saved."""
     priced = [r for r in rows if r.priced]
     known = bool(priced) or not rows
-    out = []
+    out: list[dict[str, Any]] = []
     for day in _days(start, end):
+        if limit is not None and _day_start(day) >= limit:
+            out.append(
+                {
+                    "date": day.isoformat(),
+                    "estimated_savings": None,
+                    "stopped_hours": None,
+                    "unpriced_stopped_hours": None,
+                    "by_schedule": {},
+                }
+            )
+            continue
         by_schedule: dict[str, Decimal] = {}
         for r in priced:
             if r.day_micros.get(day):
@@ -1194,11 +1208,12 @@ def report_notes(rows: Sequence[Row]) -> list[str]:
     )
     if storage["estimated_resources"]:
         text += (
-            f" Estimated for {storage['estimated_resources']} resource(s) from their allocated storage: "
+            f" Estimated for {storage['estimated_resources']} resource(s) from their storage and addresses: "
             f"US${storage['estimated_cost']:,.2f} over their stopped hours (US East list rates)."
         )
     if storage["not_estimated"]:
-        shown = ", ".join(storage["not_estimated"][:10]) + (" …" if len(storage["not_estimated"]) > 10 else "")
+        names = list(dict.fromkeys(storage["not_estimated"]))  # one name in several accounts is named once
+        shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
         text += f" Not estimated (no size or rate recorded): {shown}."
     notes.append(text)
     unpriced = [r for r in rows if not r.priced]
@@ -1279,7 +1294,7 @@ def build_report(
         "by_schedule": by_schedule,
         "by_account": _group(rows, "account", lambda r: r.usage.key.account),
         "by_service": _group(rows, "service", lambda r: r.usage.key.service),
-        "daily": daily(rows, start, end),
+        "daily": daily(rows, start, end, limit),
         "unpriced": [
             {
                 "account": r.usage.key.account,
@@ -1493,13 +1508,15 @@ class LedgerView:
 def read_state(store: StateStore) -> dict[ResourceKey, ResourceRecord]:
     records: dict[ResourceKey, ResourceRecord] = {}
     for target_key in store.all_targets():
-        parts = target_key.split("#")
-        if len(parts) != 3:
+        # account#region#service, with #tag-key for passes that use a tag key other than the default.
+        parts = target_key.split("#", 3)
+        if len(parts) < 3:
             continue
-        target = Target(*parts)
-        found, _ = store.load(target)
+        target = Target(*parts[:3])
+        tagged = StateStore(store.tables, tag_key=parts[3]) if len(parts) == 4 else store
+        found, _ = tagged.load(target)
         for rid, rec in found.items():
-            records[ResourceKey(target.account, target.region, target.service, rid)] = rec
+            records.setdefault(ResourceKey(target.account, target.region, target.service, rid), rec)
     return records
 
 

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pynamodb.exceptions import PutError
+
 from scheduler.engine import Config, iso_z
 
 from .tables import Tables
@@ -38,16 +40,25 @@ class PassScope:
     accounts: frozenset[str]
     regions: frozenset[str]
     services: frozenset[str]
-    at: str  # the pass that recorded it (UTC ISO 8601)
+    at: str  # the latest pass that recorded it (UTC ISO 8601)
+    tag_key: str = "Schedule"
 
-    def refuses(self, account: str, region: str, service: str) -> str | None:
-        """Why a target is outside the scope (naming the field and value), or None."""
+    def refuses(self, account: str, region: str, service: str, tag_key: str, at: datetime) -> str | None:
+        """Why a worker's pass is outside the scope (naming the field and value), or None."""
         if account not in self.accounts:
             return f"target.account: '{account}' is not an account of this deployment"
         if region not in self.regions:
             return f"target.region: '{region}' is not a region of this deployment"
         if service not in self.services:
             return f"target.service: '{service}' is not a service of this deployment"
+        if tag_key != self.tag_key:
+            return f"tag_key: '{tag_key[:80]}' is not this deployment's tag key"
+        try:
+            latest = datetime.fromisoformat(self.at)
+        except ValueError:
+            return f"at: the recorded scope has no readable pass time ('{self.at[:40]}')"
+        if at > latest:
+            return f"at: '{iso_z(at)}' is later than the latest pass the orchestrator started ({self.at})"
         return None
 
 
@@ -58,17 +69,30 @@ def publish_scope(
     regions: Iterable[str],
     services: Iterable[str],
     at: datetime,
+    tag_key: str = "Schedule",
 ) -> PassScope:
-    """Records the scope of the pass at ``at`` (one PutItem); returns it."""
-    scope = PassScope(config_digest(config), frozenset(accounts), frozenset(regions), frozenset(services), iso_z(at))
+    """Records the scope of the pass at ``at`` (one conditional PutItem): never over the scope of a later pass (an
+    orchestrator invocation delivered late must not narrow what the workers of a newer pass may do)."""
+    scope = PassScope(
+        config_digest(config), frozenset(accounts), frozenset(regions), frozenset(services), iso_z(at), tag_key
+    )
     body = {
         "digest": scope.digest,
         "accounts": sorted(scope.accounts),
         "regions": sorted(scope.regions),
         "services": sorted(scope.services),
         "at": scope.at,
+        "tag_key": tag_key,
     }
-    tables.config(SCOPE_KIND, SCOPE_NAME, body=body, version=1, updated_at=datetime.now(UTC)).save()
+    model = tables.config
+    when = at.astimezone(UTC)
+    # updated_at is the pass time here: UTCDateTimeAttribute writes fixed-width UTC text, which compares as time.
+    item = model(SCOPE_KIND, SCOPE_NAME, body=body, version=1, updated_at=when)
+    try:
+        item.save(condition=model.updated_at.does_not_exist() | (model.updated_at <= when))
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
     return scope
 
 
@@ -85,5 +109,10 @@ def read_scope(tables: Tables) -> PassScope | None:
         return frozenset(str(v) for v in value) if isinstance(value, list) else frozenset()
 
     return PassScope(
-        str(body.get("digest") or ""), names("accounts"), names("regions"), names("services"), str(body.get("at") or "")
+        str(body.get("digest") or ""),
+        names("accounts"),
+        names("regions"),
+        names("services"),
+        str(body.get("at") or ""),
+        str(body.get("tag_key") or "Schedule"),
     )

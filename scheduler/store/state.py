@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Required, TypedDict
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from scheduler.engine import ResourceState, State
 
@@ -132,11 +133,23 @@ class PassInfo:
         return self.skipped_at is not None and (self.completed_at is None or self.skipped_at > self.completed_at)
 
 
+DEFAULT_TAG_KEY = "Schedule"
+
+
 class StateStore:
-    def __init__(self, tables: Tables) -> None:
+    """The state of passes that use ``tag_key``. Each tag key has its own partition per target (its own records and
+    pass item), so a pass with another tag key (a second deployment, an operator's typo) never claims, completes or
+    sees the passes and records of this one."""
+
+    def __init__(self, tables: Tables, tag_key: str = DEFAULT_TAG_KEY) -> None:
         self.tables = tables
         self.model = tables.state
         self.ledger_model = tables.ledger
+        self.tag_key = tag_key
+
+    def partition(self, target: Target) -> str:
+        """``account#region#service``, plus ``#tag-key`` for a tag key other than the default (tag keys have no #)."""
+        return target.key if self.tag_key == DEFAULT_TAG_KEY else f"{target.key}#{self.tag_key}"
 
     def load(self, target: Target) -> tuple[dict[str, ResourceRecord], datetime | None]:
         """All records of ``target`` and its last completed pass time: one (paginated) query."""
@@ -147,12 +160,12 @@ class StateStore:
         """All records of ``target`` and its pass item: one (paginated) query."""
         records: dict[str, ResourceRecord] = {}
         info = PassInfo()
-        for item in self.model.query(target.key, consistent_read=True):
+        for item in self.model.query(self.partition(target), consistent_read=True):
             if item.resource == PASS_ITEM:
                 info = PassInfo(
-                    completed_at=parse_instant(item.pass_at) if item.pass_at else None,
-                    claimed_at=parse_instant(item.claimed_at) if item.claimed_at else None,
-                    skipped_at=parse_instant(item.skipped_at) if item.skipped_at else None,
+                    completed_at=_stamp(item.pass_at),
+                    claimed_at=_stamp(item.claimed_at),
+                    skipped_at=_stamp(item.skipped_at),
                     skip_reason=item.skip_reason,
                     skips=int(item.skips or 0),
                 )
@@ -160,58 +173,97 @@ class StateStore:
                 records[item.resource] = ResourceRecord.from_data(item.resource, dict(item.data or {}))
         return records, info
 
-    def claim_pass(self, target: Target, now: datetime, horizon: datetime) -> datetime | None:
-        """Claims the pass at ``now`` for ``target``; refused when a pass at ``now`` or later was claimed.
+    def claim_pass(
+        self, target: Target, now: datetime, *, real: datetime, horizon: datetime, lease_until: datetime
+    ) -> datetime | None:
+        """Claims the pass at ``now`` for ``target`` until ``lease_until`` (real clock), or raises
+        :class:`PassAlreadyClaimed`.
 
-        Keyed on target and pass time, this makes a duplicated or overlapping invocation for the same pass a
-        no-op instead of a second round of actions. The last *completed* pass only moves in
-        :meth:`complete_pass`, so a pass that dies half-way is caught up by the next one.
+        Refused when a pass at ``now`` or later was claimed (a duplicated or late invocation is a no-op instead of
+        a second round of actions), and while another pass holds its lease (it is still running: two overlapping
+        passes would both act on the same transition). The lease ends when that pass finishes
+        (:meth:`complete_pass`, :meth:`release_lease`), or at ``lease_until`` if it died. The last *completed*
+        pass only moves in :meth:`complete_pass`, so a pass that dies half-way is caught up by the next one.
 
-        ``horizon`` is the real clock plus the tolerated skew: a claim later than it cannot come from a real-time
-        pass (a simulation, a forged event, a clock gone wrong), so it never blocks this one. It is superseded,
-        and returned so that the caller reports it.
+        ``real`` is the real clock; ``horizon`` is the real clock plus the tolerated skew: a claim later than it
+        cannot come from a real-time pass (a simulation, a forged event, a clock gone wrong), so it never blocks
+        this one, lease or not. It is superseded, and returned so that the caller reports it.
         """
         stamp = instant_text(now)
+        ahead = instant_text(horizon)
         model = self.model
-        condition = (
-            model.claimed_at.does_not_exist() | (model.claimed_at < stamp) | (model.claimed_at > instant_text(horizon))
+        ordered = model.claimed_at.does_not_exist() | (model.claimed_at < stamp) | (model.claimed_at > ahead)
+        free = (
+            model.lease_until.does_not_exist() | (model.lease_until < instant_text(real)) | (model.claimed_at > ahead)
         )
         try:
             # ALL_OLD tells whether a claim from beyond the horizon was superseded, without a second read.
             answer = (
-                model(target.key, PASS_ITEM)
+                model(self.partition(target), PASS_ITEM)
                 ._get_connection()
                 .update_item(
-                    target.key,
+                    self.partition(target),
                     range_key=PASS_ITEM,
-                    actions=[model.claimed_at.set(stamp)],
-                    condition=condition,
+                    actions=[model.claimed_at.set(stamp), model.lease_until.set(instant_text(lease_until))],
+                    condition=ordered & free,
                     return_values="ALL_OLD",
                 )
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise PassAlreadyClaimed(f"{target}: a pass at or after {stamp} was already claimed") from None
+                raise PassAlreadyClaimed(self._claimed_why(target, stamp)) from None
             raise
         old = (answer.get("Attributes") or {}).get("claimed_at", {}).get("S")
         if old and old > stamp:
-            return parse_instant(old)
+            return parse_instant(old) if _readable(old) else datetime.max.replace(tzinfo=UTC)
         return None
 
+    def _claimed_why(self, target: Target, stamp: str) -> str:
+        """Why a claim was refused, read back (a refusal is rare: one more read is cheap)."""
+        try:
+            item = self.model.get(self.partition(target), PASS_ITEM, consistent_read=True)
+        except Exception:
+            return f"{target}: a pass at or after {stamp} was already claimed, or another pass is still running"
+        if item.claimed_at and item.claimed_at >= stamp:
+            return f"{target}: a pass at or after {stamp} was already claimed (at {item.claimed_at})"
+        return (
+            f"{target}: the pass at {item.claimed_at} is still running (its lease ends at {item.lease_until}); "
+            "this pass would act on the same transitions"
+        )
+
     def complete_pass(self, target: Target, now: datetime, horizon: datetime) -> None:
-        """Records ``now`` as the last completed pass: never backwards, except over a time beyond ``horizon``."""
+        """Records ``now`` as the last completed pass (never backwards, except over a time beyond ``horizon``) and
+        ends this pass's lease and the count of skipped passes."""
         stamp = instant_text(now)
         model = self.model
+        ordered = model.pass_at.does_not_exist() | (model.pass_at < stamp) | (model.pass_at > instant_text(horizon))
+        done: list[Action] = [
+            model.pass_at.set(stamp),
+            model.updated_at.set(now.astimezone(UTC)),
+            model.skips.remove(),
+            model.skipped_at.remove(),
+            model.skip_reason.remove(),
+        ]
+        item = model(self.partition(target), PASS_ITEM)
         try:
-            model(target.key, PASS_ITEM).update(
-                actions=[
-                    model.pass_at.set(stamp),
-                    model.updated_at.set(now.astimezone(UTC)),
-                    model.skips.remove(),
-                ],
-                condition=model.pass_at.does_not_exist()
-                | (model.pass_at < stamp)
-                | (model.pass_at > instant_text(horizon)),
+            # One call in the usual case: the lease is still this pass's.
+            item.update(actions=[*done, model.lease_until.remove()], condition=ordered & (model.claimed_at == stamp))
+            return
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        try:
+            item.update(actions=done, condition=ordered)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+    def release_lease(self, target: Target, now: datetime) -> None:
+        """Ends the lease of the pass at ``now`` if it is still that pass's (a pass that did not complete)."""
+        model = self.model
+        try:
+            model(self.partition(target), PASS_ITEM).update(
+                actions=[model.lease_until.remove()], condition=model.claimed_at == instant_text(now)
             )
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -220,7 +272,7 @@ class StateStore:
     def record_skip(self, target: Target, now: datetime, reason: str) -> None:
         """Notes a skipped pass on the pass item, so ``isched status`` and the metrics can show it."""
         model = self.model
-        model(target.key, PASS_ITEM).update(
+        model(self.partition(target), PASS_ITEM).update(
             actions=[
                 model.skipped_at.set(instant_text(now)),
                 model.skip_reason.set(reason[:500]),
@@ -229,17 +281,19 @@ class StateStore:
         )
 
     def release_claim(self, target: Target, now: datetime) -> None:
-        """Withdraws the claim on the pass at ``now`` if it is still this pass's (so a retry can run it)."""
+        """Withdraws the claim on the pass at ``now`` (and its lease) if it is still this pass's, so a retry can
+        run it."""
         model = self.model
-        model(target.key, PASS_ITEM).update(
-            actions=[model.claimed_at.remove()], condition=model.claimed_at == instant_text(now)
+        model(self.partition(target), PASS_ITEM).update(
+            actions=[model.claimed_at.remove(), model.lease_until.remove()],
+            condition=model.claimed_at == instant_text(now),
         )
 
     def save(self, target: Target, records: Iterable[ResourceRecord], now: datetime) -> int:
         n = 0
         with self.model.batch_write() as batch:
             for rec in records:
-                batch.save(self.model(target.key, rec.resource, data=rec.to_data(), updated_at=now))
+                batch.save(self.model(self.partition(target), rec.resource, data=rec.to_data(), updated_at=now))
                 n += 1
         return n
 
@@ -279,8 +333,28 @@ def ledger_key(entry: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def instant_text(t: datetime) -> str:
-    """Fixed-width UTC text, so that DynamoDB conditions compare instants as strings."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text, so that DynamoDB conditions compare instants as strings (years 0001-9999)."""
+    u = t.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
+
+
+def _readable(text: str) -> bool:
+    try:
+        parse_instant(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _stamp(text: str | None) -> datetime | None:
+    """A stored pass stamp; one that cannot be read (written by hand or by an older build) counts as far in the
+    future: it then never blocks a real-time pass (see :meth:`StateStore.claim_pass`), which replaces it."""
+    if not text:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def parse_instant(text: str) -> datetime:

@@ -87,6 +87,9 @@ class StateItem(Model):
     # completed pass (its transitions are done) and the latest pass claimed (started).
     pass_at = UnicodeAttribute(null=True)
     claimed_at = UnicodeAttribute(null=True)
+    # The real-clock instant until which the latest claim excludes other passes (it is running); removed when the
+    # pass finishes.
+    lease_until = UnicodeAttribute(null=True)
     # A pass that found the target already claimed: when, why, and how many since the last completed pass.
     skipped_at = UnicodeAttribute(null=True)
     skip_reason = UnicodeAttribute(null=True)

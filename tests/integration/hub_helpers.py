@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -101,3 +102,12 @@ class InProcessLambda:
             except Exception as exc:  # Lambda would retry it; the test looks at what was raised
                 self.raised.append(exc)
         return {"StatusCode": 202, "ResponseMetadata": {"RequestId": str(uuid.uuid4())}}
+
+
+def event_clock(monkeypatch: Any) -> datetime:
+    """Makes the handlers' real clock the minute after EVENT, so its pass is a real-time one (not a replay)."""
+    from scheduler.handlers import common
+
+    now = datetime.fromisoformat(EVENT["time"].replace("Z", "+00:00")) + timedelta(minutes=1)
+    monkeypatch.setattr(common, "real_clock", lambda: now)
+    return now

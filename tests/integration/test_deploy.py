@@ -6,7 +6,8 @@ the object is a placeholder zip and the orchestrator handler is called directly,
 for the Lambda fan-out.
 
 What moto's CloudFormation cannot create is stripped before the stack is created (moto would only warn and skip
-it): AWS::CloudWatch::Alarm and AWS::Lambda::EventInvokeConfig. Everything else (tables, with their deletion
+it): AWS::CloudWatch::Alarm, AWS::Lambda::EventInvokeConfig and AWS::S3::BucketPolicy (the reports bucket's TLS-only
+policy, checked in the translated template instead). Everything else (tables, with their deletion
 protection, roles and the optional snapshot policy, functions, log groups, the rule and its permission, the SNS
 topic) is created as the template says. moto does not evaluate IAM policies: what the policies allow is checked
 by scripts/check_policies.py (tests/unit/test_policies.py); here, that the stack attaches them as written.
@@ -19,6 +20,7 @@ import copy
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +35,10 @@ from scheduler.store.config import ConfigStore
 from scheduler.store.state import StateStore
 from scheduler.store.tables import TableNames, Tables
 
-from .hub_helpers import EVENT, HUB, SCHEDULES, FakeContext, instance_state, launch, spoke_session, unique
+from .hub_helpers import EVENT, HUB, SCHEDULES, FakeContext, event_clock, instance_state, launch, spoke_session, unique
 
 ROOT = Path(__file__).resolve().parents[2]
-MOTO_CANNOT_CREATE = {"AWS::CloudWatch::Alarm", "AWS::Lambda::EventInvokeConfig"}
+MOTO_CANNOT_CREATE = {"AWS::CloudWatch::Alarm", "AWS::Lambda::EventInvokeConfig", "AWS::S3::BucketPolicy"}
 SPOKE = "333344445555"
 # Regions for which moto loads only its few default AMIs: an EC2 backend there starts in milliseconds, not seconds.
 REGIONS = ("ap-southeast-7", "ap-east-2")
@@ -47,15 +49,22 @@ class _NoManagedPolicies:
         return {}
 
 
-def translate(code_uri: str) -> dict[str, Any]:
+def translate(code_uri: str, *, everything: bool = False) -> dict[str, Any]:
     from samtranslator.translator.transform import transform
     from samtranslator.yaml_helper import yaml_parse
 
     template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
     template["Globals"]["Function"]["CodeUri"] = code_uri
     out = transform(template, {}, _NoManagedPolicies())
-    out["Resources"] = {k: v for k, v in out["Resources"].items() if v["Type"] not in MOTO_CANNOT_CREATE}
+    if not everything:
+        out["Resources"] = {k: v for k, v in out["Resources"].items() if v["Type"] not in MOTO_CANNOT_CREATE}
     return dict(out)
+
+
+@pytest.fixture(autouse=True)
+def _event_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EVENT is a pass of 2026-03-02: the handlers' real clock is that day, as in production."""
+    event_clock(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +102,7 @@ def test_translated_template_keeps_the_functions_and_least_privilege_roles(trans
     assert {p["Handler"] for p in fns.values()} == {
         "scheduler.handlers.orchestrator.handler",
         "scheduler.handlers.worker.handler",
+        "scheduler.handlers.report.handler",  # MonthlyReport (on by default)
     }
     assert all(p["Architectures"] == ["arm64"] and p["Runtime"].startswith("python3.1") for p in fns.values())
     # moto's CloudFormation ignores TTL, point-in-time recovery and SSE, so they are checked in the template.
@@ -237,3 +247,128 @@ def test_stack_option_names_a_missing_stack_or_missing_outputs(aws, run):
     boto3.client("cloudformation").create_stack(StackName=other, TemplateBody=yaml.safe_dump(body))
     r = run("--stack", other, "export")
     assert r.code == 2 and f"stack '{other}' has no output ConfigTable, StateTable, LedgerTable" in r.err
+
+
+# --- the monthly report (MonthlyReport) --------------------------------------------------------------------------
+
+REPORT_RESOURCES = {
+    "ReportsBucket": "AWS::S3::Bucket",
+    "ReportsTopic": "AWS::SNS::Topic",
+    "ReportRole": "AWS::IAM::Role",
+    "ReportLogGroup": "AWS::Logs::LogGroup",
+    "ReportFunction": "AWS::Lambda::Function",
+    "ReportRule": "AWS::Events::Rule",
+    "ReportRulePermission": "AWS::Lambda::Permission",
+}
+
+
+def test_every_monthly_report_resource_is_conditional(translated):
+    """After the SAM transform, every resource the monthly report adds (the function's generated ones too) and
+    its outputs carry the MonthlyReportEnabled condition (or one that implies it), so MonthlyReport=false leaves
+    none of them."""
+    full = translate("s3://isched-artifacts/isched.zip", everything=True)  # with what moto cannot create too
+    conditions = full["Conditions"]
+    assert conditions["MonthlyReportEnabled"] == {"Fn::Equals": [{"Ref": "MonthlyReport"}, "true"]}
+    assert {"Condition": "MonthlyReportEnabled"} in conditions["HasReportEmail"]["Fn::And"]
+    report = {k: v for k, v in full["Resources"].items() if k.startswith("Report")}
+    made_elsewhere = {"ReportsBucketPolicy", "ReportsEmail", "ReportErrorsAlarm", "ReportFunctionEventInvokeConfig"}
+    assert set(REPORT_RESOURCES) | made_elsewhere <= set(report)
+    assert {k: v["Condition"] for k, v in report.items()} == {
+        k: "HasReportEmail" if k == "ReportsEmail" else "MonthlyReportEnabled" for k in report
+    }
+    outputs = {k: v for k, v in full["Outputs"].items() if k.startswith("Report")}
+    assert set(outputs) == {"ReportsBucket", "ReportsTopic", "ReportFunction"}
+    assert all(v["Condition"] == "MonthlyReportEnabled" for v in outputs.values())
+    # Nothing else refers to them (a reference from an unconditional resource would fail with the switch off).
+    others = {k: v for k, v in full["Resources"].items() if k not in report}
+    assert not any(name in json.dumps(others) for name in report)
+    rule = report["ReportRule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Ref": "MonthlyReportSchedule"}
+    assert full["Parameters"]["MonthlyReportSchedule"]["Default"] == "cron(0 6 1 * ? *)"
+    assert full["Parameters"]["MonthlyReport"]["Default"] == "true"
+    bucket = report["ReportsBucket"]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    blocks = bucket["Properties"]["PublicAccessBlockConfiguration"]
+    assert blocks == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    (rule_,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule_["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    (tls,) = report["ReportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_deployed_monthly_report_with_the_switch_on_and_off(aws, translated, monkeypatch):
+    from scheduler.handlers import report as report_handler
+
+    on, outputs = deploy(copy.deepcopy(translated), Namespace=unique("r"))
+    types = {r["LogicalResourceId"]: r["ResourceType"] for r in cfn_resources(on)}
+    assert {k: types.get(k) for k in REPORT_RESOURCES} == REPORT_RESOURCES
+    bucket, topic = outputs["ReportsBucket"], outputs["ReportsTopic"]
+    config = boto3.client("lambda").get_function_configuration(FunctionName=outputs["ReportFunction"])
+    variables = config["Environment"]["Variables"]
+    assert config["Handler"] == "scheduler.handlers.report.handler"
+    assert variables["ISCHED_REPORT_BUCKET"] == bucket and variables["ISCHED_REPORT_TOPIC"] == topic
+    rule = boto3.client("events").describe_rule(
+        Name=next(r["PhysicalResourceId"] for r in cfn_resources(on) if r["LogicalResourceId"] == "ReportRule")
+    )
+    assert rule["ScheduleExpression"] == "cron(0 6 1 * ? *)"
+    role = f"isched-{outputs['Namespace']}-report-us-east-1"
+    doc = boto3.client("iam").get_role_policy(RoleName=role, PolicyName="report")["PolicyDocument"]
+    if isinstance(doc, str):  # moto keeps a YAML-written policy as Python's repr of it
+        import ast
+
+        doc = ast.literal_eval(doc)
+    sids = {s["Sid"]: s for s in doc["Statement"]}
+    assert sids["WriteReports"]["Resource"] == f"arn:aws:s3:::{bucket}/reports/*"
+    assert sids["PublishSummary"]["Resource"] == topic
+
+    # The function, run with the environment the stack gave it, writes into the stack's bucket.
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ISCHED_REPORT_COST_EXPLORER", "false")
+    monkeypatch.setenv("ISCHED_REPORT_PRICING_API", "false")
+    out = report_handler.process({"month": "2026-02"}, now=datetime(2026, 3, 1, 6, tzinfo=UTC))
+    assert out["published"] is True
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="reports/2026-02/")["Contents"]
+    assert sorted(o["Key"] for o in listed) == [f"reports/2026-02/report.{f}" for f in ("csv", "html", "json")]
+
+    off, outputs = deploy(copy.deepcopy(translated), Namespace=unique("r"), MonthlyReport="false")
+    types = {r["LogicalResourceId"]: r["ResourceType"] for r in cfn_resources(off)}
+    assert not [k for k in types if k.startswith("Report")]
+    assert not [k for k in outputs if k.startswith("Report")]
+    assert {"OrchestratorFunction", "WorkerFunction", "ConfigTable"} <= set(types)
+
+
+REPORT_BREAKAGES = [
+    ("BlockPublicPolicy: true", "BlockPublicPolicy: false", "without public access blocks: BlockPublicPolicy"),
+    ("SSEAlgorithm: AES256", "Algorithm: AES256", "without default encryption"),
+    ('aws:SecureTransport: "false"', 'aws:SecureTransport: "true"', "denying requests without TLS"),
+    ('- !Sub "${ReportsBucket.Arn}/*"', "- !GetAtt ReportsBucket.Arn", "denying requests without TLS"),
+    ('Resource: !Sub "${ReportsBucket.Arn}/reports/*"', 'Resource: "*"', "s3:PutObject allowed on every resource"),
+    ("Resource: !Ref ReportsTopic", 'Resource: "*"', "sns:Publish allowed on every resource"),
+    (  # an Allow in place of the Deny: a wildcard action for anyone
+        "          - Sid: TlsOnly\n            Effect: Deny",
+        "          - Sid: TlsOnly\n            Effect: Allow",
+        "resource policy statement 'TlsOnly': wildcard action 's3:*'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), REPORT_BREAKAGES)
+def test_check_policies_refuses_a_weakened_reports_bucket_or_role(tmp_path, capsys, old, new, expected):
+    """scripts/check_policies.py (make templates) holds the delivery to its rules: breaking one is refused."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("check_policies", ROOT / "scripts" / "check_policies.py")
+    assert spec is not None and spec.loader is not None
+    checker = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = checker  # dataclasses resolve their module by name
+    spec.loader.exec_module(checker)
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path = tmp_path / "template.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    assert checker.main([str(path)]) == 1
+    assert expected in capsys.readouterr().err

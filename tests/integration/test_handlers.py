@@ -30,11 +30,27 @@ from scheduler.store.pass_scope import publish_scope
 from scheduler.store.state import Target
 from scheduler.store.tables import Tables
 
-from .hub_helpers import EVENT, HUB, SCHEDULES, FakeContext, InProcessLambda, instance_state, launch, unique
+from .hub_helpers import (
+    EVENT,
+    HUB,
+    SCHEDULES,
+    FakeContext,
+    InProcessLambda,
+    event_clock,
+    instance_state,
+    launch,
+    unique,
+)
 
 # Regions for which moto loads only its few default AMIs (fast EC2 backends).
 REGION = "mx-central-1"
 REGION2 = "ap-southeast-6"
+
+
+@pytest.fixture(autouse=True)
+def _event_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EVENT is a pass of 2026-03-02: the handlers' real clock is that day, as in production."""
+    event_clock(monkeypatch)
 
 
 @pytest.fixture
@@ -239,6 +255,8 @@ def test_worker_raises_for_throttling_and_releases_the_pass_for_the_retry(tables
     tag_key = unique("Sched")
     iid = launch(boto3.Session(), REGION2, tag_key, "office")
     config = ConfigStore(tables).load()
+    at = orchestrator.ScheduledEvent.from_event(EVENT).at
+    publish_scope(tables, config, [HUB, "555566667777"], [REGION, REGION2], ["ec2"], at, tag_key)
     payload = PayloadBuilder(config, tables.names.config).encode(
         Target(HUB, REGION2, "ec2"), PassRequest(at=orchestrator.ScheduledEvent.from_event(EVENT).at, tag_key=tag_key)
     )

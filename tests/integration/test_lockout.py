@@ -81,7 +81,7 @@ def test_a_simulated_pass_months_ahead_never_blocks_the_real_time_passes(run, wo
     # It is a simulation, says so (a warning, so exit 0), and claims nothing.
     assert sim.code == 0, sim.out
     assert any("ahead of the real clock" in e["error"] for e in body["errors"]), body
-    _, info = StateStore(world["tables"]).load_all(Target(HUB, REGION, "ec2"))
+    _, info = StateStore(world["tables"], tag_key=world["tag_key"]).load_all(Target(HUB, REGION, "ec2"))
     assert info.claimed_at == datetime(2026, 11, 30, 12, tzinfo=UTC)
     # The real-time passes that follow run, and act on their own transitions.
     stop = _pass(run, world, f"{MON}T17:05:00Z")
@@ -98,7 +98,7 @@ def test_a_claim_and_a_completed_pass_stored_from_the_future_are_superseded_and_
     model = world["tables"].state
     target = Target(HUB, REGION, "ec2")
     # What an older build left after `isched run --at 2099-…`, or a forged orchestrator event did.
-    model(target.key, PASS_ITEM).update(
+    model(StateStore(world["tables"], tag_key=world["tag_key"]).partition(target), PASS_ITEM).update(
         actions=[model.claimed_at.set("2099-01-01T00:00:00.000000Z"), model.pass_at.set("2099-01-01T00:00:00.000000Z")]
     )
     first = _pass(run, world, f"{MON}T17:05:00Z")
@@ -106,7 +106,7 @@ def test_a_claim_and_a_completed_pass_stored_from_the_future_are_superseded_and_
     assert first.code == 1, first.out  # reported as an error, not swallowed
     assert "superseded a claim on the pass at 2099-01-01T00:00:00Z" in errors
     assert "stored as 2099-01-01T00:00:00Z" in errors
-    _, info = StateStore(world["tables"]).load_all(target)
+    _, info = StateStore(world["tables"], tag_key=world["tag_key"]).load_all(target)
     assert info.claimed_at == info.completed_at == datetime(2026, 11, 30, 17, 5, tzinfo=UTC)
     # From then on, passes are normal: the morning start happens.
     start = _pass(run, world, f"{TUE}T09:05:00Z")
@@ -119,7 +119,7 @@ def test_out_of_range_instants_are_invalid_input_and_write_nothing(run, world, a
     result = _pass(run, world, at)
     assert result.code == 2, (result.code, result.out, result.err)
     assert "--at" in result.err and at[:10] in result.err
-    records, info = StateStore(world["tables"]).load_all(Target(HUB, REGION, "ec2"))
+    records, info = StateStore(world["tables"], tag_key=world["tag_key"]).load_all(Target(HUB, REGION, "ec2"))
     assert records == {} and info.claimed_at is None
 
 
@@ -132,9 +132,9 @@ def test_status_shows_a_target_whose_passes_are_being_skipped(run, world):
     # A pass at 12:10 claimed the target and never completed (it died, or still runs): the 12:05 pass is skipped,
     # and status says so until a pass completes.
     model = world["tables"].state
-    model(Target(HUB, REGION, "ec2").key, PASS_ITEM).update(
-        actions=[model.claimed_at.set("2026-11-30T12:10:00.000000Z")]
-    )
+    model(
+        StateStore(world["tables"], tag_key=world["tag_key"]).partition(Target(HUB, REGION, "ec2")), PASS_ITEM
+    ).update(actions=[model.claimed_at.set("2026-11-30T12:10:00.000000Z")])
     assert _pass(run, world, f"{MON}T12:05:00Z").json()["errors"][0]["error"].startswith("skipped:")
     status = _status(run, world, "12:06")
     assert status.code == 1
@@ -175,7 +175,7 @@ def test_an_orchestrator_event_from_the_future_is_refused():
 def hub(world: dict[str, Any]) -> dict[str, Any]:
     tables = world["tables"]
     config = ConfigStore(tables).load()
-    publish_scope(tables, config, [HUB], [REGION], ["ec2"], datetime(2026, 11, 30, 17, 5, tzinfo=UTC))
+    publish_scope(tables, config, [HUB], [REGION], ["ec2"], datetime(2026, 11, 30, 17, 5, tzinfo=UTC), world["tag_key"])
     return {**world, "config": config}
 
 
@@ -200,6 +200,14 @@ def test_worker_refuses_a_pass_from_the_future_and_a_target_outside_the_scope(hu
     future = _payload(hub, datetime(2099, 1, 1, tzinfo=UTC))
     out = worker.process(future, sessions=_no_sessions(), tables=hub["tables"], now=at)
     assert out["status"] == "rejected" and "payload.at" in out["error"] and "ahead of the real clock" in out["error"]
+    out = worker.process(_payload(hub, at, tag_key="Other"), sessions=_no_sessions(), tables=hub["tables"], now=at)
+    assert out["status"] == "rejected" and "payload.tag_key: 'Other' is not this deployment's tag key" in out["error"]
+    newer = at + timedelta(minutes=4)  # within the clock's skew, but later than any pass the orchestrator started
+    out = worker.process(_payload(hub, newer), sessions=_no_sessions(), tables=hub["tables"], now=at)
+    assert out["status"] == "rejected" and "later than the latest pass the orchestrator started" in out["error"]
+    old = at - timedelta(hours=7)
+    out = worker.process(_payload(hub, old), sessions=_no_sessions(), tables=hub["tables"], now=at)
+    assert out["status"] == "rejected" and "before the real clock" in out["error"]
     for target, field in (
         ({"account": "999999999999", "region": REGION, "service": "ec2"}, "target.account"),
         ({"account": HUB, "region": "eu-west-1", "service": "ec2"}, "target.region"),
@@ -207,7 +215,7 @@ def test_worker_refuses_a_pass_from_the_future_and_a_target_outside_the_scope(hu
     ):
         out = worker.process(_payload(hub, at, target=target), sessions=_no_sessions(), tables=hub["tables"], now=at)
         assert out["status"] == "rejected" and f"payload.{field}" in out["error"], out
-    _, info = StateStore(hub["tables"]).load_all(Target(HUB, REGION, "ec2"))
+    _, info = StateStore(hub["tables"], tag_key=hub["tag_key"]).load_all(Target(HUB, REGION, "ec2"))
     assert info.claimed_at is None  # nothing claimed, nothing done
     assert _state(hub) == "running"
 
@@ -293,3 +301,86 @@ def test_a_partly_invalid_stored_configuration_still_schedules_the_valid_schedul
     # export, which needs the whole configuration, says what is wrong instead of writing a partial file.
     exported = run("export")
     assert exported.code == 1 and "broken" in exported.err
+
+
+def test_a_pass_with_another_tag_key_neither_claims_nor_sees_this_tag_keys_passes(run, world):
+    """An operator's typo (`--tag-key Other`) between two passes: the 17:00 stop still happens at 17:05, and no
+    resource is said to be gone and back."""
+    assert _pass(run, world, f"{MON}T12:00:00Z").code == 0
+    other = run(
+        "run", "--at", f"{MON}T17:02:00Z", "--regions", REGION, "--services", "ec2", "--tag-key", "Other", "--json"
+    )
+    assert other.code == 0, other.out
+    stop = _pass(run, world, f"{MON}T17:05:00Z")
+    assert [a["action"] for a in stop.json()["actions"]] == ["stop"], stop.out
+    assert _state(world) == "stopped"
+    ledger = StateStore(world["tables"]).ledger_month("2026-11")
+    assert [e["action"] for e in ledger if e["resource"] == world["iid"]] == ["stop"], ledger
+
+
+def test_unreadable_pass_stamps_do_not_lock_a_target_out(run, world):
+    """Stamps an older build or a hand edit left unreadable (a year without four digits) are superseded."""
+    assert _pass(run, world, f"{MON}T12:00:00Z").code == 0
+    partition = StateStore(world["tables"], tag_key=world["tag_key"]).partition(Target(HUB, REGION, "ec2"))
+    model = world["tables"].state
+    model(partition, PASS_ITEM).update(
+        actions=[model.skipped_at.set("1-01-01T00:00:00.000000Z"), model.pass_at.set("1-01-01T00:00:00.000000Z")]
+    )
+    stop = _pass(run, world, f"{MON}T17:05:00Z")
+    # Reported (an unreadable last pass cannot tell which transitions are new) and replaced, not fatal.
+    assert stop.code == 1 and any("ahead of the real clock" in e["error"] for e in stop.json()["errors"]), stop.out
+    _, info = StateStore(world["tables"], tag_key=world["tag_key"]).load_all(Target(HUB, REGION, "ec2"))
+    assert info.completed_at == datetime(2026, 11, 30, 17, 5, tzinfo=UTC) and info.skipped_at is None
+    assert _status(run, world, "17:06").code == 0
+    world["ec2"].stop_instances(InstanceIds=[world["iid"]])
+    again = _pass(run, world, f"{TUE}T09:05:00Z")
+    assert again.code == 0 and [a["action"] for a in again.json()["actions"]] == ["start"], again.out
+    assert _state(world) == "running"
+
+
+def test_a_simulated_pass_records_no_observations_in_the_simulated_future(run, world):
+    """An instance untagged before a simulated pass: the simulation writes no `gone` dated months ahead; the next
+    real-time pass records it, at its own time."""
+    assert _pass(run, world, f"{MON}T12:00:00Z").code == 0
+    world["ec2"].delete_tags(Resources=[world["iid"]], Tags=[{"Key": world["tag_key"]}])
+    ahead = (datetime.now(UTC) + timedelta(days=90)).replace(microsecond=0)
+    assert _pass(run, world, ahead.isoformat()).code == 0
+    assert StateStore(world["tables"]).ledger_month(ahead.strftime("%Y-%m")) == []
+    assert _pass(run, world, f"{MON}T12:30:00Z").code == 0
+    gone = [e for e in StateStore(world["tables"]).ledger_month("2026-11") if e["action"] == "gone"]
+    assert [(e["resource"], e["at"]) for e in gone] == [(world["iid"], "2026-11-30T12:30:00+00:00")]
+
+
+def test_overlapping_real_passes_never_act_twice(world, namespace):
+    """Two real `isched run` processes 30 seconds of pass time apart, started together, over 20 instances: one
+    holds the target's lease while it runs; every instance is stopped once, and the ledger says so once."""
+    import os
+    import subprocess
+    import sys
+
+    ec2 = world["ec2"]
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    more = ec2.run_instances(
+        ImageId=image,
+        MinCount=19,
+        MaxCount=19,
+        InstanceType="t3.micro",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": world["tag_key"], "Value": "office"}]}],
+    )["Instances"]
+    ids = {world["iid"], *(i["InstanceId"] for i in more)}
+    env = {**os.environ, "ISCHED_NAMESPACE": namespace, "AWS_DEFAULT_REGION": REGION}
+    base = [sys.executable, "-m", "scheduler.cli.main", "run", "--regions", REGION, "--services", "ec2"]
+    base += ["--tag-key", world["tag_key"], "--json", "--at"]
+    first = subprocess.run(
+        [*base, f"{MON}T12:00:00Z"], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert first.returncode == 0, first.stderr
+    procs = [
+        subprocess.Popen([*base, at], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for at in (f"{MON}T17:05:00Z", f"{MON}T17:05:30Z")
+    ]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode in (0, 1) for p in procs), outs
+    stops = [e for e in StateStore(world["tables"]).ledger_month("2026-11") if e["action"] == "stop"]
+    assert sorted(e["resource"] for e in stops) == sorted(ids), stops
+    assert not [e for e in StateStore(world["tables"]).ledger_month("2026-11") if e["action"] == "manual-stop"]

@@ -636,3 +636,32 @@ def test_parse_capacity() -> None:
     for bad in ("min=1,max=3", "min=1,max=3,desired=x", "min=2,max=1,desired=1", "min=-1,max=1,desired=0", "junk"):
         with pytest.raises(CapacityError):
             parse_capacity(bad)
+
+
+def test_a_stop_records_the_volumes_and_elastic_ips_that_keep_billing(ec2: Any, key: str) -> None:
+    with_eip, plain = launch(ec2, 2, tags={key: "office"})
+    extra = ec2.create_volume(
+        AvailabilityZone=describe(ec2, [with_eip])[with_eip]["Placement"]["AvailabilityZone"],
+        Size=200,
+        VolumeType="st1",
+    )["VolumeId"]
+    ec2.attach_volume(VolumeId=extra, InstanceId=with_eip, Device="/dev/sdf")
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    ec2.associate_address(AllocationId=allocation, InstanceId=with_eip)
+    adapter = Ec2Adapter(REGION)
+    found = {r.id: r for r in adapter.discover(key)}
+    results = {r.resource: r for r in adapter.stop([found[with_eip], found[plain]])}
+    assert all(r.ok for r in results.values())
+    # What AWS itself says is attached, read independently.
+    attached = {
+        i: sorted(
+            (v["Size"], v["VolumeType"])
+            for v in ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [i]}])["Volumes"]
+        )
+        for i in (with_eip, plain)
+    }
+    for iid, eips in ((with_eip, 1), (plain, 0)):
+        billing = results[iid].details["billing_while_stopped"]
+        assert sorted((v["size_gb"], v["type"]) for v in billing["volumes"]) == attached[iid]
+        assert billing["elastic_ips"] == eips
+    assert (200, "st1") in attached[with_eip]

@@ -72,6 +72,8 @@ def test_payload_round_trip_keeps_target_time_and_schedules():
         ),
         ({"at": "9999-12-31T23:59:00-01:00"}, "payload.at: '9999-12-31T23:59:00-01:00' is out of range"),
         ({"at": "0001-01-01T00:00:00+01:00"}, "payload.at: '0001-01-01T00:00:00+01:00' is out of range"),
+        ({"at": "0001-01-01T00:00:00Z"}, "payload.at: '0001-01-01T00:00:00Z' is out of range (the year 1 is outside"),
+        ({"at": "1969-12-31T23:59:00Z"}, "is out of range (the year 1969 is outside 1970-2999)"),
         ({"dry_run": "yes"}, "payload.dry_run: 'yes' is not true or false"),
         ({"config_ref": {"table": "t"}}, "payload.config: exactly one of 'config' and 'config_ref'"),
         ({"config": {"schedules": {"s": {"periods": ["nope"]}}}}, "payload.config.schedules.s.periods: 'nope'"),
@@ -108,11 +110,27 @@ def test_payload_builder_inlines_small_configs_and_refers_to_the_table_past_the_
 
 
 def test_scheduled_event_time_is_floored_to_the_minute():
-    ev = ScheduledEvent.from_event({"id": "e1", "time": "2026-03-02T20:00:41Z", "source": "aws.events"})
+    then = datetime(2026, 3, 2, 20, 1, tzinfo=UTC)
+    ev = ScheduledEvent.from_event({"id": "e1", "time": "2026-03-02T20:00:41Z", "source": "aws.events"}, now=then)
     assert ev.at == AT and ev.id == "e1"
     assert ScheduledEvent.from_event({}, now=datetime(2026, 3, 2, 20, 0, 59, 5, tzinfo=UTC)).at == AT
     with pytest.raises(EventError, match=r"event.time: 'soon' is not an ISO 8601 instant"):
         ScheduledEvent.from_event({"time": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("time", "needle"),
+    [
+        ("2099-01-01T00:00:00Z", "is ahead of the real clock"),
+        ("2026-03-02T20:06:00Z", "is ahead of the real clock"),  # beyond the 5 minutes of tolerated skew
+        ("2026-03-02T13:59:00Z", "is more than 6:00:00 before the real clock"),  # a replay, not a pass
+        ("0001-01-01T00:01:00Z", "before the real clock"),
+        ("0001-01-01T00:00:00+01:00", "out of range"),
+    ],
+)
+def test_an_event_far_from_the_real_clock_is_refused(time, needle):
+    with pytest.raises(EventError, match=needle):
+        ScheduledEvent.from_event({"time": time}, now=datetime(2026, 3, 2, 20, 0, 30, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(

@@ -923,3 +923,32 @@ def test_states_replayed_in_order_at_one_instant():
 def test_report_months_and_tag_options_are_checked_before_anything_runs(run, args, needle):
     r = run("report", *args, "--at", "2026-03-10T00:00:00Z", "--no-cost-explorer")
     assert r.code == 2 and needle in r.err, r.err
+
+
+def test_ebs_volumes_and_elastic_ips_billing_while_stopped_are_estimated_from_what_each_stop_recorded():
+    """An instance with a 30 GB gp3 and a 500 GB st1 volume and one Elastic IP, stopped twice: storage at its
+    GB-month rate / 730 h and the address at $0.005 per hour, over the stopped hours only."""
+    billing = {
+        "volumes": [{"id": "vol-1", "size_gb": 30, "type": "gp3"}, {"id": "vol-2", "size_gb": 500, "type": "st1"}],
+        "elastic_ips": 1,
+    }
+    details = {"platform": "Linux/UNIX", "tenancy": "default", "billing_while_stopped": billing}
+    stops = [("2026-03-02T17:00Z", "2026-03-03T09:00Z"), ("2026-03-03T17:00Z", "2026-03-04T09:00Z")]
+    entries = []
+    for stop, start in stops:
+        entries.append(entry(stop, "stop", "i-ebs", details=details))
+        entries.append(entry(start, "start", "i-ebs", details={"platform": "Linux/UNIX", "tenancy": "default"}))
+    # One without the record (an older version's stop): not estimated, and said so.
+    entries.append(entry("2026-03-02T17:00Z", "stop", "i-old"))
+    entries.append(entry("2026-03-03T09:00Z", "start", "i-old"))
+    report, _ = report_for("2026-03", "2026-03-05T00:00Z", entries)
+    rows = rows_by_id(report)
+    stopped = sum((h(a, b) for a, b in stops), Decimal(0))
+    per_month = 30 * Decimal("0.08") + 500 * Decimal("0.045")
+    expected = money(stopped * per_month / 730 + stopped * Decimal("0.005"))
+    got = rows["i-ebs"]["billing_while_stopped"]
+    assert d(got["estimated_cost"]) == expected and got["elastic_ips"] == 1
+    assert rows["i-old"]["billing_while_stopped"]["estimated_cost"] is None
+    assert "did not record" in rows["i-old"]["billing_while_stopped"]["note"]
+    totals = report["totals"]["billing_while_stopped"]
+    assert d(totals["estimated_cost"]) == expected and totals["not_estimated"] == ["i-old"]
