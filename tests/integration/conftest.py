@@ -1,8 +1,9 @@
 """A moto server on loopback for integration tests: real HTTP, reached through ``AWS_ENDPOINT_URL``.
 
 One server per test process (pytest-xdist workers each get their own). Tests keep apart by using their own
-namespace (tables) or resources; the server is reset after each module, so its memory does not grow with the
-whole suite. Every test here is marked ``integration``: ``pytest -m "not integration"`` is the fast loop.
+namespace (tables) or resources; the server is reset after a module once the process has grown past a bound, so
+its memory does not grow with the whole suite. Every test here is marked ``integration``: ``pytest -m "not
+integration"`` is the fast loop.
 """
 
 from __future__ import annotations
@@ -96,12 +97,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+# The moto server lives in this process. Past this resident size, it forgets everything after the current module:
+# memory stays bounded (two xdist workers: about 3 GB at most) without paying moto's per-region start-up (several
+# seconds per region) again after every module.
+RESET_ABOVE_BYTES = 1_400 * 1024 * 1024
+
+
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return RESET_ABOVE_BYTES + 1  # unknown: reset, to be safe
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _reset_moto_after_module() -> Iterator[None]:
-    """Forgets every simulated resource once a module is done (moto keeps them all in memory)."""
+    """Forgets every simulated resource once a module is done, if the process has grown past
+    :data:`RESET_ABOVE_BYTES` (moto keeps every resource of every test in memory)."""
     yield
     if not _started:
         return  # no test of this module started the server
+    if _resident_bytes() < RESET_ABOVE_BYTES:
+        return
     url = f"http://127.0.0.1:{_started[-1]}/moto-api/reset"
     with contextlib.suppress(OSError):
         urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30).close()
