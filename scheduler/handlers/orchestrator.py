@@ -77,6 +77,7 @@ def orchestrate(
         sessions=sessions,
         role_name=settings.role_name,
         external_id=settings.external_id,
+        tag_key=settings.tag_key,
     )
     sessions, tables = deployment.sessions, deployment.tables
     # Read once per pass, here. A partly invalid stored configuration does not stop the pass: the valid
