@@ -215,7 +215,7 @@ class StateStore:
             raise
         old = (answer.get("Attributes") or {}).get("claimed_at", {}).get("S")
         if old and old > stamp:
-            return parse_instant(old) if _readable(old) else datetime.max.replace(tzinfo=UTC)
+            return _stamp(old)
         return None
 
     def _claimed_why(self, target: Target, stamp: str) -> str:
@@ -336,14 +336,6 @@ def instant_text(t: datetime) -> str:
     """Fixed-width UTC text, so that DynamoDB conditions compare instants as strings (years 0001-9999)."""
     u = t.astimezone(UTC)
     return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
-
-
-def _readable(text: str) -> bool:
-    try:
-        parse_instant(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _stamp(text: str | None) -> datetime | None:

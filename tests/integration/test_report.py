@@ -22,6 +22,8 @@ import pytest
 
 from tests.integration import ce_stub
 
+from .report_helpers import by_resource, passes, report
+
 SCHEDULES = """
 periods:
   office: {begintime: "09:00", endtime: "17:00", weekdays: mon-fri}
@@ -62,24 +64,6 @@ def prices_file(write: Callable[..., str], region: str) -> str:
         "rds,*,db.r6g.large,0.26\n",
         "prices.csv",
     )
-
-
-def passes(run: Callable[..., Any], *times: str, services: str = "ec2,asg,rds") -> None:
-    for t in times:
-        r = run("run", "--at", t, "--services", services, "--json")
-        assert r.code == 0, r.err
-        assert not [e for e in r.json()["errors"] if not e["error"].startswith("warning")], r.out
-
-
-def report(run: Callable[..., Any], *args: str) -> dict[str, Any]:
-    r = run("report", *args, "--no-pricing-api", "--json")
-    assert r.code == 0, r.err
-    body: dict[str, Any] = r.json()
-    return body
-
-
-def by_resource(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["resource"]: r for r in body["resources"]}
 
 
 def inject_cost_explorer(endpoint: str, groups: list[tuple[str, str, str]], start: str, end: str) -> None:

@@ -23,6 +23,9 @@ import pytest
 
 from tests.integration import ce_stub
 
+from .report_helpers import by_resource as rows
+from .report_helpers import passes, report
+
 pytestmark = pytest.mark.integration
 
 SCHEDULES = """
@@ -95,24 +98,6 @@ def setup(
         return region
 
     return prepare
-
-
-def passes(run: Callable[..., Any], *times: str, services: str = "ec2,asg,rds") -> None:
-    for at in times:
-        r = run("run", "--at", at, "--services", services, "--json")
-        assert r.code == 0, r.err
-        assert not [e for e in r.json()["errors"] if not e["error"].startswith("warning")], r.out
-
-
-def report(run: Callable[..., Any], *args: str) -> dict[str, Any]:
-    r = run("report", *args, "--no-pricing-api", "--json")
-    assert r.code == 0, r.err
-    body: dict[str, Any] = r.json()
-    return body
-
-
-def rows(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["resource"]: r for r in body["resources"]}
 
 
 def ties(body: dict[str, Any]) -> None:
