@@ -6,12 +6,14 @@ Where a price comes from, in order:
    the API and fills its gaps. ``region`` may be ``*`` (any region). For RDS, ``type`` is the DB instance class; a
    class with the suffix ``:multi-az`` is the Multi-AZ rate. Without one, a Multi-AZ DB instance is priced at twice
    the file's rate (one primary and one standby, which is how AWS prices Multi-AZ instance deployments) and a
-   Multi-AZ DB cluster at three times (a writer and two readable standbys). ASGs look for ``asg`` rows first, then
-   ``ec2`` rows.
+   Multi-AZ DB cluster at three times (a writer and two readable standbys). A Neptune or DocumentDB instance class
+   may carry the suffix ``:neptune`` or ``:docdb`` (their price lists differ from RDS's); without such a row the
+   plain class's row is used. ASGs look for ``asg`` rows first, then ``ec2`` rows.
 2. The local cache (``ISCHED_PRICE_CACHE``, else ``<user cache dir>/isched/prices.json``): answers from the API,
    kept for 7 days.
 3. The Price List Query API (``pricing:GetProducts``, served from us-east-1), with the filters of
-   :func:`ec2_filters` and :func:`rds_filters`, OnDemand terms only.
+   :func:`ec2_filters` and :func:`rds_filters`, OnDemand terms only; RDS-family engines in the price list that
+   :func:`rds_service_code` names (Neptune and DocumentDB have their own).
 
 A price that none of them knows is *unknown* (``None``), never zero: reports count what is unpriced instead of
 under-reporting it as a saving of $0.
@@ -39,7 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue, path_key, quote
-from scheduler.services.pricing import AURORA_IO_OPTIMIZED, PriceQuery
+from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, PriceQuery
 from scheduler.services.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,10 @@ RDS_DEPLOYMENTS = {
 }
 # Without a file row for the deployment itself: how many instance-hours of the class a deployment bills.
 DEPLOYMENT_FACTOR = {"single-az": 1, "multi-az": 2, "multi-az-cluster": 3}
+# RDS ``Engine`` values billed in a price list of their own (service code), with one product per instance class
+# (attributes instanceType and productFamily "Database Instance"; no databaseEngine, no deploymentOption). Every
+# other engine is in AmazonRDS.
+RDS_OWN_PRICE_LISTS = {"neptune": "AmazonNeptune", "docdb": "AmazonDocDB"}
 
 _TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+")  # fullmatch: "$" also matches before a final "\n"
 _TYPE_MAX = 64
@@ -163,6 +169,8 @@ _TYPE_MAX = 64
 MAX_HOURLY_USD = Decimal(10_000)
 MAX_PRICES_FILE_BYTES = 32 * 1024 * 1024
 _MULTI_AZ_SUFFIX = ":multi-az"
+# Suffixes a prices file's RDS type may carry: the Multi-AZ rate, or the rate in Neptune's or DocumentDB's list.
+_RDS_FILE_SUFFIXES = (_MULTI_AZ_SUFFIX, *(f":{engine}" for engine in RDS_OWN_PRICE_LISTS))
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,11 @@ class PriceTable:
 
     def lookup(self, query: PriceQuery) -> PriceAnswer | None:
         if query.service == "rds":
+            engine = (query.engine or "").lower()
+            if engine in RDS_OWN_PRICE_LISTS:
+                own = self._get("rds", query.region, f"{query.type}:{engine}")
+                if own is not None:
+                    return PriceAnswer(own, "file")
             if query.deployment != "single-az":
                 exact = self._get("rds", query.region, query.type + _MULTI_AZ_SUFFIX)
                 if exact is not None:
@@ -364,12 +377,13 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
 
 def type_problem(service: str, type_: str, *, file_row: bool = False) -> str | None:
     """Why ``type_`` is not an instance type (EC2, ASG) or DB instance class (RDS), or ``None`` when it is one."""
-    base = type_[: -len(_MULTI_AZ_SUFFIX)] if file_row and type_.endswith(_MULTI_AZ_SUFFIX) else type_
+    suffix = next((s for s in _RDS_FILE_SUFFIXES if type_.endswith(s)), "") if file_row else ""
+    base = type_[: -len(suffix)] if suffix else type_
     ok = len(base) <= _TYPE_MAX and _TYPE_RE.fullmatch(base) is not None
     if service == "rds":
         if base.startswith("db.") and ok:
             return None
-        example = "db.t3.medium or db.r6g.large:multi-az" if file_row else "db.t3.medium"
+        example = "db.t3.medium, db.r6g.large:multi-az or db.r5.large:neptune" if file_row else "db.t3.medium"
         return f"{quote(type_)} is not a DB instance class (e.g. {example})"
     if base == type_ and ok and not type_.startswith("db."):
         return None
@@ -526,8 +540,20 @@ def ec2_filters(query: PriceQuery, *, by_location: bool = False) -> list[dict[st
     ]
 
 
+def rds_service_code(engine: str | None) -> str:
+    """The price list (GetProducts ServiceCode) an RDS-family DB instance of ``engine`` is billed in."""
+    return RDS_OWN_PRICE_LISTS.get((engine or "").lower(), "AmazonRDS")
+
+
 def rds_filters(query: PriceQuery, *, by_location: bool = False) -> list[dict[str, str]] | None:
-    """GetProducts filters for an RDS DB instance; ``None`` for engines the price list does not name."""
+    """GetProducts filters for an RDS DB instance (in :func:`rds_service_code`'s price list); ``None`` for engines
+    the price list does not name."""
+    if (query.engine or "").lower() in RDS_OWN_PRICE_LISTS:
+        return [
+            _match("instanceType", query.type),
+            _where(query.region, by_location),
+            _match("productFamily", "Database Instance"),
+        ]
     engine = RDS_ENGINES.get((query.engine or "").lower())
     if engine is None:
         return None
@@ -589,10 +615,12 @@ def choose_price(documents: Iterable[Mapping[str, Any]], query: PriceQuery) -> t
         usage = str(attrs.get("usagetype", ""))
         if "Reservation" in usage or "Unused" in usage:
             continue
-        if query.service == "rds" and str(attrs.get("databaseEngine", "")).startswith("Aurora"):
-            io_optimized = "IOOptimized" in usage or "IO Optimization" in str(attrs.get("storage", ""))
-            if io_optimized != (query.storage == AURORA_IO_OPTIMIZED):
-                continue
+        # Aurora, Neptune and DocumentDB bill the same class at different rates with I/O-Optimized storage.
+        by_storage = str(attrs.get("databaseEngine", "")).startswith("Aurora") or (
+            (query.engine or "").lower() in RDS_OWN_PRICE_LISTS
+        )
+        if query.service == "rds" and by_storage and _io_optimized(attrs) != (query.storage in IO_OPTIMIZED_STORAGE):
+            continue
         price = on_demand_hourly(doc)
         if price is not None:
             candidates.append((price, attrs))
@@ -604,6 +632,15 @@ def choose_price(documents: Iterable[Mapping[str, Any]], query: PriceQuery) -> t
     # A zero rate next to real ones is a placeholder product (e.g. a host-billed line), not the instance's price.
     nonzero = [p for p in distinct if p > 0] or distinct
     return nonzero[0], f"{len(candidates)} matching price list products; the lowest rate ({nonzero[0]}) was used"
+
+
+def _io_optimized(attrs: Mapping[str, Any]) -> bool:
+    """Whether a price list product is an I/O-Optimized storage rate (usage type ``…IOOptimized…``, or a storage or
+    volume type that says so)."""
+    if "iooptimized" in str(attrs.get("usagetype", "")).lower():
+        return True
+    described = f"{attrs.get('storage', '')} {attrs.get('volumeType', '')}".lower()
+    return "io optimiz" in described or "i/o-optimiz" in described or "i/o optimiz" in described
 
 
 class PricingApi:
@@ -641,7 +678,7 @@ class PricingApi:
     def hourly(self, query: PriceQuery) -> tuple[Decimal | None, str | None]:
         """The on-demand rate of ``query`` and a note; raises botocore errors when the API cannot be asked."""
         make = ec2_filters if query.service == "ec2" else rds_filters
-        code = "AmazonEC2" if query.service == "ec2" else "AmazonRDS"
+        code = "AmazonEC2" if query.service == "ec2" else rds_service_code(query.engine)
         filters = make(query)
         if filters is None:
             what = f"platform '{query.platform}'" if query.service == "ec2" else f"engine '{query.engine}'"

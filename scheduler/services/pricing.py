@@ -10,6 +10,27 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 AURORA_IO_OPTIMIZED = "aurora-iopt1"
+# Cluster StorageType values of the I/O-Optimized configuration: Aurora's, and Neptune's and DocumentDB's.
+IO_OPTIMIZED_STORAGE = frozenset({AURORA_IO_OPTIMIZED, "iopt1"})
+
+# DB cluster engines whose clusters are billed per member instance (plus the cluster volume by GB used), by the
+# family name people know them by. Every other cluster engine (mysql, postgres) makes a Multi-AZ DB cluster, billed
+# as one deployment of its class. Neptune and DocumentDB have price lists of their own (AmazonNeptune,
+# AmazonDocDB); Aurora is in AmazonRDS.
+_INSTANCE_BILLED_CLUSTERS = {"neptune": "Neptune", "docdb": "DocumentDB"}
+
+
+def cluster_family(engine: str | None) -> str | None:
+    """ "Aurora", "Neptune" or "DocumentDB" for an engine whose clusters are billed per member instance, else None."""
+    name = (engine or "").strip().lower()
+    if name.startswith("aurora"):
+        return "Aurora"
+    return _INSTANCE_BILLED_CLUSTERS.get(name)
+
+
+def own_price_list(engine: str | None) -> bool:
+    """Whether ``engine`` (an RDS ``Engine``) is priced outside the RDS price list: Neptune and DocumentDB."""
+    return (engine or "").strip().lower() in _INSTANCE_BILLED_CLUSTERS
 
 
 @dataclass(frozen=True)
@@ -21,10 +42,10 @@ class PriceQuery:
     type: str  # instance type or DB instance class
     platform: str | None = None  # EC2 PlatformDetails ("Linux/UNIX" when unknown)
     tenancy: str | None = None  # EC2 tenancy: default | dedicated | host
-    engine: str | None = None  # RDS Engine (postgres, aurora-postgresql, ...)
+    engine: str | None = None  # RDS Engine (postgres, aurora-postgresql, neptune, docdb, ...)
     deployment: str = "single-az"  # RDS: single-az | multi-az | multi-az-cluster
     license_model: str | None = None  # RDS LicenseModel
-    storage: str | None = None  # Aurora cluster storage type (aurora-iopt1 = I/O-Optimized)
+    storage: str | None = None  # cluster storage type (aurora-iopt1, iopt1 = I/O-Optimized)
     origin: str | None = None  # "asg" for an Auto Scaling group's instances (its file rows come first)
 
     def cache_key(self) -> str:
@@ -33,8 +54,10 @@ class PriceQuery:
 
     def describe(self) -> str:
         if self.service == "rds":
-            extra = [self.engine or "engine?", self.deployment]
-            if self.storage == AURORA_IO_OPTIMIZED:
+            extra = [self.engine or "engine?"]
+            if not own_price_list(self.engine):  # Neptune and DocumentDB instances have no deployment option
+                extra.append(self.deployment)
+            if self.storage in IO_OPTIMIZED_STORAGE:
                 extra.append("I/O-Optimized")
             return f"{self.type} ({', '.join(extra)}) in {self.region}"
         return f"{self.type} ({self.platform or 'Linux/UNIX'}, {self.tenancy or 'default'} tenancy) in {self.region}"
@@ -50,9 +73,9 @@ class Component:
 class Pricing:
     """What one resource costs per hour while running: ``count`` × price of each component.
 
-    ``type`` is the label shown in reports (an instance type, a DB class, or an Aurora cluster's member classes);
-    ``units`` the number of instances (an ASG's desired capacity, an Aurora cluster's members). ``problem`` says
-    why the resource cannot be priced at all (no type known, capacity billed per ACU...).
+    ``type`` is the label shown in reports (an instance type, a DB class, or an Aurora, Neptune or DocumentDB
+    cluster's member classes); ``units`` the number of instances (an ASG's desired capacity, such a cluster's
+    members). ``problem`` says why the resource cannot be priced at all (no type known, capacity billed per ACU...).
     """
 
     type: str | None

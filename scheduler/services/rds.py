@@ -1,5 +1,10 @@
 """RDS DB instances and Aurora, Neptune and DocumentDB clusters (all share the RDS control plane and its API).
 
+DescribeDBClusters and DescribeDBInstances answer every engine alike (``Engine`` says which: ``aurora-*``,
+``neptune``, ``docdb``, or ``mysql``/``postgres`` for a Multi-AZ DB cluster), and StopDBCluster/StartDBCluster stop
+and start all of them; what differs per engine is how a cluster is billed (see :func:`_cluster_pricing`).
+DocumentDB elastic clusters and Neptune Analytics graphs are other APIs and never appear here.
+
 A DB instance that belongs to a cluster is stopped and started only through its cluster (StopDBCluster); single
 instances through StopDBInstance. There is no batch API, so every action is one call per resource and one
 resource's failure never stops the others.
@@ -30,7 +35,7 @@ from scheduler.engine import Observed
 from scheduler.services.base import ActionResult, Resource, Service, ServiceBase
 from scheduler.services.common import aws_error, chunks, tag_map
 from scheduler.services.naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
-from scheduler.services.pricing import AURORA_IO_OPTIMIZED, Component, PriceQuery, Pricing, whole
+from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, Component, PriceQuery, Pricing, cluster_family, whole
 
 log = logging.getLogger(__name__)
 
@@ -122,17 +127,23 @@ def instance_unschedulable(db: dict[str, Any]) -> str | None:
     return None
 
 
+# What a global database is called per cluster family (Aurora and Neptune: global database; DocumentDB: global
+# cluster). Stopping a member is refused for Aurora (user guide, stop/start limitations); isched treats the other
+# families' global members the same way rather than find out on every pass.
+_GLOBAL_NAMES = {"Aurora": "Aurora global database", "Neptune": "Neptune global database"}
+
+
 def cluster_unschedulable(cluster: dict[str, Any]) -> str | None:
-    """Why RDS cannot stop this DB cluster, or None (Aurora user guide, stop/start limitations)."""
+    """Why RDS cannot stop this DB cluster, or None (Aurora user guide, stop/start limitations; Neptune and
+    DocumentDB clusters stop and start with the same calls)."""
     name = cluster["DBClusterIdentifier"]
     mode = str(cluster.get("EngineMode") or "").lower()
     if mode in _UNSTOPPABLE_ENGINE_MODES:
         return f"DB cluster {name} is {_UNSTOPPABLE_ENGINE_MODES[mode]}, which RDS cannot stop"
     if cluster.get("GlobalClusterIdentifier"):
-        return (
-            f"DB cluster {name} is part of the Aurora global database {cluster['GlobalClusterIdentifier']}, "
-            f"which RDS cannot stop"
-        )
+        family = cluster_family(cluster.get("Engine")) or "Aurora"
+        what = _GLOBAL_NAMES.get(family, f"{family} global cluster")
+        return f"DB cluster {name} is part of the {what} {cluster['GlobalClusterIdentifier']}, which RDS cannot stop"
     return None
 
 
@@ -491,11 +502,19 @@ _RDS_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
 _ARN_RESOURCE = re.compile(r"^(?P<type>db|cluster):(?P<id>[A-Za-z][A-Za-z0-9-]{0,62})\Z")
 
 
+# What a serverless member instance (class db.serverless) is billed by, per cluster family.
+_CAPACITY_UNITS = {"Aurora": "ACU", "Neptune": "NCU", "DocumentDB": "DCU"}
+
+
 def _cluster_pricing(region: str, d: Mapping[str, Any]) -> Pricing:
+    """An Aurora, Neptune or DocumentDB cluster is billed as its member instances, each at its class's rate in its
+    engine's price list (and its I/O-Optimized rate with that storage); the cluster itself has no hourly price.
+    Any other DB cluster is a Multi-AZ DB cluster: one deployment of its class."""
     engine = str(d.get("engine") or "")
+    family = cluster_family(engine)
     members = [m for m in d.get("members") or [] if isinstance(m, Mapping)]
     classes = [str(m.get("class")) if m.get("class") else None for m in members]
-    if not engine.startswith("aurora"):
+    if family is None:
         # A Multi-AZ DB cluster: one writer and two readable standbys of one class, billed as one deployment.
         cls = d.get("cluster_instance_class") or next((c for c in classes if c), None)
         if not cls:
@@ -516,8 +535,13 @@ def _cluster_pricing(region: str, d: Mapping[str, Any]) -> Pricing:
         else " + ".join(f"{n}×{c}" if n > 1 else c for c, n in sorted(counts.items()))
     )
     if "db.serverless" in counts:
-        return Pricing(label, len(members), problem="Aurora Serverless v2 members are billed per ACU-hour")
-    storage = AURORA_IO_OPTIMIZED if d.get("storage_type") == AURORA_IO_OPTIMIZED else None
+        serverless = "Aurora Serverless v2" if family == "Aurora" else f"{family} serverless"
+        unit = _CAPACITY_UNITS[family]
+        return Pricing(
+            label, len(members), problem=f"{serverless} members are billed per {unit}-hour, not per instance"
+        )
+    storage_type = str(d.get("storage_type") or "")
+    storage = storage_type if storage_type in IO_OPTIMIZED_STORAGE else None
     parts = tuple(
         Component(PriceQuery("rds", region, c, engine=engine, storage=storage), n) for c, n in sorted(counts.items())
     )
@@ -562,12 +586,14 @@ class RdsService(ServiceBase):
     def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
         d = details
         if d.get("kind") == "cluster":
-            aurora = str(d.get("engine") or "").startswith("aurora")
+            family = cluster_family(d.get("engine"))
             return {
-                "what": "the cluster's storage" + (" (billed per GB used) and I/O" if aurora else ""),
+                "what": "the cluster's storage" + (" (billed per GB used) and I/O" if family else ""),
                 "estimated_cost": None,
                 "note": "not estimated: "
-                + ("Aurora bills the storage used, which no describe call returns" if aurora else "no rate is known"),
+                + (
+                    f"{family} bills the storage used, which no describe call returns" if family else "no rate is known"
+                ),
             }
         gb = whole(d.get("allocated_storage"))
         storage = str(d.get("storage_type") or "")
@@ -590,9 +616,9 @@ class RdsService(ServiceBase):
         }
 
     def billed_under_own_tag(self, pricing: Pricing) -> bool:
-        # An Aurora cluster's member instances are billed, not the cluster.
+        # An Aurora, Neptune or DocumentDB cluster's member instances are billed, not the cluster.
         engine = pricing.components[0].query.engine if pricing.components else None
-        return not (engine is not None and str(engine).startswith("aurora"))
+        return cluster_family(engine) is None
 
     def kinds_for_name(self, text: str) -> tuple[str, ...]:
         # Names RDS would reject are not sent to it (it may answer InvalidParameterValue rather than "none").
