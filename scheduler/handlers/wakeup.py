@@ -70,8 +70,11 @@ def schedule_wake_up(
     *,
     now: datetime,
     session: boto3.Session | None = None,
+    scheduler: Any = None,
 ) -> WakeUp:
-    """Creates the wake-up the pass at ``pass_at`` needs (if any) and says what it did; never raises for AWS."""
+    """Creates the wake-up the pass at ``pass_at`` needs (if any) and says what it did; never raises for AWS.
+
+    ``now`` is the real clock; ``scheduler`` an EventBridge Scheduler client (default: one from ``session``)."""
     upcoming = wake_up_at(evaluators(config), pass_at, settings.interval)
     if upcoming is None:
         return WakeUp("none")
@@ -80,7 +83,7 @@ def schedule_wake_up(
     if at <= now:
         # The pass ran late (past the transition already): the next regular pass catches it up.
         return WakeUp("too-late", at, upcoming, name)
-    scheduler = client("scheduler", session=session)
+    scheduler = scheduler or client("scheduler", session=session)
     try:
         scheduler.create_schedule(
             Name=name,

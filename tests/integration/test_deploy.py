@@ -7,10 +7,11 @@ for the Lambda fan-out.
 
 What moto's CloudFormation cannot create is stripped before the stack is created (moto would only warn and skip
 it): AWS::CloudWatch::Alarm, AWS::Lambda::EventInvokeConfig, AWS::S3::BucketPolicy (the reports bucket's TLS-only
-policy) and the EventBridge Scheduler pass schedule and its group, all checked in the translated template instead. Everything else (tables, with their deletion
-protection, roles and the optional snapshot policy, functions, log groups, the rule and its permission, the SNS
-topic) is created as the template says. moto does not evaluate IAM policies: what the policies allow is checked
-by scripts/check_policies.py (tests/unit/test_policies.py); here, that the stack attaches them as written.
+policy) and the EventBridge Scheduler pass schedule and its group, all checked in the translated template instead.
+Everything else (tables, with their deletion protection, roles and the optional snapshot policy, functions, log
+groups, the SNS topic) is created as the template says. moto does not evaluate IAM policies: what the policies
+allow is checked by scripts/check_policies.py (tests/unit/test_policies.py); here, that the stack attaches them as
+written.
 """
 
 from __future__ import annotations

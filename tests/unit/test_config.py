@@ -8,9 +8,9 @@ from textwrap import dedent, indent
 
 import pytest
 
-from scheduler.engine.evaluate import Evaluator
 from scheduler.engine.document import dump_document, load_document, parse_text
 from scheduler.engine.errors import ConfigError, Issue
+from scheduler.engine.evaluate import Evaluator
 from scheduler.engine.schedule import Config, PeriodRef, State, parse_config
 
 PERIODS = dedent(
