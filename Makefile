@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pass.py
 	$(BIN)/python benchmarks/cost.py
 	$(BIN)/python benchmarks/demo.py
+	$(BIN)/python benchmarks/latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -21,8 +21,10 @@ Fails (exit 1, naming each offending statement or resource) on:
   ``UpdateReplacePolicy`` ``Retain`` (the tables hold the configuration, the state and the record of savings);
 * a literal partition in an ARN anywhere in a template (``arn:aws:``, ``arn:aws-cn:`` ...): templates use
   ``arn:${AWS::Partition}:`` so that they deploy in every partition;
-* an object read or write (``s3:GetObject*``, ``s3:PutObject*``, ``s3:DeleteObject*``) or ``sns:Publish`` allowed on
-  ``Resource: "*"``: each names the bucket (or key prefix) or topic it needs;
+* an object read or write (``s3:GetObject*``, ``s3:PutObject*``, ``s3:DeleteObject*``), ``sns:Publish``,
+  ``lambda:InvokeFunction``, ``iam:PassRole`` or an EventBridge Scheduler schedule write allowed on ``Resource: "*"``:
+  each names the bucket (or key prefix), topic, function, role or schedules it needs;
+* ``iam:PassRole`` without an ``iam:PassedToService`` condition (a role is passed to the one service that uses it);
 * an S3 bucket without default encryption, without all four public access blocks, or without a bucket policy in
   the template that denies every request not made over TLS (``aws:SecureTransport`` false) for the bucket and its
   objects (the reports bucket holds finance records);
@@ -65,7 +67,19 @@ TAG_WRITE_ACTIONS = frozenset(
 )
 OWN_TAG_PREFIX = "isched:"
 # Data actions that must name their bucket, key prefix or topic (prefixes: s3:PutObjectTagging ... too).
-SCOPED_ACTION_PREFIXES = ("s3:getobject", "s3:putobject", "s3:deleteobject", "sns:publish")
+SCOPED_ACTION_PREFIXES = (
+    "s3:getobject",
+    "s3:putobject",
+    "s3:deleteobject",
+    "sns:publish",
+    "lambda:invokefunction",
+    "iam:passrole",
+    "scheduler:createschedule",
+    "scheduler:updateschedule",
+    "scheduler:deleteschedule",
+)
+PASS_ROLE = "iam:passrole"
+PASSED_TO_SERVICE = "iam:passedtoservice"
 RESOURCE_POLICY_TYPES = ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy")
 PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
 MODIFY_INSTANCE_ATTRIBUTE = "ec2:modifyinstanceattribute"
@@ -324,8 +338,11 @@ def check_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
     scoped = [a for a in actions if a.lower().startswith(SCOPED_ACTION_PREFIXES)]
     if scoped and any(r == "*" for r in _as_list(stmt.get("Resource", []))):
         findings.append(
-            Finding(where, f"{', '.join(scoped)} allowed on every resource ('*'): name the bucket objects or topic")
+            Finding(where, f"{', '.join(scoped)} allowed on every resource ('*'): name the resources it needs")
         )
+    passes = [a for a in actions if a.lower() == PASS_ROLE]
+    if passes and not any(key == PASSED_TO_SERVICE for _, key, _ in _condition_entries(condition)):
+        findings.append(Finding(where, f"{passes[0]} allowed without an iam:PassedToService condition"))
 
     tag_writes = [a for a in actions if a.lower() in TAG_WRITE_ACTIONS]
     if tag_writes:
@@ -514,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"policies: {checked} statements in {len(paths)} templates, no wildcard or unguarded action; "
         "instance-type-only modify, isched-only tag writes, protected tables, no literal partition; "
-        "data actions on named resources, private encrypted TLS-only buckets, no public resource policy"
+        "data actions and role passing on named resources, private encrypted TLS-only buckets, no public resource "
+        "policy"
     )
     return 0
 

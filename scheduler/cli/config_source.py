@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from scheduler.engine import Config, ConfigError, parse_text
@@ -36,11 +37,16 @@ def read_file(path: str, field: str = "--file", limit: int = MAX_FILE_BYTES) -> 
 
 def load_file(path: str) -> Config:
     """Reads and validates a schedule file; every problem becomes an exit-2 issue prefixed with the file name."""
+    import click
+
+    from .context import default_timezone
+
     text = read_file(path)
     try:
-        return parse_text(text)
+        config = parse_text(text)
     except ConfigError as exc:
         raise InputError(exc.issues, source=path) from None
+    return replace(config, default_timezone=default_timezone(click.get_current_context(silent=True)))
 
 
 def load_config(file: str | None) -> Config:

@@ -52,9 +52,16 @@ def stack_table_names(stack: str) -> TableNames:
     return TableNames(config=outputs["ConfigTable"], state=outputs["StateTable"], ledger=outputs["LedgerTable"])
 
 
+def default_timezone(ctx: click.Context | None) -> str:
+    """The zone of schedules that name none (``--default-timezone`` / ``ISCHED_DEFAULT_TIMEZONE``, validated)."""
+    if ctx is None:
+        return "UTC"
+    return str(ctx.find_root().ensure_object(dict).get("default_timezone") or "UTC")
+
+
 def config_store(ctx: click.Context) -> ConfigStore:
     obj = ctx.find_root().ensure_object(dict)
     store = obj.get("config_store")
     if not isinstance(store, ConfigStore):
-        store = obj["config_store"] = ConfigStore(tables(ctx))
+        store = obj["config_store"] = ConfigStore(tables(ctx), default_timezone(ctx))
     return store

@@ -18,7 +18,7 @@ from scheduler.engine.errors import FieldError, Issue, quote
 from scheduler.engine.schedule import check_schedule, parse_name, parse_schedule
 from scheduler.store.config import ConfigStore, ConflictError, InUse, NotFound, StoredItem, StoreError
 
-from .context import config_store
+from .context import config_store, default_timezone
 from .errors import CommandError, InputError
 from .options import json_option
 from .output import console, emit_json, styled
@@ -234,7 +234,11 @@ def period_list(ctx: click.Context, /, as_json: bool) -> None:
 def schedule_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--periods", metavar="A,B", help="Period names, each optionally NAME@instance-type."),
-        click.option("--timezone", metavar="ZONE", help="IANA time zone, e.g. Europe/Berlin (default UTC)."),
+        click.option(
+            "--timezone",
+            metavar="ZONE",
+            help="IANA time zone, e.g. Europe/Berlin (default: isched --default-timezone).",
+        ),
         click.option("--description", metavar="TEXT"),
         click.option("--override-status", metavar="STATE", help="running | stopped (replaces all periods); '' clears."),
         click.option("--holidays", metavar="D1,D2", help="Local dates (YYYY-MM-DD) stopped all day."),
@@ -350,6 +354,7 @@ def schedule_list(ctx: click.Context, /, as_json: bool) -> None:
     if as_json:
         emit_json([i.as_json() for i in items])
         return
+    default_zone = default_timezone(ctx)
     table = Table(show_edge=False, header_style="bold")
     for col in ("name", "timezone", "periods", "override", "flags", "description"):
         table.add_column(col)
@@ -360,7 +365,7 @@ def schedule_list(ctx: click.Context, /, as_json: bool) -> None:
             flags.append("no stop_new_instances")
         table.add_row(
             i.name,
-            b.get("timezone", "UTC"),
+            b.get("timezone") or f"{default_zone} (default)",
             ", ".join(b.get("periods", [])),
             b.get("override_status", ""),
             ", ".join(flags),

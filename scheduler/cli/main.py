@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from scheduler import __version__
+from scheduler.engine import FieldError, zone
 from scheduler.engine.errors import printable
 
 from .demo_cmd import demo_cmd
@@ -43,10 +44,18 @@ from .tagging import tag_cmd, untag_cmd
     help="Use the tables of this deployed CloudFormation stack (its ConfigTable/StateTable/LedgerTable outputs; "
     "env ISCHED_STACK). Overrides --namespace.",
 )
+@click.option(
+    "--default-timezone",
+    envvar="ISCHED_DEFAULT_TIMEZONE",
+    default="UTC",
+    show_default=True,
+    metavar="ZONE",
+    help="IANA zone of schedules that name none, as the deployment's DefaultTimezone (env ISCHED_DEFAULT_TIMEZONE).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout, for every command.")
 @click.version_option(__version__, prog_name="isched")
 @click.pass_context
-def cli(ctx: click.Context, namespace: str, stack: str | None, as_json: bool) -> None:
+def cli(ctx: click.Context, namespace: str, stack: str | None, default_timezone: str, as_json: bool) -> None:
     """isched: stop and start EC2, Auto Scaling groups and RDS/Aurora on schedules, and see what it saved.
 
     Schedules are made of periods (office hours, overnight batches, cron windows) in a time zone. Tag a
@@ -71,6 +80,11 @@ def cli(ctx: click.Context, namespace: str, stack: str | None, as_json: bool) ->
     obj["namespace"] = namespace
     obj["stack"] = stack
     obj["json"] = as_json
+    try:
+        zone(default_timezone)
+    except FieldError as exc:
+        raise InputError(str(exc), "--default-timezone") from None
+    obj["default_timezone"] = default_timezone
 
 
 cli.add_command(validate_cmd)

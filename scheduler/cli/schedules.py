@@ -164,7 +164,7 @@ def preview_cmd(
     if as_json:
         body = {
             "schedule": name,
-            "timezone": ev.schedule.timezone,
+            "timezone": ev.timezone,
             "from": start.astimezone(ev.tz).isoformat(),
             "to": end.astimezone(ev.tz).isoformat(),
             "transitions": [t.to_json() for t in transitions],
@@ -178,7 +178,7 @@ def preview_cmd(
     _print_timeline(ev, first, last, running, hours)
     if transitions:
         table = Table(title="Transitions", show_edge=False, header_style="bold")
-        table.add_column(f"local time ({ev.schedule.timezone})", no_wrap=True)
+        table.add_column(f"local time ({ev.timezone})", no_wrap=True)
         table.add_column("UTC", no_wrap=True)
         table.add_column("action")
         table.add_column("why")
@@ -207,7 +207,7 @@ def preview_cmd(
 def _print_timeline(ev: Evaluator, first: date, last: date, running: list[Interval], hours: float) -> None:
     slots = 24 * SLOTS_PER_HOUR
     table = Table(
-        title=f"{ev.schedule.name} ({ev.schedule.timezone}): {hours:g} running hours",
+        title=f"{ev.schedule.name} ({ev.timezone}): {hours:g} running hours",
         show_edge=False,
         header_style="bold",
         pad_edge=False,

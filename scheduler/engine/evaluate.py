@@ -177,9 +177,11 @@ class Evaluator:
     One evaluator serves every resource of its schedule in a pass (see :meth:`pass_view`).
     """
 
-    def __init__(self, schedule: Schedule, periods: dict[str, Period]) -> None:
+    def __init__(self, schedule: Schedule, periods: dict[str, Period], default_timezone: str = "UTC") -> None:
         self.schedule = schedule
-        self.tz = zone(schedule.timezone)
+        # The zone the schedule is evaluated in: its own, else the deployment's default.
+        self.timezone = schedule.timezone or default_timezone
+        self.tz = zone(self.timezone)
         self.refs: list[tuple[PeriodRef, Period]] = [(r, periods[r.name]) for r in schedule.periods]
         self._window_periods = [p for _, p in self.refs if p.gives_windows]
         self.has_windows = bool(self._window_periods)
@@ -189,7 +191,7 @@ class Evaluator:
     @classmethod
     def from_config(cls, config: Config, name: str) -> Evaluator:
         schedule = config.schedules[name]
-        return cls(schedule, config.periods_for(schedule))
+        return cls(schedule, config.periods_for(schedule), config.default_timezone)
 
     # -- building blocks -------------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from difflib import get_close_matches
 from enum import StrEnum
@@ -67,7 +67,8 @@ class PeriodRef:
 @dataclass(frozen=True)
 class Schedule:
     name: str
-    timezone: str = "UTC"
+    # None: the deployment's default zone (``Config.default_timezone``, UTC unless the deployment says otherwise).
+    timezone: str | None = None
     periods: tuple[PeriodRef, ...] = ()
     description: str | None = None
     override_status: State | None = None
@@ -80,7 +81,9 @@ class Schedule:
 
     def to_dict(self) -> dict[str, Any]:
         """The schedule in the file's field names; defaults are left out so files stay short."""
-        out: dict[str, Any] = {"timezone": self.timezone}
+        out: dict[str, Any] = {}
+        if self.timezone is not None:
+            out["timezone"] = self.timezone
         if self.periods:
             out["periods"] = [str(p) for p in self.periods]
         if self.description:
@@ -194,7 +197,8 @@ def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -
             continue
         try:
             if key == "timezone":
-                # Instance Scheduler compatibility: an empty or null zone is the default zone (UTC).
+                # Instance Scheduler compatibility: an empty or null zone is the default zone (UTC, or the
+                # deployment's DefaultTimezone): left unset, so the evaluator applies whichever default is in force.
                 if value is None or (isinstance(value, str) and not value.strip()):
                     continue
                 zone(value)
@@ -242,10 +246,22 @@ def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -
 
 @dataclass(frozen=True)
 class Config:
-    """A validated set of periods and schedules (one schedule file, or the stored configuration)."""
+    """A validated set of periods and schedules (one schedule file, or the stored configuration).
+
+    ``default_timezone`` is the zone of every schedule that names none: the deployment's ``DefaultTimezone``
+    (``ISCHED_DEFAULT_TIMEZONE``, ``--default-timezone``), UTC otherwise. It is a setting of whoever evaluates the
+    configuration, not part of it: :meth:`to_dict` (export, the pass digest) leaves it out.
+    """
 
     periods: dict[str, Period] = field(default_factory=dict)
     schedules: dict[str, Schedule] = field(default_factory=dict)
+    default_timezone: str = "UTC"
+
+    def with_default_timezone(self, name: str) -> Config:
+        """This configuration with schedules without a zone evaluated in ``name``; :class:`FieldError` if ``name``
+        is not an IANA zone."""
+        zone(name)
+        return replace(self, default_timezone=name)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from scheduler.aws.accounts import AssumeRoleError
 from scheduler.aws.session import is_account_id, is_region
+from scheduler.engine import FieldError, zone
 from scheduler.runtime.worker import WorkerResult
 from scheduler.services.registry import SERVICES, not_a_service
 
@@ -129,6 +130,16 @@ def env_services(env: Mapping[str, str], name: str = "ISCHED_SERVICES") -> list[
         if s not in SERVICES:
             raise SettingsError(name, not_a_service(s))
     return services
+
+
+def env_default_timezone(env: Mapping[str, str], name: str = "ISCHED_DEFAULT_TIMEZONE") -> str:
+    """The zone of schedules that name none (the stack's DefaultTimezone); UTC when unset."""
+    value = env.get(name, "").strip() or "UTC"
+    try:
+        zone(value)
+    except FieldError as exc:
+        raise SettingsError(name, str(exc)) from None
+    return value
 
 
 def error_code(exc: BaseException) -> str | None:

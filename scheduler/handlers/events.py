@@ -7,6 +7,7 @@ error naming the field or variable and the offending value.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from scheduler.aws.accounts import DEFAULT_ROLE_NAME
 from scheduler.aws.session import default_region
 from scheduler.engine import iso_z
+from scheduler.engine.wakeup import ALLOWED_INTERVALS, check_interval
 from scheduler.runtime.lambda_invoker import ASYNC_PAYLOAD_LIMIT
 from scheduler.runtime.worker import CLOCK_SKEW, MAX_EVENT_AGE
 
@@ -29,12 +31,20 @@ class EventError(ValueError):
         super().__init__(f"event.{field_path}: {message}")
 
 
+# The ``source`` of the events EventBridge Scheduler delivers (template.yaml's PassSchedule, and the orchestrator's
+# wake-ups): ``{"source": …, "time": "<aws.scheduler.scheduled-time>", "id": "<aws.scheduler.execution-id>"}``.
+PASS_SOURCE = "isched.pass"
+WAKE_UP_SOURCE = "isched.wake-up"
+
+
 @dataclass(frozen=True)
 class ScheduledEvent:
-    """An EventBridge ``Scheduled Event`` (or a manual test invocation, which may omit everything).
+    """What triggers a pass: the regular pass schedule's event, a wake-up's (both EventBridge Scheduler, same
+    shape), an EventBridge ``Scheduled Event``, or a manual test invocation, which may omit everything.
 
     The pass time is the event's ``time`` floored to the minute, so an invocation delivered late (or delivered
-    twice) still runs the pass it was scheduled for, and the workers' per-pass claim recognises a duplicate.
+    twice) still runs the pass it was scheduled for, and the workers' per-pass claim recognises a duplicate. A
+    wake-up is a pass like any other, at its transition's instant, with the same checks on its time.
     """
 
     at: datetime
@@ -82,6 +92,60 @@ class ScheduledEvent:
             source=source if isinstance(source, str) else None,
         )
 
+    @property
+    def is_wake_up(self) -> bool:
+        return self.source == WAKE_UP_SOURCE
+
+
+_ROLE_ARN = re.compile(r"^arn:[a-z-]+:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}\Z")
+_FUNCTION_ARN = re.compile(
+    r"^arn:[a-z-]+:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?\Z"
+)
+_GROUP = re.compile(r"^[0-9A-Za-z_.-]{1,64}\Z")
+
+
+@dataclass(frozen=True)
+class WakeUpSettings:
+    """Where the orchestrator schedules its one-time wake-ups (EventBridge Scheduler), and the regular interval."""
+
+    interval: int  # minutes between the clock-aligned regular passes (ScheduleInterval)
+    group: str  # the schedule group of the stack's pass schedules
+    role_arn: str  # the role EventBridge Scheduler invokes the orchestrator with
+    target_arn: str  # the orchestrator function
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WakeUpSettings | None:
+        """None when the deployment schedules no wake-ups (none of the variables set)."""
+        names = ("ISCHED_WAKEUP_GROUP", "ISCHED_WAKEUP_ROLE_ARN", "ISCHED_WAKEUP_TARGET_ARN")
+        values = {n: env.get(n, "").strip() for n in names}
+        if not any(values.values()):
+            return None
+        for name, value in values.items():
+            if not value:
+                raise SettingsError(name, "is not set (wake-ups need all of " + ", ".join(names) + ")")
+        checks = (
+            ("ISCHED_WAKEUP_GROUP", _GROUP, "a schedule group name"),
+            ("ISCHED_WAKEUP_ROLE_ARN", _ROLE_ARN, "an IAM role ARN"),
+            ("ISCHED_WAKEUP_TARGET_ARN", _FUNCTION_ARN, "a Lambda function ARN"),
+        )
+        for name, pattern, what in checks:
+            if not pattern.match(values[name]):
+                raise SettingsError(name, f"'{values[name]:.120}' is not {what}")
+        text = env.get("ISCHED_PASS_INTERVAL", "").strip() or "5"
+        try:
+            interval = check_interval(int(text))
+        except ValueError:
+            allowed = ", ".join(str(i) for i in ALLOWED_INTERVALS)
+            raise SettingsError(
+                "ISCHED_PASS_INTERVAL", f"'{text:.20}' is not a pass interval in minutes (one of {allowed})"
+            ) from None
+        return cls(
+            interval,
+            values["ISCHED_WAKEUP_GROUP"],
+            values["ISCHED_WAKEUP_ROLE_ARN"],
+            values["ISCHED_WAKEUP_TARGET_ARN"],
+        )
+
 
 @dataclass(frozen=True)
 class OrchestratorSettings:
@@ -94,6 +158,8 @@ class OrchestratorSettings:
     external_id: str | None
     worker_function: str | None
     max_payload_bytes: int
+    default_timezone: str = "UTC"
+    wake_up: WakeUpSettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorSettings:
@@ -117,6 +183,8 @@ class OrchestratorSettings:
             external_id=env.get("ISCHED_EXTERNAL_ID", "").strip() or None,
             worker_function=env.get("ISCHED_WORKER_FUNCTION", "").strip() or None,
             max_payload_bytes=limit,
+            default_timezone=common.env_default_timezone(env),
+            wake_up=WakeUpSettings.from_env(env),
         )
 
 
@@ -126,6 +194,7 @@ class WorkerSettings:
     external_id: str | None
     namespace: str
     rds_snapshot: bool = False
+    default_timezone: str = "UTC"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -138,6 +207,7 @@ class WorkerSettings:
             external_id=env.get("ISCHED_EXTERNAL_ID", "").strip() or None,
             namespace=env.get("ISCHED_NAMESPACE", "").strip() or "default",
             rds_snapshot=snapshot == "true",
+            default_timezone=common.env_default_timezone(env),
         )
 
 

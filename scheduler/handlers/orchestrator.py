@@ -1,4 +1,5 @@
-"""The orchestrator function: triggered by the schedule rule, it fans one pass out to a worker per target.
+"""The orchestrator function: triggered by the pass schedule (or a wake-up), it fans one pass out to a worker per
+target, then schedules the next wake-up.
 
 It reads its settings and the schedules once, lists the targets (accounts × regions × services; accounts from
 ``ISCHED_ACCOUNTS`` and/or the ACTIVE accounts of ``ISCHED_ORGANIZATION_ID``) and sends one asynchronous worker
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -22,8 +24,10 @@ from scheduler.runtime.orchestrator import Invoker, PassRequest, PassResult, run
 from scheduler.store.pass_scope import publish_scope
 from scheduler.store.tables import Tables
 
+from . import common
 from .common import SettingsError, make_logger, make_tracer
 from .events import OrchestratorSettings, ScheduledEvent
+from .wakeup import schedule_wake_up
 
 logger = make_logger("isched-orchestrator")
 tracer = make_tracer("isched-orchestrator")
@@ -67,10 +71,14 @@ def orchestrate(
     invoker: Invoker | None = None,
     sessions: AccountSessions | None = None,
     tables: Tables | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """One pass: ``invoker`` defaults to :class:`LambdaInvoker` on ``ISCHED_WORKER_FUNCTION``."""
+    """One pass: ``invoker`` defaults to :class:`LambdaInvoker` on ``ISCHED_WORKER_FUNCTION``; ``now`` is the real
+    clock (tests set it). With wake-ups configured, it then schedules the wake-up at the next transition before
+    the next regular pass (:mod:`scheduler.handlers.wakeup`)."""
     settings = settings or OrchestratorSettings.from_env()
-    scheduled = ScheduledEvent.from_event(event)
+    real_now = (now or common.real_clock()).astimezone(UTC)
+    scheduled = ScheduledEvent.from_event(event, now=real_now)
     deployment = Deployment.build(
         tables,
         namespace=os.environ.get("ISCHED_NAMESPACE") or "default",
@@ -78,6 +86,7 @@ def orchestrate(
         role_name=settings.role_name,
         external_id=settings.external_id,
         tag_key=settings.tag_key,
+        default_timezone=settings.default_timezone,
     )
     sessions, tables = deployment.sessions, deployment.tables
     # Read once per pass, here. A partly invalid stored configuration does not stop the pass: the valid
@@ -101,7 +110,7 @@ def orchestrate(
         )
     logger.append_keys(pass_at=iso_z(scheduled.at), pass_id=scheduled.id)
     logger.info(
-        f"pass at {iso_z(scheduled.at)}: {len(targets)} targets",
+        f"{'wake-up' if scheduled.is_wake_up else 'pass'} at {iso_z(scheduled.at)}: {len(targets)} targets",
         extra={
             "accounts": len(accounts),
             "regions": list(settings.regions),
@@ -117,6 +126,23 @@ def orchestrate(
     ] + summary["errors"]
     for err in result.to_json()["errors"]:
         logger.error(f"{err['account']}/{err['region']}/{err['service']}: {err['error']}", extra=err)
+    if settings.wake_up is not None:
+        wake = schedule_wake_up(config, scheduled.at, settings.wake_up, now=real_now, session=sessions.base)
+        summary["wake_up"] = wake.to_json()
+        if wake.status == "failed":
+            # Not fatal: the next regular pass acts on the transition, only later.
+            logger.error(f"the wake-up at {iso_z(wake.at) if wake.at else '?'} could not be scheduled: {wake.error}")
+            summary["errors"].append(
+                {
+                    "account": None,
+                    "region": None,
+                    "service": None,
+                    "resource": None,
+                    "error": f"wake-up not scheduled: {wake.error}",
+                }
+            )
+        elif wake.status != "none":
+            logger.info(f"wake-up {wake.status}", extra={"wake_up": summary["wake_up"]})
     logger.info("pass submitted", extra={k: v for k, v in summary.items() if k not in ("actions", "errors")})
     return summary
 

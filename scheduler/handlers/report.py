@@ -79,6 +79,7 @@ class ReportSettings:
     cost_explorer: bool
     pricing_api: bool
     linked_accounts: bool
+    default_timezone: str = "UTC"  # the zone of schedules that name none (manual-start hours, the projection)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportSettings:
@@ -110,6 +111,7 @@ class ReportSettings:
             cost_explorer=_flag(env, "ISCHED_REPORT_COST_EXPLORER", True),
             pricing_api=_flag(env, "ISCHED_REPORT_PRICING_API", True),
             linked_accounts=_flag(env, "ISCHED_REPORT_LINKED_ACCOUNTS", False),
+            default_timezone=common.env_default_timezone(env),
         )
 
     def key(self, month: str, fmt: str) -> str:
@@ -168,7 +170,7 @@ def build_report(month: str, now: datetime, settings: ReportSettings, tables: Ta
     """``isched report --month MONTH`` as the function runs it (with the stack's settings)."""
     config: Config | None
     try:
-        config = ConfigStore(tables).load()
+        config = ConfigStore(tables, settings.default_timezone).load()
     except StoreError as exc:
         logger.warning(
             f"the stored configuration cannot be read ({exc}): manual-start hours and the projection are left unknown"

@@ -10,6 +10,7 @@ is not mistaken for a duplicate.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from scheduler.engine import Config, iso_z
 from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.lambda_invoker import PayloadError, WorkerPayload
 from scheduler.runtime.worker import CLOCK_SKEW, MAX_EVENT_AGE, WorkerResult, invalid_schedules
-from scheduler.store.config import ConfigStore, StoreError
+from scheduler.store.config import StoreError
 from scheduler.store.pass_scope import PassScope, config_digest, read_scope
 from scheduler.store.state import StateStore, Target
 from scheduler.store.tables import Tables
@@ -48,11 +49,13 @@ class RetryableError(Exception):
     """Raised to make Lambda retry the invocation; wraps the cause."""
 
 
-def _load_config(payload: WorkerPayload, tables: Tables, scope: PassScope) -> tuple[Config, dict[str, str]]:
-    """The pass's configuration: inline when the orchestrator vouched for it (same digest), else the table's."""
+def _load_config(payload: WorkerPayload, deployment: Deployment, scope: PassScope) -> tuple[Config, dict[str, str]]:
+    """The pass's configuration: inline when the orchestrator vouched for it (same digest), else the table's;
+    either way evaluated with this deployment's default zone (a setting, not part of the digest)."""
+    tables = deployment.tables
     if payload.config is not None:
         if config_digest(payload.config) == scope.digest:
-            return payload.config, {}
+            return replace(payload.config, default_timezone=deployment.default_timezone), {}
         logger.warning(
             "the payload's configuration is not the one the orchestrator recorded for its pass: using the "
             "config table's",
@@ -63,7 +66,7 @@ def _load_config(payload: WorkerPayload, tables: Tables, scope: PassScope) -> tu
             "config_ref.table",
             f"'{payload.config_table}' is not this deployment's config table ('{tables.names.config}')",
         )
-    config, issues = ConfigStore(tables).load_partial()
+    config, issues = deployment.config.load_partial()
     return config, invalid_schedules(issues)
 
 
@@ -150,6 +153,7 @@ def process(
         external_id=settings.external_id,
         adapter_options={"snapshot_before_stop": settings.rds_snapshot, **(adapter_options or {})},
         tag_key=payload.tag_key,
+        default_timezone=settings.default_timezone,
     )
     tables = deployment.tables
     real = (now or common.real_clock()).astimezone(UTC)
@@ -165,7 +169,7 @@ def process(
     state = deployment.state
     result: WorkerResult
     try:
-        config, invalid = _load_config(payload, tables, scope)
+        config, invalid = _load_config(payload, deployment, scope)
         result = deployment.run_target(
             target,
             payload.at,

@@ -31,6 +31,8 @@ class Deployment:
     adapter_options: dict[str, Any] = field(default_factory=dict)
     # The tag naming each resource's schedule: each tag key has its own state (see StateStore).
     tag_key: str = DEFAULT_TAG_KEY
+    # The zone of schedules that name none (the stack's DefaultTimezone); validated by whoever reads it.
+    default_timezone: str = "UTC"
 
     @classmethod
     def build(
@@ -44,6 +46,7 @@ class Deployment:
         external_id: str | None = None,
         adapter_options: Mapping[str, Any] | None = None,
         tag_key: str = DEFAULT_TAG_KEY,
+        default_timezone: str = "UTC",
     ) -> Deployment:
         """The parts, from what is given: ``tables`` (else the namespace's), ``sessions`` (else sessions from
         ``base`` that assume ``role_name`` in other accounts)."""
@@ -52,11 +55,12 @@ class Deployment:
             sessions if sessions is not None else AccountSessions(base, role_name=role_name, external_id=external_id),
             dict(adapter_options or {}),
             tag_key,
+            default_timezone,
         )
 
     @functools.cached_property
     def config(self) -> ConfigStore:
-        return ConfigStore(self.tables)
+        return ConfigStore(self.tables, self.default_timezone)
 
     @functools.cached_property
     def state(self) -> StateStore:

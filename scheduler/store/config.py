@@ -210,8 +210,11 @@ class _Expr:
 
 
 class ConfigStore:
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, default_timezone: str = "UTC") -> None:
+        """``default_timezone``: the zone the loaded configurations give schedules that name none (it is never
+        written into an item)."""
         self.tables = tables
+        self.default_timezone = default_timezone
         self.model = tables.config
         meta = self.model.Meta
         self.table_name: str = meta.table_name
@@ -281,12 +284,13 @@ class ConfigStore:
         periods = self.items("period")
         schedules = self.items("schedule")
         try:
-            return parse_config(
+            config = parse_config(
                 {
                     "periods": {n: i.body for n, i in periods.items()},
                     "schedules": {n: i.body for n, i in schedules.items()},
                 }
             )
+            return replace(config, default_timezone=self.default_timezone)
         except ConfigError as exc:  # only if someone wrote the table by hand
             raise StoreError(f"the stored configuration is invalid: {exc}") from None
 
@@ -333,7 +337,7 @@ class ConfigStore:
             found = [i for i in found if not i.path.startswith("periods.")]
             pre = [Issue(f"schedules.{name}.periods", f"period '{r}' is invalid (see periods.{r})") for r in invalid]
             issues.append(_item_issue("schedules", name, pre + found))
-        return Config(valid_p, valid_s), issues
+        return Config(valid_p, valid_s, self.default_timezone), issues
 
     # -- single-item writes --------------------------------------------------------------------------------
 

@@ -6,11 +6,12 @@ the object is a placeholder zip and the orchestrator handler is called directly,
 for the Lambda fan-out.
 
 What moto's CloudFormation cannot create is stripped before the stack is created (moto would only warn and skip
-it): AWS::CloudWatch::Alarm, AWS::Lambda::EventInvokeConfig and AWS::S3::BucketPolicy (the reports bucket's TLS-only
-policy, checked in the translated template instead). Everything else (tables, with their deletion
-protection, roles and the optional snapshot policy, functions, log groups, the rule and its permission, the SNS
-topic) is created as the template says. moto does not evaluate IAM policies: what the policies allow is checked
-by scripts/check_policies.py (tests/unit/test_policies.py); here, that the stack attaches them as written.
+it): AWS::CloudWatch::Alarm, AWS::Lambda::EventInvokeConfig, AWS::S3::BucketPolicy (the reports bucket's TLS-only
+policy) and the EventBridge Scheduler pass schedule and its group, all checked in the translated template instead.
+Everything else (tables, with their deletion protection, roles and the optional snapshot policy, functions, log
+groups, the SNS topic) is created as the template says. moto does not evaluate IAM policies: what the policies
+allow is checked by scripts/check_policies.py (tests/unit/test_policies.py); here, that the stack attaches them as
+written.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ from scheduler.store.tables import TableNames, Tables
 from .hub_helpers import EVENT, HUB, SCHEDULES, FakeContext, event_clock, instance_state, launch, spoke_session, unique
 
 ROOT = Path(__file__).resolve().parents[2]
-MOTO_CANNOT_CREATE = {"AWS::CloudWatch::Alarm", "AWS::Lambda::EventInvokeConfig", "AWS::S3::BucketPolicy"}
+MOTO_CANNOT_CREATE = {
+    "AWS::CloudWatch::Alarm",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::S3::BucketPolicy",
+    # moto's CloudFormation has no EventBridge Scheduler resources (its scheduler API has: see test_wakeup.py).
+    "AWS::Scheduler::Schedule",
+    "AWS::Scheduler::ScheduleGroup",
+}
 SPOKE = "333344445555"
 # Regions for which moto loads only its few default AMIs: an EC2 backend there starts in milliseconds, not seconds.
 REGIONS = ("ap-southeast-7", "ap-east-2")
@@ -125,6 +133,75 @@ def test_translated_template_keeps_the_functions_and_least_privilege_roles(trans
     assert invoke["Resource"][0] == {"Fn::GetAtt": ["WorkerFunction", "Arn"]}
 
 
+def _if(value: Any, conditions: dict[str, bool]) -> Any:
+    """``value`` with each Fn::If resolved by ``conditions``."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        name, yes, no = value["Fn::If"]
+        return _if(yes if conditions[name] else no, conditions)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("interval", "expression"),
+    [("5", {"Fn::Sub": "cron(0/${ScheduleInterval} * * * ? *)"}), ("60", "cron(0 * * * ? *)")],
+)
+def test_passes_run_on_the_clock_through_eventbridge_scheduler(translated, interval, expression):
+    """No rate() rule (its phase is wherever it was created): a cron pass schedule in UTC that invokes only the
+    orchestrator through a role allowed nothing else, with the payload the handler reads."""
+    res = translated.get("Resources", {})
+    full = translate("s3://isched-artifacts/isched.zip", everything=True)["Resources"]
+    assert "PassSchedule" not in res  # moto cannot create it: stripped for the deployed tests
+    assert not [k for k, v in full.items() if v["Type"] == "AWS::Events::Rule" and k != "ReportRule"]
+    params = yaml.safe_load(
+        (ROOT / "template.yaml").read_text(encoding="utf-8").split("\nParameters:\n", 1)[1].split("\nConditions:", 1)[0]
+    )
+    assert params["ScheduleInterval"]["AllowedValues"] == [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60]
+    schedule = full["PassSchedule"]["Properties"]
+    assert _if(schedule["ScheduleExpression"], {"HourlyPasses": interval == "60"}) == expression
+    assert schedule["ScheduleExpressionTimezone"] == "UTC" and schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert schedule["GroupName"] == {"Ref": "PassScheduleGroup"}
+    target = schedule["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": ["OrchestratorFunction", "Arn"]}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+    payload = json.loads(target["Input"])
+    assert payload == {
+        "source": "isched.pass",
+        "time": "<aws.scheduler.scheduled-time>",
+        "id": "<aws.scheduler.execution-id>",
+    }
+    role = full["SchedulerRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    (policy,) = role["Policies"]
+    (grant,) = policy["PolicyDocument"]["Statement"]
+    assert grant["Action"] == "lambda:InvokeFunction"
+    function_name = full["OrchestratorFunction"]["Properties"]["FunctionName"]["Fn::Sub"]
+    assert grant["Resource"]["Fn::Sub"].endswith(f":function:{function_name}")
+    # The orchestrator may create wake-ups (only wake-* in the stack's group) and pass that role (only to
+    # EventBridge Scheduler); the names it builds the ARNs from are the ones the template gives the resources.
+    statements = {
+        s["Sid"]: s
+        for s in full["OrchestratorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        if isinstance(s, dict) and "Sid" in s
+    }
+    wake = statements["ScheduleWakeUps"]
+    assert wake["Action"] == "scheduler:CreateSchedule"
+    assert wake["Resource"]["Fn::Sub"].endswith(":schedule/isched-${Namespace}/wake-*")
+    assert full["PassScheduleGroup"]["Properties"]["Name"] == {"Fn::Sub": "isched-${Namespace}"}
+    passing = statements["PassSchedulerRole"]
+    assert passing["Action"] == "iam:PassRole"
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    role_name = role["RoleName"]["Fn::Sub"]
+    assert passing["Resource"]["Fn::Sub"].endswith(f":role/{role_name}")
+    env = full["OrchestratorFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ISCHED_WAKEUP_ROLE_ARN"] == passing["Resource"]
+    assert env["ISCHED_WAKEUP_TARGET_ARN"] == grant["Resource"]
+    assert env["ISCHED_WAKEUP_GROUP"] == full["PassScheduleGroup"]["Properties"]["Name"]
+    assert env["ISCHED_PASS_INTERVAL"] == {"Ref": "ScheduleInterval"}
+    assert env["ISCHED_DEFAULT_TIMEZONE"] == {"Ref": "DefaultTimezone"}
+
+
 def test_deployed_hub_runs_a_pass_over_two_accounts_and_two_regions(aws, translated, run, write, monkeypatch):
     tag_key = unique("Sched")
     namespace = unique("d")
@@ -164,7 +241,7 @@ def test_deployed_hub_runs_a_pass_over_two_accounts_and_two_regions(aws, transla
     assert variables["ISCHED_CONFIG_TABLE"] == outputs["ConfigTable"]
     assert variables["ISCHED_WORKER_FUNCTION"] == outputs["WorkerFunction"]
     for key, value in variables.items():
-        monkeypatch.setenv(key, value)
+        monkeypatch.setenv(key, str(value))
 
     sessions = {HUB: boto3.Session(), SPOKE: spoke_session(SPOKE)}
     ids = {(acc, reg): launch(sess, reg, tag_key, "office") for acc, sess in sessions.items() for reg in REGIONS}
@@ -325,7 +402,7 @@ def test_deployed_monthly_report_with_the_switch_on_and_off(aws, translated, mon
 
     # The function, run with the environment the stack gave it, writes into the stack's bucket.
     for key, value in variables.items():
-        monkeypatch.setenv(key, value)
+        monkeypatch.setenv(key, str(value))
     monkeypatch.setenv("ISCHED_REPORT_COST_EXPLORER", "false")
     monkeypatch.setenv("ISCHED_REPORT_PRICING_API", "false")
     out = report_handler.process({"month": "2026-02"}, now=datetime(2026, 3, 1, 6, tzinfo=UTC))

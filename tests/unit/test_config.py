@@ -10,6 +10,7 @@ import pytest
 
 from scheduler.engine.document import dump_document, load_document, parse_text
 from scheduler.engine.errors import ConfigError, Issue
+from scheduler.engine.evaluate import Evaluator
 from scheduler.engine.schedule import Config, PeriodRef, State, parse_config
 
 PERIODS = dedent(
@@ -158,7 +159,7 @@ def test_period_days_are_anded(body: str, year: int, month: int, expected: set[i
 @pytest.mark.parametrize(
     ("body", "attr", "expected"),
     [
-        ("periods: [office]", "timezone", "UTC"),
+        ("periods: [office]", "timezone", None),
         ("periods: [office]\ntimezone: Europe/Berlin", "timezone", "Europe/Berlin"),
         ("periods: [office]\ntimezone: America/New_York", "timezone", "America/New_York"),
         ("periods: [office]\ntimezone: UTC", "timezone", "UTC"),
@@ -629,12 +630,12 @@ def test_config_error_lists_every_issue() -> None:
 @pytest.mark.parametrize(
     ("fields", "timezone", "override"),
     [
-        ('timezone: ""', "UTC", None),
-        ("timezone: null", "UTC", None),
-        ('timezone: "  "', "UTC", None),
-        ("override_status: RUNNING", "UTC", "running"),
-        ("override_status: Stopped", "UTC", "stopped"),
-        ("override_status: ' running '", "UTC", "running"),
+        ('timezone: ""', None, None),
+        ("timezone: null", None, None),
+        ('timezone: "  "', None, None),
+        ("override_status: RUNNING", None, "running"),
+        ("override_status: Stopped", None, "stopped"),
+        ("override_status: ' running '", None, "running"),
     ],
 )
 def test_instance_scheduler_compatible_values_mean_what_they_mean_there(fields, timezone, override):
@@ -646,6 +647,11 @@ def test_instance_scheduler_compatible_values_mean_what_they_mean_there(fields, 
     assert s.timezone == timezone
     assert (s.override_status.value if s.override_status else None) == override
     assert config.to_dict()["schedules"]["s"].get("override_status") == override
+    # No zone: the default zone, UTC or the deployment's, and never written back as a zone of the schedule's own.
+    assert Evaluator.from_config(config, "s").timezone == "UTC"
+    berlin = config.with_default_timezone("Europe/Berlin")
+    assert Evaluator.from_config(berlin, "s").timezone == "Europe/Berlin"
+    assert "timezone" not in berlin.to_dict()["schedules"]["s"]
 
 
 @pytest.mark.parametrize(

@@ -399,6 +399,32 @@ def test_a_literal_partition_in_a_sub_or_an_output_is_refused_but_not_in_a_descr
     ]
 
 
+# --- role passing, invocation and schedule writes name their resources ------------------------------------------
+
+PASSED = {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+ROLE = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/isched-default-scheduler-${AWS::Region}"
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (stmt("Pass", "iam:PassRole", ROLE, PASSED), None),
+        (stmt("Pass", "iam:PassRole", ROLE), "iam:PassRole allowed without an iam:PassedToService condition"),
+        (stmt("Pass", "iam:PassRole", "*", PASSED), "iam:PassRole allowed on every resource"),
+        (stmt("Invoke", "lambda:InvokeFunction", "*"), "lambda:InvokeFunction allowed on every resource"),
+        (stmt("Wake", "scheduler:CreateSchedule", "*"), "scheduler:CreateSchedule allowed on every resource"),
+        (stmt("Wake", "scheduler:UpdateSchedule", "*"), "scheduler:UpdateSchedule allowed on every resource"),
+        (stmt("Wake", "scheduler:CreateSchedule", "arn:${AWS::Partition}:scheduler:*:*:schedule/g/wake-*"), None),
+    ],
+)
+def test_role_passing_invocation_and_schedule_writes_must_name_their_resources(statement, expected):
+    found = problems(template([*good_statements(), statement]))
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0], found
+
+
 # --- the shipped templates ---------------------------------------------------------------------------------------
 
 
@@ -425,6 +451,17 @@ BREAKAGES = [
     ("DeletionProtectionEnabled: true", "DeletionProtectionEnabled: false", "DeletionProtectionEnabled: true"),
     ("arn:${AWS::Partition}:rds:", "arn:aws:rds:", "literal partition"),
     (":snapshot:isched-*", ":snapshot:*", "rds:StopDBInstance allowed without an aws:ResourceTag"),
+    (
+        "StringEquals: {iam:PassedToService: scheduler.amazonaws.com}",
+        "StringEquals: {aws:SourceAccount: !Ref AWS::AccountId}",
+        "iam:PassRole allowed without an iam:PassedToService condition",
+    ),
+    (
+        'Resource: !Sub "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/isched-${Namespace}'
+        '/wake-*"',
+        'Resource: "*"',
+        "scheduler:CreateSchedule allowed on every resource",
+    ),
 ]
 
 
