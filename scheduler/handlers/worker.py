@@ -206,10 +206,7 @@ def process(
     for err in result.errors:
         logger.error(f"{err.resource or target}: {err.error}", extra=err.to_json())
     publish_worker_metrics(metrics, target.service, result, real_errors(result), dry_run=payload.dry_run)
-    logger.info(
-        f"{target}: {result.managed} managed, {len(result.actions)} actions, {len(result.errors)} errors",
-        extra={k: v for k, v in body.items() if k not in ("actions", "errors")},
-    )
+    # The pass's summary line was logged by the worker itself (one per target and pass).
     return body
 
 

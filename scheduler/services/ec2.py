@@ -45,6 +45,9 @@ MAX_TAG_BATCH = 1000
 # EC2 rejects more than 200 values in one filter (FilterLimitExceeded); stay well clear of it.
 FILTER_VALUES = 100
 
+# Details that describe the instance's live state (its record's ``observed`` is what the scheduler keeps of it).
+VOLATILE_DETAILS = frozenset({"state", "state_reason", "stopped_at", "launch_time"})
+
 # Instances that can be started or stopped; terminated and shutting-down ones are gone for scheduling purposes.
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
 OBSERVED = {
@@ -252,6 +255,7 @@ class Ec2Adapter:
             tags=tags,
             details=details,
             unschedulable=None if schedule else "the schedule tag is empty",
+            volatile=VOLATILE_DETAILS,
         )
 
     @functools.cached_property
