@@ -37,9 +37,12 @@ ASG_MEMBER_TAG = "aws:autoscaling:groupName"
 # DescribeInstances MaxResults: 5-1000 (EC2 API reference).
 MAX_PAGE_SIZE = 1000
 MIN_PAGE_SIZE = 5
-# StartInstances/StopInstances document no maximum number of ids. 50 keeps a failed batch cheap to bisect (a single
-# bad id costs about 2 x log2(50) = 12 extra calls) and requests far from any size limit.
-MAX_ACTION_BATCH = 50
+# StartInstances/StopInstances document no maximum number of ids (the API reference gives none, unlike
+# TerminateInstances: "Up to 1000 instance IDs"); 1000, the limit EC2 documents for its other per-instance batch
+# calls (TerminateInstances, CreateTags, DescribeInstances pages), keeps a request well inside the query API's size.
+# A batch refused for one bad id (IncorrectInstanceState, InvalidInstanceID.NotFound, a tag-conditioned deny) is
+# bisected: each bad id costs about 2 x log2(batch) extra calls, and every other instance still acts.
+MAX_ACTION_BATCH = 1000
 # CreateTags ResourceId.N: "Up to 1000 resource IDs" (EC2 API reference).
 MAX_TAG_BATCH = 1000
 # EC2 rejects more than 200 values in one filter (FilterLimitExceeded); stay well clear of it.
