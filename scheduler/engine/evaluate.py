@@ -34,6 +34,9 @@ SPAN = timedelta(days=400)
 _SPAN_SECONDS = SPAN.total_seconds()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_SPANS = 16
+# A span costs about as much as several hundred direct evaluations: an evaluator answers its first queries directly
+# (a pass asks two or three) and builds spans only once it is asked more than this many.
+_DIRECT_QUERIES = 64
 _HOLIDAY_CACHE: dict[tuple[str, int], frozenset[date]] = {}
 
 
@@ -195,6 +198,7 @@ class Evaluator:
         self._day_cache: dict[date, tuple[list[Interval], list[Transition]]] = {}
         self._spans: dict[int, _Span] = {}
         self._span_now = _Span(0.0, 0.0, [], [])  # the span of the latest query (empty: none yet)
+        self._direct_left = _DIRECT_QUERIES
         self._override = schedule.override_status
 
     @classmethod
@@ -339,6 +343,9 @@ class Evaluator:
         at = t.timestamp()
         span = self._span_now
         if not span.start <= at < span.end:
+            if self._direct_left > 0:
+                self._direct_left -= 1
+                return self.reference_state_at(t)
             try:
                 span = self._span_now = self._span(math.floor(at / _SPAN_SECONDS))
             except OverflowError:  # a span reaching past the years datetime can hold

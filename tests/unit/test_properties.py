@@ -426,6 +426,7 @@ def test_cached_state_at_equals_the_reference_evaluation(
     spec, holidays = case
     flags: tuple[tuple[str, Any], ...] = (("holidays", list(holidays)),) if holidays else ()
     ev = Evaluator.from_config(parse_text(Spec(spec.zone, spec.periods, flags).text()), "s")
+    ev._direct_left = 0  # the cached path from the first query (it otherwise starts after a few direct answers)
     base = datetime(YEARS[0], 1, 1, tzinfo=UTC)
     points = [base + timedelta(seconds=s) for s in offsets]
     if near_boundaries:
@@ -441,6 +442,13 @@ def test_cached_state_at_equals_the_reference_evaluation(
         expected = ev.reference_state_at(t)
         assert ev.state_at(t) is expected
         assert ev.state_at(t.astimezone(zone)) is expected  # the same instant in another zone
+    assert ev._spans  # answered from the cache
+
+
+THREE_DAYS = (
+    '{"periods": {"p": {"begintime": "09:00", "endtime": "17:00", "weekdays": "mon,wed,fri"}}, '
+    '"schedules": {"s": {"periods": ["p"], "timezone": "Europe/Berlin"}}}'
+)
 
 
 @pytest.mark.parametrize(
@@ -458,9 +466,20 @@ def test_cached_state_at_equals_the_reference_evaluation(
 )
 def test_cached_state_at_equals_the_reference_for_events_overrides_and_cron(text: str) -> None:
     ev = Evaluator.from_config(parse_text(text), "s")
+    ev._direct_left = 0
     start = datetime(2025, 11, 6, tzinfo=UTC)
     for minutes in range(0, 3 * 24 * 60, 7):
         t = start + timedelta(minutes=minutes, seconds=13)
         assert ev.state_at(t) is ev.reference_state_at(t)
     with pytest.raises(ValueError, match="timezone-aware"):
         ev.state_at(datetime(2025, 11, 7, 12))
+
+
+def test_the_first_queries_are_answered_directly_then_from_the_cache() -> None:
+    ev = Evaluator.from_config(parse_text(THREE_DAYS), "s")
+    t = datetime(2026, 3, 4, 10, tzinfo=UTC)
+    for k in range(64):
+        assert ev.state_at(t + timedelta(days=k)) is ev.reference_state_at(t + timedelta(days=k))
+    assert not ev._spans  # a pass's two or three queries never pay for a span
+    ev.state_at(t)
+    assert len(ev._spans) == 1
