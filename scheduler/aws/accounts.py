@@ -1,14 +1,26 @@
-"""Sessions per account: the hub's own credentials for its account, an assumed spoke role for the others."""
+"""Sessions per account: the hub's own credentials for its account, an assumed spoke role for the others.
+
+A Lambda container serves many invocations: :func:`warm_sessions` keeps one :class:`AccountSessions` per
+configuration for the life of the process, so a warm invocation reuses its sessions, their cached clients and the
+assumed-role credentials (refreshed by botocore shortly before they expire: one AssumeRole per account per
+credential lifetime, not per invocation). The hub's account and partition come from the function's own ARN when
+known, so no GetCallerIdentity is needed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
+import botocore.session
+from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .session import client, default_region
+from .session import client, default_region, endpoint_url, is_account_id
 
 DEFAULT_ROLE_NAME = "isched-spoke"
 DEFAULT_PARTITION = "aws"
@@ -38,6 +50,18 @@ def spoke_role_arn(partition: str, account: str, role_name: str) -> str:
     return f"arn:{partition}:iam::{account}:role/{role_name}"
 
 
+def function_identity(arn: object) -> tuple[str, str] | None:
+    """(account, partition) of a Lambda function ARN (``arn:aws:lambda:eu-west-1:111122223333:function:f``, as
+    in the Lambda context's ``invoked_function_arn``), or None when ``arn`` is not one."""
+    partition = partition_of(arn)
+    if partition is None or not isinstance(arn, str):
+        return None
+    fields = arn.split(":")
+    if len(fields) < 7 or fields[2] != "lambda" or fields[5] != "function" or not is_account_id(fields[4]):
+        return None
+    return fields[4], partition
+
+
 class AssumeRoleError(Exception):
     """The spoke role of an account could not be assumed: that account's targets fail, the others go on."""
 
@@ -50,17 +74,21 @@ class AccountSessions:
         base: boto3.Session | None = None,
         role_name: str = DEFAULT_ROLE_NAME,
         external_id: str | None = None,
+        *,
+        hub: tuple[str, str] | None = None,
     ) -> None:
+        """``hub``: the hub's (account, partition) when already known (from the function's ARN, see
+        :func:`function_identity`); otherwise the first use asks STS once."""
         self.base = base or boto3.Session()
         self.role_name = role_name
         self.external_id = external_id
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
-        self._hub: str | None = None
-        self._partition: str | None = None
+        self._hub: str | None = hub[0] if hub else None
+        self._partition: str | None = hub[1] if hub else None
 
     def _identity(self) -> tuple[str, str]:
-        """The hub's account and partition, from one GetCallerIdentity (cached)."""
+        """The hub's account and partition: as given, else from one GetCallerIdentity (cached)."""
         if self._hub is None or self._partition is None:
             ident = client("sts", session=self.base).get_caller_identity()
             # The hub's own ARN names its partition; a spoke role is always in the same one (roles cannot be
@@ -93,16 +121,74 @@ class AccountSessions:
             return session
 
     def _assume(self, account: str) -> boto3.Session:
+        """A session on the spoke role of ``account`` whose credentials botocore refreshes (AssumeRole again) when
+        they are about to expire; the first AssumeRole happens here, so a refused role fails now."""
+        fetch = self._credential_fetcher(account)
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method="assume-role"
+        )
+        core = botocore.session.Session()
+        # botocore has no public setter for a session's credentials; boto3's own assume-role profiles end the
+        # same way (a provider that returns RefreshableCredentials).
+        core._credentials = credentials
+        return boto3.Session(botocore_session=core, region_name=self.base.region_name)
+
+    def _credential_fetcher(self, account: str) -> Callable[[], dict[str, str]]:
         kwargs: dict[str, Any] = {"RoleArn": self.role_arn(account), "RoleSessionName": "isched"}
         if self.external_id:
             kwargs["ExternalId"] = self.external_id
-        try:
-            creds = client("sts", session=self.base).assume_role(**kwargs)["Credentials"]
-        except (ClientError, BotoCoreError) as exc:
-            raise AssumeRoleError(f"cannot assume {kwargs['RoleArn']}: {exc}") from None
-        return boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=self.base.region_name,
-        )
+
+        def fetch() -> dict[str, str]:
+            try:
+                creds = client("sts", session=self.base).assume_role(**kwargs)["Credentials"]
+            except (ClientError, BotoCoreError) as exc:
+                raise AssumeRoleError(f"cannot assume {kwargs['RoleArn']}: {exc}") from None
+            expiration = creds["Expiration"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": expiration if isinstance(expiration, str) else expiration.isoformat(),
+            }
+
+        return fetch
+
+
+_WARM: dict[tuple[str | None, ...], AccountSessions] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def warm_sessions(
+    role_name: str = DEFAULT_ROLE_NAME, external_id: str | None = None, function_arn: str | None = None
+) -> AccountSessions:
+    """The process's :class:`AccountSessions` for this configuration, made on first use and reused by every later
+    (warm) Lambda invocation. ``function_arn`` (the context's ``invoked_function_arn``) names the hub account.
+
+    The key includes what the base session is built from (the region, the endpoint override and the
+    environment's credentials), so a changed environment gets new sessions rather than stale ones.
+    """
+    token = os.environ.get("AWS_SESSION_TOKEN")
+    key = (
+        role_name,
+        external_id,
+        function_arn,
+        default_region(),
+        endpoint_url("sts"),
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        hashlib.sha256(token.encode()).hexdigest() if token else None,
+    )
+    with _WARM_LOCK:
+        cached = _WARM.get(key)
+        if cached is None:
+            if len(_WARM) >= 16:
+                _WARM.clear()
+            cached = _WARM[key] = AccountSessions(
+                role_name=role_name, external_id=external_id, hub=function_identity(function_arn)
+            )
+        return cached
+
+
+def forget_warm_sessions() -> None:
+    """Drops the process's warm sessions (tests; a changed environment is detected without it)."""
+    with _WARM_LOCK:
+        _WARM.clear()

@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -54,6 +57,38 @@ def default_region(session: boto3.Session | None = None) -> str:
     return region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
+_CALLS = threading.local()
+
+
+def _count_call(model: Any, **_: Any) -> None:
+    counter: Counter[str] | None = getattr(_CALLS, "counter", None)
+    if counter is not None:
+        counter[f"{model.service_model.service_name}:{model.name}"] += 1
+
+
+def instrument(made: Any) -> Any:
+    """Lets :func:`counting_calls` count ``made``'s API calls (a botocore ``before-call`` hook; retries are
+    not separate calls). Every client :func:`client` makes is instrumented; returns ``made``."""
+    made.meta.events.register("before-call", _count_call, unique_id="isched-count-calls")
+    return made
+
+
+@contextmanager
+def counting_calls() -> Iterator[Counter[str]]:
+    """Counts the API calls this thread makes through instrumented clients, by ``service:Operation``.
+
+    Per thread, because a pass of one target runs in one thread while other targets' passes run in others."""
+    outer = getattr(_CALLS, "counter", None)
+    counter: Counter[str] = Counter()
+    _CALLS.counter = counter
+    try:
+        yield counter
+    finally:
+        _CALLS.counter = outer
+        if outer is not None:
+            outer.update(counter)
+
+
 _CLIENTS: dict[tuple[Any, ...], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 _MAX_CLIENTS = 512
@@ -69,11 +104,13 @@ def client(service: str, region: str | None = None, session: boto3.Session | Non
     if session is None:
         # No session: the environment decides (it may change between calls), so nothing is cached.
         session = boto3.Session()
-        return session.client(
-            service,
-            region_name=region or default_region(session),
-            endpoint_url=endpoint_url(service),
-            config=client_config(**config),
+        return instrument(
+            session.client(
+                service,
+                region_name=region or default_region(session),
+                endpoint_url=endpoint_url(service),
+                config=client_config(**config),
+            )
         )
     region_name = region or default_region(session)
     key = (id(session), service, region_name, endpoint_url(service), tuple(sorted(config.items())))
@@ -81,7 +118,9 @@ def client(service: str, region: str | None = None, session: boto3.Session | Non
         cached = _CLIENTS.get(key)
         if cached is not None and cached[0] is session:
             return cached[1]
-    made = session.client(service, region_name=region_name, endpoint_url=key[3], config=client_config(**config))
+    made = instrument(
+        session.client(service, region_name=region_name, endpoint_url=key[3], config=client_config(**config))
+    )
     with _CLIENTS_LOCK:
         if len(_CLIENTS) >= _MAX_CLIENTS:
             _CLIENTS.clear()

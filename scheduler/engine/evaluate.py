@@ -8,9 +8,11 @@ the instants passed in.
 from __future__ import annotations
 
 import bisect
+import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -26,6 +28,15 @@ Interval = tuple[datetime, datetime]
 MERGE_GAP = timedelta(minutes=1)
 _MARGIN = timedelta(minutes=2)
 _DAY = timedelta(days=1)
+# State queries answer from boundary arrays cached per span of this length (aligned on the Unix epoch): a year of
+# queries computes one or two spans, then each query is one binary search.
+SPAN = timedelta(days=400)
+_SPAN_SECONDS = SPAN.total_seconds()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_SPANS = 16
+# A span costs about as much as several hundred direct evaluations: an evaluator answers its first queries directly
+# (a pass asks two or three) and builds spans only once it is asked more than this many.
+_DIRECT_QUERIES = 64
 _HOLIDAY_CACHE: dict[tuple[str, int], frozenset[date]] = {}
 
 
@@ -187,6 +198,10 @@ class Evaluator:
         self.has_windows = bool(self._window_periods)
         self._crons: dict[str, _CronSeries] = {}
         self._day_cache: dict[date, tuple[list[Interval], list[Transition]]] = {}
+        self._spans: dict[int, _Span] = {}
+        self._span_now = _Span(0.0, 0.0, [], [])  # the span of the latest query (empty: none yet)
+        self._direct_left = _DIRECT_QUERIES
+        self._override = schedule.override_status
 
     @classmethod
     def from_config(cls, config: Config, name: str) -> Evaluator:
@@ -315,7 +330,55 @@ class Evaluator:
     # -- public answers -----------------------------------------------------------------------------------
 
     def state_at(self, t: datetime) -> State:
-        """The schedule's state at instant ``t`` (SPEC §2)."""
+        """The schedule's state at instant ``t`` (SPEC §2).
+
+        Answered from the boundaries of the running intervals and holidays of the span holding ``t``, computed once
+        per span and kept: a binary search per query. It equals :meth:`reference_state_at` at every instant (a
+        property test checks it): whether ``t`` is running depends only on the windows and holidays around ``t``,
+        which the span's timeline holds in full.
+        """
+        tz = t.tzinfo
+        if tz is None or (type(tz) is not timezone and tz.utcoffset(t) is None):
+            raise ValueError(f"t must be timezone-aware, got {t!r}")
+        if self._override is not None:
+            return self._override
+        at = t.timestamp()
+        span = self._span_now
+        if not span.start <= at < span.end:
+            if self._direct_left > 0:
+                self._direct_left -= 1
+                return self.reference_state_at(t)
+            try:
+                span = self._span_now = self._span(math.floor(at / _SPAN_SECONDS))
+            except OverflowError:  # a span reaching past the years datetime can hold
+                return self.reference_state_at(t)
+        if bisect_right(span.running, at) & 1:
+            return State.RUNNING
+        if self.has_windows or bisect_right(span.holidays, at) & 1:
+            return State.STOPPED
+        return State.ANY
+
+    def _span(self, key: int) -> _Span:
+        span = self._spans.get(key)
+        if span is not None:
+            return span
+        start = _EPOCH + key * SPAN
+        end = start + SPAN
+        tl = self.timeline(start, end)
+        span = _Span(
+            start.timestamp(),
+            end.timestamp(),
+            _boundaries(clip(tl.running, start, end)),
+            _boundaries(clip(tl.holidays, start, end)),
+        )
+        if len(self._spans) >= _MAX_SPANS:
+            self._spans.clear()
+        self._spans[key] = span
+        return span
+
+    def reference_state_at(self, t: datetime) -> State:
+        """The state at ``t`` evaluated directly from the timeline around ``t``: what :meth:`state_at` answers
+        faster."""
         t = _require_aware(t, "t")
         if self.schedule.override_status is not None:
             return self.schedule.override_status
@@ -399,6 +462,26 @@ class Evaluator:
             stop_new_instances=s.stop_new_instances,
             hibernate=s.hibernate,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """The running intervals and holidays of [start, end) as sorted boundary instants (all POSIX seconds): an
+    instant is inside when an odd number of boundaries are at or before it."""
+
+    start: float
+    end: float
+    running: list[float]
+    holidays: list[float]
+
+
+def _boundaries(intervals: Iterable[Interval]) -> list[float]:
+    out: list[float] = []
+    for start, end in intervals:
+        if end > start:
+            out.append(start.timestamp())
+            out.append(end.timestamp())
+    return out
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from scheduler.aws.accounts import AccountSessions
+from scheduler.aws.accounts import AccountSessions, warm_sessions
 from scheduler.aws.session import client
 from scheduler.engine import iso_z
 from scheduler.runtime.deployment import Deployment
@@ -174,5 +174,10 @@ def _summary(
 def handler(
     event: dict[str, Any], context: Any, invoker: Invoker | None = None, sessions: AccountSessions | None = None
 ) -> dict[str, Any]:
-    """Lambda entry point. ``invoker``/``sessions`` are for tests (moto runs no Lambda code)."""
-    return orchestrate(event, invoker=invoker, sessions=sessions)
+    """Lambda entry point. ``invoker``/``sessions`` are for tests (moto runs no Lambda code). A warm container
+    reuses its sessions; the hub account is the one in the function's own ARN (no GetCallerIdentity)."""
+    settings = OrchestratorSettings.from_env()
+    if sessions is None:
+        arn = getattr(context, "invoked_function_arn", None)
+        sessions = warm_sessions(settings.role_name, settings.external_id, arn if isinstance(arn, str) else None)
+    return orchestrate(event, settings=settings, invoker=invoker, sessions=sessions)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from scheduler.aws.accounts import AccountSessions, AssumeRoleError
+from scheduler.aws.accounts import AccountSessions, AssumeRoleError, warm_sessions
 from scheduler.engine import Config, iso_z
 from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.lambda_invoker import PayloadError, WorkerPayload
@@ -210,15 +210,20 @@ def process(
     for err in result.errors:
         logger.error(f"{err.resource or target}: {err.error}", extra=err.to_json())
     publish_worker_metrics(metrics, target.service, result, real_errors(result), dry_run=payload.dry_run)
-    logger.info(
-        f"{target}: {result.managed} managed, {len(result.actions)} actions, {len(result.errors)} errors",
-        extra={k: v for k, v in body.items() if k not in ("actions", "errors")},
-    )
+    # The pass's summary line was logged by the worker itself (one per target and pass).
     return body
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, sessions: AccountSessions | None = None) -> dict[str, Any]:
-    """Lambda entry point. ``sessions`` is for tests (e.g. an STS that refuses one account's role)."""
+    """Lambda entry point. ``sessions`` is for tests (e.g. an STS that refuses one account's role).
+
+    A warm container reuses its sessions, clients and assumed-role credentials (see
+    :func:`scheduler.aws.accounts.warm_sessions`); the hub account is the one in the function's own ARN.
+    """
+    if sessions is None:
+        settings = WorkerSettings.from_env()
+        arn = getattr(context, "invoked_function_arn", None)
+        sessions = warm_sessions(settings.role_name, settings.external_id, arn if isinstance(arn, str) else None)
     return process(event, sessions=sessions)

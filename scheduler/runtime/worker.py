@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from functools import partial
 from typing import Any, Literal, Protocol, cast
 
 from scheduler.aws.accounts import AccountSessions
+from scheduler.aws.session import counting_calls
 from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
 from scheduler.engine.errors import Issue
 from scheduler.services.base import ActionResult, Resource, ServiceAdapter
@@ -94,10 +96,50 @@ class WorkerResult:
     pending: int = 0  # resources whose action failed or had to wait: the next pass retries them
     skipped: str | None = None  # why the whole target was skipped (pass already claimed)
     simulated: bool = False  # the pass time is ahead of the real clock
+    decisions: dict[str, dict[str, int]] = field(default_factory=dict)  # rule -> action -> resources
+
+    def decided(self, rule: str, action: str) -> None:
+        by_action = self.decisions.setdefault(rule, {})
+        by_action[action] = by_action.get(action, 0) + 1
 
     def error(self, resource: str | None, text: str, severity: Severity = "error") -> None:
         t = self.target
         self.errors.append(ErrorRecord(t.account, t.region, t.service, resource, _PREFIX[severity] + text, severity))
+
+
+def pass_summary(result: WorkerResult, seconds: float, calls: Mapping[str, int], dry_run: bool) -> dict[str, Any]:
+    """What one pass of one target did, as its summary log line carries it (a structured ``summary`` key)."""
+    actions: dict[str, int] = {}
+    for a in result.actions:
+        key = a.action if a.ok else f"{a.action} failed"
+        actions[key] = actions.get(key, 0) + 1
+    return {
+        "target": str(result.target),
+        "at": iso_z(result.at),
+        "managed": result.managed,
+        "decisions": {rule: dict(sorted(by.items())) for rule, by in sorted(result.decisions.items())},
+        "actions": dict(sorted(actions.items())),
+        "errors": sum(1 for e in result.errors if e.is_failure),
+        "warnings": sum(1 for e in result.errors if e.severity == "warning"),
+        "pending": result.pending,
+        "skipped": result.skipped is not None,
+        "simulated": result.simulated,
+        "dry_run": dry_run,
+        "duration_ms": round(seconds * 1000, 1),
+        "aws_calls": sum(calls.values()),
+        "aws_calls_by_operation": dict(sorted(calls.items())),
+    }
+
+
+def _summary_text(result: WorkerResult, seconds: float, calls: Mapping[str, int]) -> str:
+    acted = sum(1 for a in result.actions if a.ok)
+    failed = len(result.actions) - acted
+    errors = sum(1 for e in result.errors if e.is_failure)
+    what = "skipped (already claimed)" if result.skipped else f"{result.managed} managed, {acted} acted"
+    return (
+        f"{result.target}: pass at {iso_z(result.at)}: {what}, {failed} failed, {errors} error(s) "
+        f"in {seconds:.2f} s, {sum(calls.values())} AWS call(s)"
+    )
 
 
 @dataclass
@@ -166,8 +208,32 @@ def run_worker(
     Writes are ordered so that no action is ever lost: the intended actions are stored before acting, the ledger
     and state after; whatever write fails, the pass still reports every action it took, and a later pass
     repairs the records (see :func:`_repair`).
+
+    Logs one summary line per pass at INFO (decisions by rule and action, actions, errors, duration and AWS calls);
+    a line per resource only for those acted on (INFO) or failing (in the result's errors), every decision at DEBUG.
     """
     log = logger or logging.getLogger("isched.worker")
+    started = time.perf_counter()
+    with counting_calls() as calls:
+        result = _pass(target, at, config, adapter, state, log, tag_key, dry_run, now, invalid_schedules)
+    seconds = time.perf_counter() - started
+    log.info(_summary_text(result, seconds, calls), extra={"summary": pass_summary(result, seconds, calls, dry_run)})
+    return result
+
+
+def _pass(
+    target: Target,
+    at: datetime,
+    config: Config,
+    adapter: ServiceAdapter,
+    state: StateStore,
+    log: DecisionLogger,
+    tag_key: str,
+    dry_run: bool,
+    now: datetime | None,
+    invalid_schedules: Mapping[str, str] | None,
+) -> WorkerResult:
+    """:func:`run_worker` without its summary line."""
     real = (now or datetime.now(UTC)).astimezone(UTC)
     horizon = real + CLOCK_SKEW
     simulated = at > horizon
@@ -225,7 +291,9 @@ def _claimed_pass(
     simulated = result.simulated
     records, info = state.load_all(target)
     # As stored: a record that this pass changes in any way (a repair included) is written back.
-    before = {rid: _comparable(rec) for rid, rec in records.items()}
+    # Shallow copies: the pass replaces a record's fields, never edits the values in place, so these keep the
+    # records as stored without copying their contents.
+    before = {rid: copy.copy(rec) for rid, rec in records.items()}
     last_pass = info.completed_at
     if last_pass is not None and last_pass > horizon and not simulated:
         result.error(
@@ -283,6 +351,7 @@ def _claimed_pass(
             restarted_by_service=res.restarted_by_service,
         )
         d = item.decision
+        result.decided(d.rule, d.action)
         # One line per resource only when it is acted on; every decision at DEBUG.
         (log.info if d.acts else log.debug)(
             f"{res.id}: {d.action} ({d.reason})",
@@ -323,13 +392,18 @@ def _claimed_pass(
     # Only records whose content changed are written (a quiet pass costs no DynamoDB writes at all); every record
     # that acted is written, to clear its intent.
     acted = {i.resource.id for i in acting}
-    new_records = [rec for rec in current if rec.resource in acted or before.get(rec.resource) != _comparable(rec)]
+    volatile = {i.resource.id: i.resource.volatile for i in items}
+    new_records = [
+        rec
+        for rec in current
+        if rec.resource in acted or not _unchanged(before.get(rec.resource), rec, volatile[rec.resource])
+    ]
     for entry in ledger:
         if entry["action"] == "gone":
             records[entry["resource"]].gone_at = now_text
     seen = {i.resource.id for i in items}
     # Records of resources no longer found: written when this pass changed them (gone, repaired).
-    new_records += [rec for rid, rec in records.items() if rid not in seen and before.get(rid) != _comparable(rec)]
+    new_records += [rec for rid, rec in records.items() if rid not in seen and not _unchanged(before.get(rid), rec)]
     ledger += [_ledger_entry(target, i, now_text, simulated) for i in acting if i.result is not None and i.result.ok]
     writes_ok = True
     if ledger:
@@ -444,7 +518,7 @@ def _with_intent(target: Target, i: _Item, now_text: str) -> ResourceRecord:
     """The resource's record as it stands, plus what is about to be done to it (the write-ahead intent)."""
     d = i.decision
     assert d is not None
-    rec = copy.deepcopy(i.record) if i.record is not None else ResourceRecord(resource=i.resource.id)
+    rec = copy.copy(i.record) if i.record is not None else ResourceRecord(resource=i.resource.id)
     ok = d.state_if_ok
     rec.intent = {
         "action": d.action,
@@ -604,10 +678,30 @@ def _safely(group: list[Resource], call: Callable[[list[Resource]], list[ActionR
         return {res.id: ActionResult(res.id, False, f"{type(exc).__name__}: {exc}") for res in group}
 
 
-def _comparable(rec: ResourceRecord) -> dict[str, Any]:
-    data = rec.to_data()
-    data.pop("last_seen_at", None)
-    return data
+# Compared field by field to decide whether a record must be written; ``last_seen_at`` alone never is a reason,
+# ``observed`` only when its settled state changes (stopping then stopped is one stop), ``details`` without the
+# resource's volatile keys.
+_COMPARED = tuple(f for f in ResourceRecord.__dataclass_fields__ if f not in ("last_seen_at", "observed", "details"))
+
+
+def _unchanged(old: ResourceRecord | None, new: ResourceRecord, volatile: frozenset[str] = frozenset()) -> bool:
+    """Whether writing ``new`` over ``old`` (as stored) would change nothing that matters, without copying either."""
+    if old is None:
+        return False
+    for name in _COMPARED:
+        if _stored(getattr(old, name)) != _stored(getattr(new, name)):
+            return False
+    if old.observed != new.observed and (_settled(old.observed) or old.observed) != (
+        _settled(new.observed) or new.observed
+    ):
+        return False
+    a, b = old.details or {}, new.details or {}
+    return all(a.get(k) == b.get(k) for k in a.keys() | b.keys() if k not in volatile)
+
+
+def _stored(value: object) -> object:
+    """A field's value as stored (:meth:`ResourceRecord.to_data` leaves empty and false values out)."""
+    return None if value in (None, {}, [], False) else value
 
 
 def _record(i: _Item, at: datetime, now_text: str) -> ResourceRecord:

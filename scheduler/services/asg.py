@@ -189,6 +189,8 @@ class AsgAdapter:
             tags=tags,
             details=details,
             unschedulable=None if schedule else "the schedule tag is empty",
+            # The sizes price the group and stay; the count of instances follows them a few passes later.
+            volatile=frozenset({"instances"}),
         )
 
     def _configured_types(self, groups: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -41,6 +41,10 @@ class Resource:
     restarted_by_service: bool = False
     # Set when the resource cannot be scheduled at all (e.g. an RDS read replica): reported, never acted on.
     unschedulable: str | None = None
+    # Keys of ``details`` that only describe the live state, which every discovery reads again (EC2's state and
+    # its reason, RDS's status): a change in them alone does not rewrite the resource's stored record, so the
+    # quiet pass after an action writes nothing.
+    volatile: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -37,13 +37,19 @@ ASG_MEMBER_TAG = "aws:autoscaling:groupName"
 # DescribeInstances MaxResults: 5-1000 (EC2 API reference).
 MAX_PAGE_SIZE = 1000
 MIN_PAGE_SIZE = 5
-# StartInstances/StopInstances document no maximum number of ids. 50 keeps a failed batch cheap to bisect (a single
-# bad id costs about 2 x log2(50) = 12 extra calls) and requests far from any size limit.
-MAX_ACTION_BATCH = 50
+# StartInstances/StopInstances document no maximum number of ids (the API reference gives none, unlike
+# TerminateInstances: "Up to 1000 instance IDs"); 1000, the limit EC2 documents for its other per-instance batch
+# calls (TerminateInstances, CreateTags, DescribeInstances pages), keeps a request well inside the query API's size.
+# A batch refused for one bad id (IncorrectInstanceState, InvalidInstanceID.NotFound, a tag-conditioned deny) is
+# bisected: each bad id costs about 2 x log2(batch) extra calls, and every other instance still acts.
+MAX_ACTION_BATCH = 1000
 # CreateTags ResourceId.N: "Up to 1000 resource IDs" (EC2 API reference).
 MAX_TAG_BATCH = 1000
 # EC2 rejects more than 200 values in one filter (FilterLimitExceeded); stay well clear of it.
 FILTER_VALUES = 100
+
+# Details that describe the instance's live state (its record's ``observed`` is what the scheduler keeps of it).
+VOLATILE_DETAILS = frozenset({"state", "state_reason", "stopped_at", "launch_time"})
 
 # Instances that can be started or stopped; terminated and shutting-down ones are gone for scheduling purposes.
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
@@ -252,6 +258,7 @@ class Ec2Adapter:
             tags=tags,
             details=details,
             unschedulable=None if schedule else "the schedule tag is empty",
+            volatile=VOLATILE_DETAILS,
         )
 
     @functools.cached_property

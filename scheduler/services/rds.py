@@ -65,6 +65,8 @@ SNAPSHOT_REUSE = timedelta(hours=1)
 # RDS tag values: at most 256 Unicode letters, digits, white space and _ . : / = + - @ (AddTagsToResource, Tag).
 # Informational values (last error) carry AWS messages with quotes and brackets, which RDS would reject.
 TAG_VALUE_MAX = 256
+# Details that describe the live state (the record's ``observed`` is what the scheduler keeps of it).
+VOLATILE_DETAILS = frozenset({"status", "automatic_restart_time", "auto_started_at"})
 _TAG_VALUE_BAD = re.compile(r"[^\w .:/=+\-@]")
 
 _OBSERVED = {
@@ -297,6 +299,7 @@ class RdsAdapter:
             tags=tags,
             details=details,
             unschedulable=unschedulable,
+            volatile=VOLATILE_DETAILS,
         )
 
     def _mark_restarted(self, resources: list[Resource]) -> None:

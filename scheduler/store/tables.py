@@ -28,7 +28,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
-from scheduler.aws.session import default_region, endpoint_url
+from scheduler.aws.session import default_region, endpoint_url, instrument
 
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
 
@@ -123,11 +123,15 @@ def _bind(base: type[Model], table: str, region: str, host: str | None) -> Any:
 
 @lru_cache(maxsize=64)
 def _models(names: TableNames, region: str, host: str | None) -> tuple[Any, Any, Any]:
-    return (
+    models = (
         _bind(ConfigItem, names.config, region, host),
         _bind(StateItem, names.state, region, host),
         _bind(LedgerItem, names.ledger, region, host),
     )
+    for model in models:
+        # PynamoDB makes its own botocore client (no network until the first call); counted like isched's own.
+        instrument(model._get_connection().connection.client)
+    return models
 
 
 @dataclass(frozen=True)

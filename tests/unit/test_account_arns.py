@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -63,7 +64,15 @@ class FakeSts:
 
     def assume_role(self, **kwargs: Any) -> dict[str, Any]:
         self.assumed.append(kwargs)
-        return {"Credentials": {"AccessKeyId": "AKID", "SecretAccessKey": "secret", "SessionToken": "token"}}
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        return {
+            "Credentials": {
+                "AccessKeyId": "AKID",
+                "SecretAccessKey": "secret",
+                "SessionToken": "token",
+                "Expiration": expires,
+            }
+        }
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -113,7 +114,7 @@ def window_periods(draw: st.DrawFn) -> WindowPeriod:
 class Spec:
     zone: str
     periods: tuple[WindowPeriod, ...]
-    flags: tuple[tuple[str, bool], ...] = ()
+    flags: tuple[tuple[str, Any], ...] = ()
 
     def text(self) -> str:
         doc = {
@@ -405,3 +406,80 @@ def test_regression_failed_stop_then_start_is_not_retained() -> None:
     _, seen, failed, observed, state = rows[-1]
     assert (seen, failed, state) == (True, False, State.STOPPED)
     assert observed is Observed.STOPPED, "kept running by retain_running although the schedule never stopped it"
+
+
+@st.composite
+def holiday_specs(draw: st.DrawFn) -> tuple[Spec, tuple[str, ...]]:
+    spec = draw(specs)
+    days = draw(st.lists(st.dates(date(YEARS[0], 1, 1), date(YEARS[-1], 12, 31)), max_size=4))
+    return spec, tuple(d.isoformat() for d in days)
+
+
+@FAST
+@given(holiday_specs(), st.lists(st.integers(0, len(YEARS) * 365 * 86400), min_size=1, max_size=40), st.booleans())
+def test_cached_state_at_equals_the_reference_evaluation(
+    case: tuple[Spec, tuple[str, ...]], offsets: list[int], near_boundaries: bool
+) -> None:
+    """The fast path (a cached boundary array per span, one binary search) answers exactly what the direct
+    evaluation of the timeline around each instant answers, at random instants, at the boundaries themselves and
+    one microsecond either side of them, holidays and DST changes included."""
+    spec, holidays = case
+    flags: tuple[tuple[str, Any], ...] = (("holidays", list(holidays)),) if holidays else ()
+    ev = Evaluator.from_config(parse_text(Spec(spec.zone, spec.periods, flags).text()), "s")
+    ev._direct_left = 0  # the cached path from the first query (it otherwise starts after a few direct answers)
+    base = datetime(YEARS[0], 1, 1, tzinfo=UTC)
+    points = [base + timedelta(seconds=s) for s in offsets]
+    if near_boundaries:
+        edges = [iv for p in points[:3] for iv in ev.running(p - timedelta(days=2), p + timedelta(days=2))]
+        points += [
+            e + d
+            for s, end in edges
+            for e in (s, end)
+            for d in (-timedelta(microseconds=1), timedelta(), timedelta(microseconds=1))
+        ]
+    zone = ZoneInfo(spec.zone)
+    for t in points:
+        expected = ev.reference_state_at(t)
+        assert ev.state_at(t) is expected
+        assert ev.state_at(t.astimezone(zone)) is expected  # the same instant in another zone
+    assert ev._spans  # answered from the cache
+
+
+THREE_DAYS = (
+    '{"periods": {"p": {"begintime": "09:00", "endtime": "17:00", "weekdays": "mon,wed,fri"}}, '
+    '"schedules": {"s": {"periods": ["p"], "timezone": "Europe/Berlin"}}}'
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Events only: no opinion between events, stopped on a holiday.
+        '{"periods": {"e": {"begintime": "07:00"}}, '
+        '"schedules": {"s": {"periods": ["e"], "holidays": ["2025-11-07"]}}}',
+        # Override: the same answer everywhere.
+        '{"periods": {"p": {"begintime": "09:00", "endtime": "17:00"}}, '
+        '"schedules": {"s": {"periods": ["p"], "override_status": "stopped"}}}',
+        # Cron windows (2025-11-08 00:00 UTC is a boundary of the cache's 400-day spans).
+        '{"periods": {"c": {"start": "0 */4 * * *", "stop": "30 */4 * * *"}}, "schedules": {"s": {"periods": ["c"]}}}',
+    ],
+)
+def test_cached_state_at_equals_the_reference_for_events_overrides_and_cron(text: str) -> None:
+    ev = Evaluator.from_config(parse_text(text), "s")
+    ev._direct_left = 0
+    start = datetime(2025, 11, 6, tzinfo=UTC)
+    for minutes in range(0, 3 * 24 * 60, 7):
+        t = start + timedelta(minutes=minutes, seconds=13)
+        assert ev.state_at(t) is ev.reference_state_at(t)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ev.state_at(datetime(2025, 11, 7, 12))
+
+
+def test_the_first_queries_are_answered_directly_then_from_the_cache() -> None:
+    ev = Evaluator.from_config(parse_text(THREE_DAYS), "s")
+    t = datetime(2026, 3, 4, 10, tzinfo=UTC)
+    for k in range(64):
+        assert ev.state_at(t + timedelta(days=k)) is ev.reference_state_at(t + timedelta(days=k))
+    assert not ev._spans  # a pass's two or three queries never pay for a span
+    ev.state_at(t)
+    assert len(ev._spans) == 1
