@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib
 import io
 import json
 import logging
@@ -33,13 +34,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue, path_key, quote
-from scheduler.services.pricing import AURORA_IO_OPTIMIZED, PriceQuery
+from scheduler.services.pricing import AURORA_IO_OPTIMIZED, PriceList, PriceQuery
 from scheduler.services.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,19 @@ RDS_DEPLOYMENTS = {
 # Without a file row for the deployment itself: how many instance-hours of the class a deployment bills.
 DEPLOYMENT_FACTOR = {"single-az": 1, "multi-az": 2, "multi-az-cluster": 3}
 
+# Price lists beyond EC2's and RDS's, by the name a PriceQuery's ``service`` gives: the module that describes each
+# (its ``PRICE_LIST``: GetProducts service code, filters, how a document is chosen, the prices file's types).
+PRICE_LISTS: dict[str, str] = {
+    "ecs": "scheduler.services.fargate",
+}
+
+
+def price_list(name: str) -> PriceList | None:
+    """The price list called ``name`` if a service module describes it (imported on first use)."""
+    module = PRICE_LISTS.get(name)
+    return cast(PriceList, importlib.import_module(module).PRICE_LIST) if module is not None else None
+
+
 _TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+")  # fullmatch: "$" also matches before a final "\n"
 _TYPE_MAX = 64
 # No on-demand instance costs anywhere near this; a larger number is a typo (or 1e30), not a price.
@@ -197,6 +211,9 @@ class PriceTable:
         return hit if hit is not None else self.rows.get((service, "*", type_))
 
     def lookup(self, query: PriceQuery) -> PriceAnswer | None:
+        if query.service in PRICE_LISTS:
+            own = self._get(query.service, query.region, query.type)
+            return PriceAnswer(own, "file") if own is not None else None
         if query.service == "rds":
             if query.deployment != "single-az":
                 exact = self._get("rds", query.region, query.type + _MULTI_AZ_SUFFIX)
@@ -214,7 +231,7 @@ class PriceTable:
                 f"{query.deployment}: {factor} × the file's rate for {query.type} "
                 f"(add a '{query.type}{_MULTI_AZ_SUFFIX}' row for the exact rate)",
             )
-        for service in ("asg", "ec2") if query.origin == "asg" else ("ec2",):
+        for service in (query.origin, "ec2") if query.origin else ("ec2",):
             hit = self._get(service, query.region, query.type)
             if hit is not None:
                 return PriceAnswer(hit, "file")
@@ -364,6 +381,9 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
 
 def type_problem(service: str, type_: str, *, file_row: bool = False) -> str | None:
     """Why ``type_`` is not an instance type (EC2, ASG) or DB instance class (RDS), or ``None`` when it is one."""
+    listed = price_list(service)
+    if listed is not None:
+        return listed.type_problem(type_)
     base = type_[: -len(_MULTI_AZ_SUFFIX)] if file_row and type_.endswith(_MULTI_AZ_SUFFIX) else type_
     ok = len(base) <= _TYPE_MAX and _TYPE_RE.fullmatch(base) is not None
     if service == "rds":
@@ -640,6 +660,9 @@ class PricingApi:
 
     def hourly(self, query: PriceQuery) -> tuple[Decimal | None, str | None]:
         """The on-demand rate of ``query`` and a note; raises botocore errors when the API cannot be asked."""
+        listed = price_list(query.service)
+        if listed is not None:
+            return self._listed(listed, query)
         make = ec2_filters if query.service == "ec2" else rds_filters
         code = "AmazonEC2" if query.service == "ec2" else "AmazonRDS"
         filters = make(query)
@@ -655,6 +678,19 @@ class PricingApi:
         if price is None:
             return None, f"the Price List API has no on-demand rate for {query.describe()}"
         return price, note
+
+    def _listed(self, listed: PriceList, query: PriceQuery) -> tuple[Decimal | None, str | None]:
+        """:meth:`hourly` for a price list a service module describes."""
+        for by_location in (False, True):
+            if by_location and query.region not in REGION_LOCATIONS:
+                break
+            filters = listed.filters(query, _where(query.region, by_location))
+            if filters is None:
+                return None, f"no price list product is known for {query.describe()}"
+            price, note = listed.choose(self.documents(listed.service_code, filters), query)
+            if price is not None:
+                return price, note
+        return None, f"the Price List API has no on-demand rate for {query.describe()}"
 
 
 class PriceBook:
