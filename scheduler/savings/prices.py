@@ -7,11 +7,14 @@ Where a price comes from, in order:
    class with the suffix ``:multi-az`` is the Multi-AZ rate. Without one, a Multi-AZ DB instance is priced at twice
    the file's rate (one primary and one standby, which is how AWS prices Multi-AZ instance deployments) and a
    Multi-AZ DB cluster at three times (a writer and two readable standbys). ASGs look for ``asg`` rows first, then
-   ``ec2`` rows.
+   ``ec2`` rows; EKS node groups ``eks`` rows, then ``ec2`` rows. A price list of :data:`PRICE_LISTS` has rows of
+   its own units (ECS on Fargate: ``fargate-vcpu``, ``fargate-gb``, ``fargate-arm-vcpu``, ``fargate-arm-gb``,
+   each per vCPU-hour or GB-hour).
 2. The local cache (``ISCHED_PRICE_CACHE``, else ``<user cache dir>/isched/prices.json``): answers from the API,
    kept for 7 days.
 3. The Price List Query API (``pricing:GetProducts``, served from us-east-1), with the filters of
-   :func:`ec2_filters` and :func:`rds_filters`, OnDemand terms only.
+   :func:`ec2_filters` and :func:`rds_filters` (or those of the service module a :data:`PRICE_LISTS` entry names),
+   OnDemand terms only.
 
 A price that none of them knows is *unknown* (``None``), never zero: reports count what is unpriced instead of
 under-reporting it as a saving of $0.
