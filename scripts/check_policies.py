@@ -4,7 +4,7 @@
 Fails (exit 1, naming each offending statement or resource) on:
 
 * any wildcard action in an Allow statement (``*``, ``ec2:*``, ``ec2:Stop*``, ``rds:?tart*``) or a ``NotAction``;
-* any start/stop/modify/update/reboot/hibernate action of ec2, autoscaling or rds allowed without an
+* any start/stop/modify/update/reboot/hibernate action of ec2, autoscaling, rds, ecs or eks allowed without an
   ``aws:ResourceTag/...`` condition (so the scheduler can only touch resources that carry the schedule tag); the
   one exception is a statement whose every resource is an RDS snapshot named ``isched-*``: the snapshot that
   StopDBInstance creates does not exist yet, so it carries no tag, and its name is what limits it;
@@ -13,10 +13,11 @@ Fails (exit 1, naming each offending statement or resource) on:
   ``ec2:Attribute/InstanceType`` is present): the scheduler changes instance types, never user data, security
   groups or the shutdown behaviour;
 * a tag write (ec2 CreateTags/DeleteTags, rds AddTagsToResource/RemoveTagsFromResource, autoscaling
-  CreateOrUpdateTags/DeleteTags) allowed other than alone in its statement with ``ForAllValues:StringLike`` (or
-  ``StringEquals``) on ``aws:TagKeys`` admitting only ``isched:...`` keys, paired with ``Null`` ``aws:TagKeys`` =
-  false or a ``ForAnyValue`` on the same keys (``ForAllValues`` alone is true for a request with no tag keys,
-  such as a DeleteTags that removes every tag): the roles may write isched's own tags, never the schedule tag;
+  CreateOrUpdateTags/DeleteTags, ecs and eks TagResource/UntagResource) allowed other than alone in its statement
+  with ``ForAllValues:StringLike`` (or ``StringEquals``) on ``aws:TagKeys`` admitting only ``isched:...`` keys,
+  paired with ``Null`` ``aws:TagKeys`` = false or a ``ForAnyValue`` on the same keys (``ForAllValues`` alone is
+  true for a request with no tag keys, such as a DeleteTags that removes every tag): the roles may write isched's
+  own tags, never the schedule tag;
 * a DynamoDB table without ``DeletionProtectionEnabled: true`` or without ``DeletionPolicy`` and
   ``UpdateReplacePolicy`` ``Retain`` (the tables hold the configuration, the state and the record of savings);
 * a literal partition in an ARN anywhere in a template (``arn:aws:``, ``arn:aws-cn:`` ...): templates use
@@ -50,11 +51,11 @@ from typing import Any
 import yaml
 
 DEFAULT_TEMPLATES = ("template.yaml", "infra/spoke.yaml")
-GUARDED_SERVICES = ("ec2", "autoscaling", "rds")
+GUARDED_SERVICES = ("ec2", "autoscaling", "rds", "ecs", "eks")
 GUARDED_VERBS = ("start", "stop", "modify", "update", "reboot", "hibernate")
 TAG_CONDITION_PREFIX = "aws:resourcetag/"
 # Every action that writes or removes tags on the services the roles act on. Each supports aws:TagKeys (Service
-# Authorization Reference: Amazon EC2, Amazon EC2 Auto Scaling, Amazon RDS).
+# Authorization Reference: Amazon EC2, Amazon EC2 Auto Scaling, Amazon RDS, Amazon ECS, Amazon EKS).
 TAG_WRITE_ACTIONS = frozenset(
     {
         "ec2:createtags",
@@ -63,6 +64,10 @@ TAG_WRITE_ACTIONS = frozenset(
         "rds:removetagsfromresource",
         "autoscaling:createorupdatetags",
         "autoscaling:deletetags",
+        "ecs:tagresource",
+        "ecs:untagresource",
+        "eks:tagresource",
+        "eks:untagresource",
     }
 )
 OWN_TAG_PREFIX = "isched:"

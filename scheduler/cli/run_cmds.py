@@ -34,7 +34,7 @@ def _targets_options(fn: Any) -> Any:
     opts = [
         click.option("--accounts", metavar="A,B", help="Account ids (default: the account of your credentials)."),
         click.option("--regions", metavar="R1,R2", help="Regions (default: AWS_DEFAULT_REGION / your profile's)."),
-        click.option("--services", metavar="S1,S2", help="Services among ec2, asg, rds (default: all)."),
+        click.option("--services", metavar="S1,S2", help=f"Services among {', '.join(SERVICES)} (default: all)."),
         click.option(
             "--tag-key",
             envvar="ISCHED_TAG_KEY",

@@ -203,7 +203,8 @@ def tag_cmd(
     """Put resources on a schedule by setting their schedule tag (default `Schedule=NAME`).
 
     RESOURCE is an EC2 instance id (i-…), an Auto Scaling group name, an RDS DB instance or DB cluster
-    identifier, or the ARN of any of them. A name that exists as more than one kind is refused: give its ARN.
+    identifier, an ECS service as CLUSTER/SERVICE, an EKS managed node group as CLUSTER/NODEGROUP, or the ARN
+    of any of them. A name that exists as more than one kind is refused: give its ARN.
     An existing tag is overwritten. Auto Scaling group tags do not propagate to the group's instances; RDS DB
     instances of a cluster are refused (tag the cluster). Each resource succeeds or fails on its own: all are
     reported, and the exit code is 1 if any failed. NAME must be a stored schedule unless --force is given.
@@ -213,6 +214,7 @@ def tag_cmd(
       isched tag i-0abc12345def67890 web-asg orders-db --schedule office-berlin
       isched tag arn:aws:rds:eu-west-1:123456789012:cluster:reports --schedule office-berlin
       isched tag web-asg --schedule batch --region eu-central-1 --json
+      isched tag shop/web arn:aws:eks:eu-west-1:123456789012:nodegroup/k8s/nodes/… --schedule office-berlin
       isched tag --where team=data --schedule office-berlin          # lists the matches, then asks
       isched tag --where env=dev --schedule nights --yes --json
     """

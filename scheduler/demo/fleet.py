@@ -1,5 +1,8 @@
-"""The demo's fleet: EC2 instances, Auto Scaling groups, RDS instances and an Aurora cluster in two accounts and
-two regions, tagged with the same tagging code as ``isched tag``."""
+"""The demo's fleet: EC2 instances, Auto Scaling groups, RDS instances, an Aurora cluster and an ECS Fargate service
+in two accounts and two regions, tagged with the same tagging code as ``isched tag``.
+
+No EKS node group: the embedded AWS (moto) cannot tag a node group after its creation, so every pass would report
+its informational tags as failed."""
 
 from __future__ import annotations
 
@@ -57,6 +60,21 @@ def _instances(ec2: Any, image: str, itype: str, count: int, name: str, team: st
         **extra,
     )
     return [i["InstanceId"] for i in got["Instances"]]
+
+
+def _ecs_service(ecs: Any) -> str:
+    """A Fargate service of two tasks (0.5 vCPU, 1 GB each); its id as ``isched tag`` names it."""
+    ecs.create_cluster(clusterName="shop")
+    task = ecs.register_task_definition(
+        family="shop-web",
+        containerDefinitions=[{"name": "web", "image": "nginx", "memory": 1024}],
+        cpu="512",
+        memory="1024",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="shop", serviceName="web", taskDefinition=task, desiredCount=2, launchType="FARGATE")
+    return "shop/web"
 
 
 def build(sessions: dict[str, boto3.Session], tag_key: str) -> Fleet:
@@ -127,6 +145,10 @@ def build(sessions: dict[str, boto3.Session], tag_key: str) -> Fleet:
                     DemoResource(account, region, "rds", "analytics", "weekdays-only", "db.r6g.large", "Aurora")
                 )
                 plan.setdefault((account, region, "weekdays-only"), []).append(("rds", "analytics", "db.r6g.large"))
+                ecs_id = _ecs_service(client("ecs", region=region, session=session))
+                label = "Fargate 0.5 vCPU 1 GB"
+                fleet.resources.append(DemoResource(account, region, "ecs", ecs_id, office, label, "2 tasks"))
+                plan.setdefault((account, region, office), []).append(("ecs", ecs_id, label))
     for (account, region, schedule), items in plan.items():
         clients = tagging.Clients(sessions[account])
         targets = [tagging.parse_target(rid, region) for _, rid, _ in items]

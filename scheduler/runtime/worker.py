@@ -383,6 +383,8 @@ def _claimed_pass(
     for i in acting:
         ok = i.result is not None and i.result.ok
         _report_action(result, target, i, ok=ok)
+        if ok and i.result is not None and i.result.warning:
+            result.error(i.resource.id, i.result.warning, "warning")
 
     # Seen before the records are updated: what happened to the resources without the scheduler (for savings).
     # Not in a simulation: it would date today's observations in the simulated future.

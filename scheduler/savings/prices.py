@@ -8,12 +8,15 @@ Where a price comes from, in order:
    the file's rate (one primary and one standby, which is how AWS prices Multi-AZ instance deployments) and a
    Multi-AZ DB cluster at three times (a writer and two readable standbys). A Neptune or DocumentDB instance class
    may carry the suffix ``:neptune`` or ``:docdb`` (their price lists differ from RDS's); without such a row the
-   plain class's row is used. ASGs look for ``asg`` rows first, then ``ec2`` rows.
+   plain class's row is used. ASGs look for ``asg`` rows first, then ``ec2`` rows; EKS node groups ``eks`` rows,
+   then ``ec2`` rows. A price list of :data:`PRICE_LISTS` has rows of its own units (ECS on Fargate:
+   ``fargate-vcpu``, ``fargate-gb``, ``fargate-arm-vcpu``, ``fargate-arm-gb``, each per vCPU-hour or GB-hour).
 2. The local cache (``ISCHED_PRICE_CACHE``, else ``<user cache dir>/isched/prices.json``): answers from the API,
    kept for 7 days.
 3. The Price List Query API (``pricing:GetProducts``, served from us-east-1), with the filters of
-   :func:`ec2_filters` and :func:`rds_filters`, OnDemand terms only; RDS-family engines in the price list that
-   :func:`rds_service_code` names (Neptune and DocumentDB have their own).
+   :func:`ec2_filters` and :func:`rds_filters` (or those of the service module a :data:`PRICE_LISTS` entry names),
+   OnDemand terms only; RDS-family engines in the price list that :func:`rds_service_code` names (Neptune and
+   DocumentDB have their own).
 
 A price that none of them knows is *unknown* (``None``), never zero: reports count what is unpriced instead of
 under-reporting it as a saving of $0.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib
 import io
 import json
 import logging
@@ -35,13 +39,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue, path_key, quote
-from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, PriceQuery
+from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, PriceList, PriceQuery
 from scheduler.services.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -163,6 +167,19 @@ DEPLOYMENT_FACTOR = {"single-az": 1, "multi-az": 2, "multi-az-cluster": 3}
 # other engine is in AmazonRDS.
 RDS_OWN_PRICE_LISTS = {"neptune": "AmazonNeptune", "docdb": "AmazonDocDB"}
 
+# Price lists beyond EC2's and RDS's, by the name a PriceQuery's ``service`` gives: the module that describes each
+# (its ``PRICE_LIST``: GetProducts service code, filters, how a document is chosen, the prices file's types).
+PRICE_LISTS: dict[str, str] = {
+    "ecs": "scheduler.services.fargate",
+}
+
+
+def price_list(name: str) -> PriceList | None:
+    """The price list called ``name`` if a service module describes it (imported on first use)."""
+    module = PRICE_LISTS.get(name)
+    return cast(PriceList, importlib.import_module(module).PRICE_LIST) if module is not None else None
+
+
 _TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+")  # fullmatch: "$" also matches before a final "\n"
 _TYPE_MAX = 64
 # No on-demand instance costs anywhere near this; a larger number is a typo (or 1e30), not a price.
@@ -205,6 +222,9 @@ class PriceTable:
         return hit if hit is not None else self.rows.get((service, "*", type_))
 
     def lookup(self, query: PriceQuery) -> PriceAnswer | None:
+        if query.service in PRICE_LISTS:
+            own = self._get(query.service, query.region, query.type)
+            return PriceAnswer(own, "file") if own is not None else None
         if query.service == "rds":
             engine = (query.engine or "").lower()
             if engine in RDS_OWN_PRICE_LISTS:
@@ -227,7 +247,7 @@ class PriceTable:
                 f"{query.deployment}: {factor} × the file's rate for {query.type} "
                 f"(add a '{query.type}{_MULTI_AZ_SUFFIX}' row for the exact rate)",
             )
-        for service in ("asg", "ec2") if query.origin == "asg" else ("ec2",):
+        for service in (query.origin, "ec2") if query.origin else ("ec2",):
             hit = self._get(service, query.region, query.type)
             if hit is not None:
                 return PriceAnswer(hit, "file")
@@ -377,6 +397,9 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
 
 def type_problem(service: str, type_: str, *, file_row: bool = False) -> str | None:
     """Why ``type_`` is not an instance type (EC2, ASG) or DB instance class (RDS), or ``None`` when it is one."""
+    listed = price_list(service)
+    if listed is not None:
+        return listed.type_problem(type_)
     suffix = next((s for s in _RDS_FILE_SUFFIXES if type_.endswith(s)), "") if file_row else ""
     base = type_[: -len(suffix)] if suffix else type_
     ok = len(base) <= _TYPE_MAX and _TYPE_RE.fullmatch(base) is not None
@@ -677,6 +700,9 @@ class PricingApi:
 
     def hourly(self, query: PriceQuery) -> tuple[Decimal | None, str | None]:
         """The on-demand rate of ``query`` and a note; raises botocore errors when the API cannot be asked."""
+        listed = price_list(query.service)
+        if listed is not None:
+            return self._listed(listed, query)
         make = ec2_filters if query.service == "ec2" else rds_filters
         code = "AmazonEC2" if query.service == "ec2" else rds_service_code(query.engine)
         filters = make(query)
@@ -692,6 +718,19 @@ class PricingApi:
         if price is None:
             return None, f"the Price List API has no on-demand rate for {query.describe()}"
         return price, note
+
+    def _listed(self, listed: PriceList, query: PriceQuery) -> tuple[Decimal | None, str | None]:
+        """:meth:`hourly` for a price list a service module describes."""
+        for by_location in (False, True):
+            if by_location and query.region not in REGION_LOCATIONS:
+                break
+            filters = listed.filters(query, _where(query.region, by_location))
+            if filters is None:
+                return None, f"no price list product is known for {query.describe()}"
+            price, note = listed.choose(self.documents(listed.service_code, filters), query)
+            if price is not None:
+                return price, note
+        return None, f"the Price List API has no on-demand rate for {query.describe()}"
 
 
 class PriceBook:

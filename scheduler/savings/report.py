@@ -453,9 +453,10 @@ def reconcile(
     if invisible:
         why.append(
             f"US${hidden:,.2f} of the expected cost is Auto Scaling group instances or Aurora cluster members "
+            "(or ECS tasks, EKS node group instances) "
             f"({', '.join(list(dict.fromkeys(r.usage.key.resource for r in invisible))[:10])}): they do not carry "
-            "the schedule tag unless it was propagated to them (`isched tag` does; a tag set elsewhere may not), "
-            "so Cost Explorer may not count them under it"
+            "the schedule tag unless it was propagated to them (`isched tag` does for groups and clusters; a tag set "
+            "elsewhere may not), so Cost Explorer may not count them under it"
             + (
                 f"; against the expected cost of what it can see, the actual is "
                 f"US${out['variance_under_tag']:,.2f} off."

@@ -1,4 +1,4 @@
-"""The contract every service (EC2, Auto Scaling, RDS) implements: :class:`Service`, and the
+"""The contract every service (EC2, Auto Scaling, RDS, ECS, EKS...) implements: :class:`Service`, and the
 :class:`ServiceAdapter` it makes for the worker. The services themselves are listed in :mod:`.registry`.
 
 Adapters talk to AWS; they decide nothing. The worker discovers resources, lets the pure engine decide, and
@@ -54,6 +54,9 @@ class ActionResult:
     error: str | None = None
     # What the action learned or changed: e.g. an ASG's saved capacity, an instance's new type.
     details: dict[str, Any] = field(default_factory=dict)
+    # Something worth knowing about an action that succeeded (e.g. a copy of the saved capacity in a tag that could
+    # not be written): reported as a warning.
+    warning: str | None = None
 
 
 class ServiceAdapter(Protocol):
@@ -123,7 +126,8 @@ class Service(Protocol):
 
     @property
     def price_list(self) -> str:
-        """The price list (and Reserved Instance coverage) its usage falls under: "ec2" or "rds"."""
+        """The price list (and Reserved Instance coverage) its usage falls under: "ec2", "rds", or one of
+        :data:`scheduler.savings.prices.PRICE_LISTS` ("ecs": Fargate)."""
         ...
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> ServiceAdapter:

@@ -6,8 +6,12 @@ ledger entries and state records say; :mod:`scheduler.savings` looks the prices 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
+
+from scheduler.engine.errors import quote
 
 AURORA_IO_OPTIMIZED = "aurora-iopt1"
 # Cluster StorageType values of the I/O-Optimized configuration: Aurora's, and Neptune's and DocumentDB's.
@@ -35,18 +39,21 @@ def own_price_list(engine: str | None) -> bool:
 
 @dataclass(frozen=True)
 class PriceQuery:
-    """What one priced unit is: an EC2 instance type or an RDS DB instance class, and what changes its price."""
+    """What one priced unit is: an EC2 instance type, an RDS DB instance class or a unit of another price list
+    (a Fargate vCPU-hour), and what changes its price."""
 
-    service: str  # the price list it comes from: "ec2" or "rds"
+    service: str  # the price list it comes from: "ec2", "rds" or one of :data:`scheduler.savings.prices.PRICE_LISTS`
     region: str
-    type: str  # instance type or DB instance class
+    type: str  # instance type, DB instance class, or the unit's name in its price list (e.g. "fargate-vcpu")
     platform: str | None = None  # EC2 PlatformDetails ("Linux/UNIX" when unknown)
     tenancy: str | None = None  # EC2 tenancy: default | dedicated | host
     engine: str | None = None  # RDS Engine (postgres, aurora-postgresql, neptune, docdb, ...)
     deployment: str = "single-az"  # RDS: single-az | multi-az | multi-az-cluster
     license_model: str | None = None  # RDS LicenseModel
     storage: str | None = None  # cluster storage type (aurora-iopt1, iopt1 = I/O-Optimized)
-    origin: str | None = None  # "asg" for an Auto Scaling group's instances (its file rows come first)
+    # The service whose resource this is, when its prices file rows come before the price list's own ("asg" for an
+    # Auto Scaling group's instances, "eks" for a node group's)
+    origin: str | None = None
 
     def cache_key(self) -> str:
         data = {k: v for k, v in asdict(self).items() if v is not None and k != "origin"}
@@ -60,13 +67,18 @@ class PriceQuery:
             if self.storage in IO_OPTIMIZED_STORAGE:
                 extra.append("I/O-Optimized")
             return f"{self.type} ({', '.join(extra)}) in {self.region}"
+        if self.service != "ec2":
+            return f"{self.service} {self.type} in {self.region}"
         return f"{self.type} ({self.platform or 'Linux/UNIX'}, {self.tenancy or 'default'} tenancy) in {self.region}"
 
 
 @dataclass(frozen=True)
 class Component:
+    """``count`` units of ``query``: whole instances, or a fraction where the unit is finer than the resource (a
+    Fargate task of 0.25 vCPU is 0.25 vCPU-hours per hour)."""
+
     query: PriceQuery
-    count: int = 1
+    count: int | Decimal = 1
 
 
 @dataclass(frozen=True)
@@ -95,3 +107,28 @@ def whole(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return n if n >= 0 and n == value else None
+
+
+Filter = dict[str, str]
+
+
+@dataclass(frozen=True)
+class PriceList:
+    """A price list other than EC2's and RDS's (which :mod:`scheduler.savings.prices` reads itself): how a
+    service's module tells the report where its prices come from.
+
+    ``types``: the units it prices (a prices file row's ``type``), each with what one unit is for people.
+    ``filters``: GetProducts filters for ``query``, given the filter that selects its region (None: no price list
+    product can match). ``choose``: the hourly rate among GetProducts documents, and a note when it had to choose.
+    """
+
+    service_code: str
+    types: Mapping[str, str]
+    filters: Callable[[PriceQuery, Filter], list[Filter] | None]
+    choose: Callable[[Iterable[Mapping[str, Any]], PriceQuery], tuple[Decimal | None, str | None]]
+
+    def type_problem(self, type_: str) -> str | None:
+        """Why ``type_`` is not one of its units, or None when it is."""
+        if type_ in self.types:
+            return None
+        return f"{quote(type_)} is not a unit of this price list (one of {', '.join(self.types)})"

@@ -138,7 +138,7 @@ def test_an_event_far_from_the_real_clock_is_refused(time, needle):
     [
         ({"ISCHED_ACCOUNTS": "123456789012,99"}, "ISCHED_ACCOUNTS: '99' is not an AWS account id"),
         ({"ISCHED_REGIONS": "eu-west-1,moon"}, "ISCHED_REGIONS: 'moon' is not an AWS region name"),
-        ({"ISCHED_SERVICES": "ec2,ecs"}, "ISCHED_SERVICES: 'ecs' is not a service"),
+        ({"ISCHED_SERVICES": "ec2,lambda"}, "ISCHED_SERVICES: 'lambda' is not a service"),
         ({"ISCHED_ORGANIZATION_ID": "r-abcd"}, "ISCHED_ORGANIZATION_ID: 'r-abcd' is not an organization id"),
         ({"ISCHED_MAX_PAYLOAD_BYTES": "lots"}, "ISCHED_MAX_PAYLOAD_BYTES: 'lots' is not a number"),
     ],
@@ -151,7 +151,7 @@ def test_settings_errors_name_the_variable(env, needle):
 
 def test_settings_defaults():
     s = OrchestratorSettings.from_env({"AWS_REGION": "eu-west-1"})
-    assert s.regions == ("eu-west-1",) and s.services == ("ec2", "asg", "rds") and s.tag_key == "Schedule"
+    assert s.regions == ("eu-west-1",) and s.services == ("ec2", "asg", "rds", "ecs", "eks") and s.tag_key == "Schedule"
     assert s.accounts == () and s.organization_id is None and s.max_payload_bytes == 256 * 1024
 
 

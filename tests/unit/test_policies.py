@@ -492,7 +492,7 @@ def test_both_roles_grant_the_same_scheduled_resource_statements():
 
     hub = scheduled("template.yaml", "WorkerRole", "scheduled-resources")
     spoke = scheduled("infra/spoke.yaml", "SpokeRole", "scheduled-resources")
-    assert hub == spoke and len(hub) == 7
+    assert hub == spoke and len(hub) == 11  # ec2 3, asg 2, rds 2, ecs 2, eks 2
     assert scheduled("template.yaml", "WorkerSnapshotPolicy", "") == scheduled(
         "infra/spoke.yaml", "SpokeSnapshotPolicy", ""
     )
@@ -502,7 +502,12 @@ def test_both_roles_grant_the_same_scheduled_resource_statements():
         "ec2:CreateTags",
         "autoscaling:CreateOrUpdateTags",
         "rds:AddTagsToResource",
+        "ecs:TagResource",
+        "eks:TagResource",
     }
+    # Scaling ECS services and EKS node groups only where the schedule tag is.
+    for sid in ("ScaleScheduledEcs", "ScaleScheduledEks"):
+        assert "aws:ResourceTag/" in json.dumps(sids[sid]["Condition"]), sid
 
 
 def test_the_snapshot_permissions_exist_only_with_snapshots_on():

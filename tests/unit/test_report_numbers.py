@@ -698,7 +698,9 @@ def test_reconciliation_variance_and_what_the_tag_cannot_see():
     assert d(rec["expected_cost_not_under_tag"]) == money(web_running)
     assert d(rec["savings_vs_baseline"]) == Decimal("4.50")
     text = " ".join(rec["explanation"])
-    assert "Auto Scaling group instances or Aurora cluster members (web)" in text
+    assert (
+        "Auto Scaling group instances or Aurora cluster members (or ECS tasks, EKS node group instances) (web)" in text
+    )
     assert "marks these figures as estimated" in text and "whole UTC days to 2026-03-04" in text
     assert d(rec["cost_if_always_running"]) == d(report["totals"]["cost_if_always_running"])
 

@@ -1,0 +1,552 @@
+"""ECS services: discovery by tag, stop (desired count to 0) and start (the desired count from before the stop).
+
+A service is named ``CLUSTER/SERVICE`` (its cluster's name and its own; service names are unique per cluster
+only) or by its ARN in the long format (``arn:…:ecs:REGION:ACCOUNT:service/CLUSTER/SERVICE``). Services with a
+short ARN (``service/SERVICE``, from before the long format) cannot carry tags, so they can be neither scheduled
+nor tagged.
+
+A stop first writes the desired count into the service's tag ``isched:saved-capacity`` (``desired=3``), then sets
+it to 0: as for an Auto Scaling group, the count lives on the service too, so a crash between the two calls or a
+lost state table never loses it. A start restores the count from the state table, else from the tag; with
+neither, it reports an error rather than guess. A service found running at a start, or scaled up by hand while
+stopped, is left at the count it has.
+
+Both launch types are scheduled alike (the desired count is what runs); only Fargate tasks are priced (per vCPU
+and GB-hour, :mod:`.fargate`). EC2 launch type tasks run on container instances billed as EC2 instances: their
+price is unknown here (schedule the instances' Auto Scaling group to save on them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scheduler.aws.session import client
+from scheduler.engine import Observed
+
+from .base import ActionResult, Resource, Service, ServiceBase
+from .common import aws_error, chunks, unique
+from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
+from .pricing import Component, PriceQuery, Pricing, whole
+
+log = logging.getLogger(__name__)
+
+SAVED_CAPACITY_TAG = "isched:saved-capacity"
+
+# ListClusters and ListServices maxResults: at most 100; DescribeServices: at most 10 services per call (API
+# reference). TagResource and UntagResource take one resource ARN per call.
+MAX_PAGE_SIZE = 100
+DESCRIBE_BATCH = 10
+TAG_BATCH = 1
+
+# Cluster and service names: up to 255 letters, digits, hyphens and underscores (CreateCluster, CreateService).
+_NAME = r"[A-Za-z0-9_-]{1,255}"
+_ID = re.compile(rf"^(?P<cluster>{_NAME})/(?P<service>{_NAME})\Z")
+_ARN_LONG = re.compile(rf"^service/(?P<cluster>{_NAME})/(?P<service>{_NAME})\Z")
+_ARN_SHORT = re.compile(rf"^service/(?P<service>{_NAME})\Z")
+
+# Task sizes: CPU units (1024 = one vCPU) or "N vCPU"; memory in MiB or "N GB" (task definition parameters).
+_VCPU_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*vcpu\s*\Z", re.IGNORECASE)
+_GB_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*gb\s*\Z", re.IGNORECASE)
+_KIB = Decimal(1024)
+
+
+class SavedCountError(ValueError):
+    """A saved desired count that cannot be restored."""
+
+
+def format_saved(desired: int) -> str:
+    return f"desired={desired}"
+
+
+def parse_saved(text: str) -> int:
+    """``desired=3`` (spaces allowed) as 3."""
+    key, sep, value = text.partition("=")
+    if not sep or key.strip().lower() != "desired":
+        raise SavedCountError(f"'{text}' is not desired=COUNT")
+    return _count(value)
+
+
+def _count(value: Any) -> int:
+    n = whole(value.strip() if isinstance(value, str) else value)
+    if n is None:
+        raise SavedCountError(f"the desired count must be a whole number >= 0, not {value!r}")
+    return n
+
+
+def service_id(service: Mapping[str, Any]) -> str:
+    """``CLUSTER/SERVICE`` of a DescribeServices answer."""
+    return f"{str(service['clusterArn']).rsplit('/', 1)[-1]}/{service['serviceName']}"
+
+
+def tag_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    """ECS's tag list (lower-case ``key``/``value``) as a dict."""
+    return {str(t["key"]): str(t.get("value", "")) for t in tags or () if "key" in t}
+
+
+def is_long_arn(arn: str) -> bool:
+    return _ARN_LONG.match(arn.split(":", 5)[-1]) is not None
+
+
+def _split(ids: Sequence[str]) -> dict[str, list[str]]:
+    """``CLUSTER/SERVICE`` ids by cluster (ids that are not such names are left out: nothing has them)."""
+    by_cluster: dict[str, list[str]] = defaultdict(list)
+    for ident in ids:
+        m = _ID.match(ident)
+        if m:
+            by_cluster[m["cluster"]].append(m["service"])
+    return by_cluster
+
+
+def describe(ecs: Any, ids: Sequence[str], batch: int = DESCRIBE_BATCH) -> Iterator[dict[str, Any]]:
+    """The services among ``ids`` (``CLUSTER/SERVICE``) that exist, with their tags; a missing cluster or service is
+    left out. Raises on other failures."""
+    for cluster, names in _split(ids).items():
+        for chunk in chunks(names, batch):
+            try:
+                answer = ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
+                    break
+                raise
+            for service in answer.get("services", []):
+                if service.get("serviceName") in chunk and service.get("status") != "INACTIVE":
+                    yield service
+
+
+def every_service(ecs: Any, page_size: int = MAX_PAGE_SIZE, batch: int = DESCRIBE_BATCH) -> Iterator[dict[str, Any]]:
+    """Every service of every cluster in the region, with its tags (all pages; DescribeServices in batches)."""
+    clusters = ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": page_size})
+    for page in clusters:
+        for cluster in page.get("clusterArns", []):
+            try:
+                arns = [
+                    arn
+                    for listed in ecs.get_paginator("list_services").paginate(
+                        cluster=cluster, PaginationConfig={"PageSize": page_size}
+                    )
+                    for arn in listed.get("serviceArns", [])
+                ]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
+                    continue  # deleted since it was listed
+                raise
+            for chunk in chunks(arns, batch):
+                answer = ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])
+                yield from (s for s in answer.get("services", []) if s.get("status") != "INACTIVE")
+
+
+def launch_kind(details: Mapping[str, Any]) -> str:
+    """How the service's tasks are billed: ``fargate``, ``fargate-spot``, ``ec2``, ``external`` or ``default``
+    (its cluster's default capacity provider strategy, not known from the service)."""
+    providers = [str(p) for p in details.get("capacity_providers") or []]
+    if providers:
+        if all(p == "FARGATE" for p in providers):
+            return "fargate"
+        return "fargate-spot" if "FARGATE_SPOT" in providers else "ec2"
+    launch = str(details.get("launch_type") or "").upper()
+    return {"FARGATE": "fargate", "EC2": "ec2", "EXTERNAL": "external"}.get(launch, "default")
+
+
+def task_vcpus(value: Any) -> Decimal | None:
+    """A task definition's ``cpu`` in vCPUs: CPU units (``"256"``) or ``"0.25 vCPU"``."""
+    text = str(value or "").strip()
+    try:
+        if text.isdigit():
+            return Decimal(text) / _KIB
+        m = _VCPU_TEXT.match(text)
+        return Decimal(m[1]) if m else None
+    except InvalidOperation:
+        return None
+
+
+def task_gbs(value: Any) -> Decimal | None:
+    """A task definition's ``memory`` in GB (GiB, as Fargate bills it): MiB (``"512"``) or ``"0.5 GB"``."""
+    text = str(value or "").strip()
+    try:
+        if text.isdigit():
+            return Decimal(text) / _KIB
+        m = _GB_TEXT.match(text)
+        return Decimal(m[1]) if m else None
+    except InvalidOperation:
+        return None
+
+
+def _plain(n: Decimal) -> str:
+    return format(n.normalize(), "f")
+
+
+def task_label(details: Mapping[str, Any]) -> str | None:
+    """What a task of the service is, for the report's type column: ``Fargate 0.25 vCPU 0.5 GB``, ``EC2 launch
+    type``..."""
+    kind = launch_kind(details)
+    vcpu, gb = task_vcpus(details.get("cpu")), task_gbs(details.get("memory"))
+    if kind in ("fargate", "fargate-spot") and vcpu is not None and gb is not None:
+        name = "Fargate Spot" if kind == "fargate-spot" else "Fargate"
+        arm = " ARM" if str(details.get("cpu_architecture") or "").upper() == "ARM64" else ""
+        return f"{name}{arm} {_plain(vcpu)} vCPU {_plain(gb)} GB"
+    return {
+        "fargate": "Fargate",
+        "fargate-spot": "Fargate Spot",
+        "ec2": "EC2 launch type",
+        "external": "external instances",
+    }.get(kind)
+
+
+class EcsAdapter:
+    """The ECS services of one region. ``page_size`` and ``describe_batch`` exist for tests."""
+
+    name = "ecs"
+    resizable = False
+
+    def __init__(
+        self,
+        region: str,
+        session: boto3.Session | None = None,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        describe_batch: int = DESCRIBE_BATCH,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        if not 1 <= describe_batch <= DESCRIBE_BATCH:
+            raise ValueError(f"describe_batch must be between 1 and {DESCRIBE_BATCH}, not {describe_batch}")
+        self.region = region
+        self.session = session or boto3.Session()
+        self.client: Any = client("ecs", region=region, session=self.session)
+        self.page_size = page_size
+        self.describe_batch = describe_batch
+        self.events_since: datetime | None = None  # unused: a service at 0 stays at 0
+        self.warnings: list[str] = []
+
+    # --- discovery ---------------------------------------------------------------------------------------------
+
+    def discover(self, tag_key: str) -> list[Resource]:
+        """Every service with tag ``tag_key``: ListServices has no tag filter, so every cluster's services are
+        described (with their tags, 10 per call) and filtered here."""
+        self.warnings = []
+        tagged = [
+            s
+            for s in every_service(self.client, self.page_size, self.describe_batch)
+            if tag_key in tag_dict(s.get("tags"))
+        ]
+        sizes = self._task_sizes({str(s["taskDefinition"]) for s in tagged if s.get("taskDefinition")})
+        return [self._resource(s, tag_key, sizes.get(str(s.get("taskDefinition")), {})) for s in tagged]
+
+    def _task_sizes(self, arns: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Each task definition's size and platform (for pricing only: a failed read leaves them unknown)."""
+        out: dict[str, dict[str, Any]] = {}
+        for arn in sorted(arns):
+            try:
+                task = self.client.describe_task_definition(taskDefinition=arn).get("taskDefinition", {})
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("could not read task definition %s in %s: %s", arn, self.region, aws_error(exc))
+                continue
+            platform = task.get("runtimePlatform") or {}
+            out[arn] = {
+                k: v
+                for k, v in {
+                    "cpu": task.get("cpu"),
+                    "memory": task.get("memory"),
+                    "cpu_architecture": platform.get("cpuArchitecture"),
+                    "os_family": platform.get("operatingSystemFamily"),
+                }.items()
+                if v
+            }
+        return out
+
+    def _resource(self, service: Mapping[str, Any], tag_key: str, size: Mapping[str, Any]) -> Resource:
+        ident = service_id(service)
+        tags = tag_dict(service.get("tags"))
+        desired = int(service.get("desiredCount") or 0)
+        details: dict[str, Any] = {
+            "cluster": ident.split("/", 1)[0],
+            "desired": desired,
+            "running": int(service.get("runningCount") or 0),
+            "task_definition": service.get("taskDefinition"),
+            **size,
+        }
+        if service.get("launchType"):
+            details["launch_type"] = service["launchType"]
+        providers = [str(p["capacityProvider"]) for p in service.get("capacityProviderStrategy") or []]
+        if providers:
+            details["capacity_providers"] = providers
+        if SAVED_CAPACITY_TAG in tags:
+            try:
+                details["saved_capacity"] = {"desired": parse_saved(tags[SAVED_CAPACITY_TAG])}
+            except SavedCountError as exc:
+                details["saved_capacity_error"] = f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}': {exc}"
+        schedule = tags[tag_key].strip()
+        unschedulable = None if schedule else "the schedule tag is empty"
+        if service.get("schedulingStrategy") == "DAEMON":
+            unschedulable = "a DAEMON service runs one task on every container instance: it has no desired count to set"
+        observed = Observed.RUNNING if desired else Observed.STOPPED
+        if service.get("status") != "ACTIVE":  # DRAINING: being deleted
+            observed = Observed.OTHER
+        return Resource(
+            service=self.name,
+            id=ident,
+            schedule=schedule,
+            observed=observed,
+            arn=service.get("serviceArn"),
+            tags=tags,
+            details=details,
+            unschedulable=unschedulable,
+        )
+
+    # --- stop and start ----------------------------------------------------------------------------------------
+
+    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
+        """Saves each service's desired count in its tag, then sets it to 0 (one UpdateService per service: ECS has
+        no batch update). The count saved is read now, not at discovery. A service already at 0 is left alone, its
+        tag too. ``hibernate`` does not apply."""
+        ids = unique(r.id for r in resources)
+        current, results = self._current(ids)
+        for ident, service in current.items():
+            desired = int(service.get("desiredCount") or 0)
+            if not desired:
+                details: dict[str, Any] = {"already_stopped": True}
+                tags = tag_dict(service.get("tags"))
+                # Without a readable tag nothing is known to restore: the start will say so.
+                with contextlib.suppress(KeyError, SavedCountError):
+                    details["saved_capacity"] = {"desired": parse_saved(tags[SAVED_CAPACITY_TAG])}
+                results[ident] = ActionResult(ident, ok=True, details=details)
+                continue
+            try:
+                self.client.tag_resource(
+                    resourceArn=service["serviceArn"],
+                    tags=[{"key": SAVED_CAPACITY_TAG, "value": format_saved(desired)}],
+                )
+            except (ClientError, BotoCoreError) as exc:
+                results[ident] = ActionResult(
+                    ident,
+                    ok=False,
+                    error=f"could not save its desired count in tag {SAVED_CAPACITY_TAG} ({aws_error(exc)}); "
+                    "left running so that it is not lost",
+                )
+                continue
+            results[ident] = self._update(ident, 0, {"saved_capacity": {"desired": desired}})
+        return [results[i] for i in ids]
+
+    def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
+        """Restores each service's desired count from before its stop: ``saved[id]`` (``{"desired": N}``, or an
+        object holding it under ``saved_capacity``), else the service's tag. Neither gives an error.
+
+        A service found with a desired count above 0 was started by hand: its count is left as it is.
+        """
+        ids = unique(r.id for r in resources)
+        current, results = self._current(ids)
+        for ident, service in current.items():
+            desired = int(service.get("desiredCount") or 0)
+            if desired:
+                details = {"already_running": True, "capacity": {"desired": desired}}
+                results[ident] = ActionResult(ident, ok=True, details=details)
+                continue
+            target, error = self._count_to_restore(ident, (saved or {}).get(ident), tag_dict(service.get("tags")))
+            if target is None:
+                results[ident] = ActionResult(ident, ok=False, error=error)
+                continue
+            sizes = {"desired": target}
+            results[ident] = self._update(ident, target, {"saved_capacity": sizes, "capacity": sizes})
+        return [results[i] for i in ids]
+
+    @staticmethod
+    def _count_to_restore(
+        ident: str, stored: Mapping[str, Any] | None, tags: Mapping[str, str]
+    ) -> tuple[int | None, str]:
+        problems: list[str] = []
+        if stored:
+            values = stored.get("saved_capacity", stored)
+            try:
+                return _count(values.get("desired") if isinstance(values, Mapping) else None), ""
+            except SavedCountError as exc:
+                problems.append(f"the stored count {dict(stored)!r} is unusable ({exc})")
+        if SAVED_CAPACITY_TAG in tags:
+            try:
+                return parse_saved(tags[SAVED_CAPACITY_TAG]), ""
+            except SavedCountError as exc:
+                problems.append(f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}' is unusable ({exc})")
+        if not problems:
+            problems.append(f"no desired count was saved for it (no stored state and no {SAVED_CAPACITY_TAG} tag)")
+        return None, f"cannot start ECS service '{ident}': {'; '.join(problems)}; set its desired count by hand"
+
+    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
+        """The services as they are now (found) and a failed result for each id not found or not looked up."""
+        found: dict[str, dict[str, Any]] = {}
+        failed: dict[str, ActionResult] = {}
+        for cluster, names in _split(ids).items():
+            for chunk in chunks(names, self.describe_batch):
+                wanted = [f"{cluster}/{n}" for n in chunk]
+                try:
+                    found |= {service_id(s): s for s in describe(self.client, wanted, self.describe_batch)}
+                except (ClientError, BotoCoreError) as exc:
+                    failed |= {i: ActionResult(i, ok=False, error=aws_error(exc)) for i in wanted}
+        for ident in ids:
+            if ident not in found and ident not in failed:
+                failed[ident] = ActionResult(ident, ok=False, error=f"ECS service '{ident}' not found in {self.region}")
+        return found, failed
+
+    def _update(self, ident: str, desired: int, details: dict[str, Any]) -> ActionResult:
+        cluster, name = ident.split("/", 1)
+        try:
+            self.client.update_service(cluster=cluster, service=name, desiredCount=desired)
+        except (ClientError, BotoCoreError) as exc:
+            return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
+        return ActionResult(ident, ok=True, details=details)
+
+    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
+        return ActionResult(resource.id, ok=False, error="resize is not supported for ECS services")
+
+    # --- tags --------------------------------------------------------------------------------------------------
+
+    def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
+        """Sets tags per service (TagResource takes one ARN per call)."""
+        wanted = [i for i in tags if tags[i]]
+        current, results = self._current(wanted)
+        arns = {i: str(s["serviceArn"]) for i, s in current.items()}
+        out: list[ActionResult] = []
+        for ident, values in tags.items():
+            if not values:
+                out.append(ActionResult(ident, ok=True))
+                continue
+            if ident not in arns:
+                out.append(results[ident])
+                continue
+            try:
+                self.client.tag_resource(
+                    resourceArn=arns[ident], tags=[{"key": k, "value": v} for k, v in values.items()]
+                )
+            except (ClientError, BotoCoreError) as exc:
+                out.append(ActionResult(ident, ok=False, error=aws_error(exc)))
+                continue
+            out.append(ActionResult(ident, ok=True))
+        return out
+
+
+class EcsService(ServiceBase):
+    """ECS services (see :class:`scheduler.services.base.Service`)."""
+
+    name = "ecs"
+    named_kinds = ("ecs",)
+    saves_capacity = True
+    price_list = "ecs"
+    plural = "ECS services"
+    arn_service = "ecs"
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {"ecs": "ECS service"}
+        self.page_size = MAX_PAGE_SIZE
+        self.describe_batch = DESCRIBE_BATCH
+
+    def adapter(self, region: str, session: boto3.Session, **options: Any) -> EcsAdapter:
+        return EcsAdapter(region, session=session)
+
+    def pricing(
+        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+    ) -> Pricing:
+        # The count a stop saved is what the service would have run; without it, its count when seen.
+        desired = whole((capacity or {}).get("desired"))
+        if desired is None:
+            desired = whole(details.get("desired"))
+        label = task_label(details)
+        if desired is None:
+            return Pricing(label, 0, problem="the service's desired count is unknown")
+        kind = launch_kind(details)
+        if kind != "fargate":
+            why = {
+                "fargate-spot": "Fargate Spot has no fixed rate",
+                "ec2": "its tasks run on container instances, billed as EC2 instances",
+                "external": "its tasks run on external instances",
+                "default": "its launch type is its cluster's default capacity provider strategy",
+            }[kind]
+            return Pricing(label, desired, problem=f"no task price: {why}")
+        if str(details.get("os_family") or "LINUX").upper() != "LINUX":
+            return Pricing(label, desired, problem="no task price: only Linux Fargate tasks are priced")
+        vcpu, gb = task_vcpus(details.get("cpu")), task_gbs(details.get("memory"))
+        if vcpu is None or gb is None:
+            return Pricing(label, desired, problem="no task price: the task size (cpu and memory) is unknown")
+        arch = "arm-" if str(details.get("cpu_architecture") or "").upper() == "ARM64" else ""
+        return Pricing(
+            label,
+            desired,
+            (
+                Component(PriceQuery("ecs", region, f"fargate-{arch}vcpu"), vcpu * desired),
+                Component(PriceQuery("ecs", region, f"fargate-{arch}gb"), gb * desired),
+            ),
+        )
+
+    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+        return {
+            "what": "nothing of the service's tasks (at desired count 0 none run); its load balancers and other "
+            "resources it uses bill on",
+            "estimated_cost": None,
+            "note": "not estimated",
+        }
+
+    def billed_under_own_tag(self, pricing: Pricing) -> bool:
+        return False  # tasks carry the service's tags only with propagateTags=SERVICE
+
+    def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        return self.named_kinds if _ID.match(text) else ()
+
+    def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
+        found = _ARN_LONG.match(resource)
+        if found is not None:
+            return "ecs", f"{found['cluster']}/{found['service']}"
+        if _ARN_SHORT.match(resource):
+            raise InvalidResource(
+                f"'{value}' is an ECS service ARN in the short format (no cluster): such a service cannot carry tags "
+                "(opt in to the long ARN format, serviceLongArnFormat, and recreate it)"
+            )
+        raise InvalidResource(f"'{value}' is not an ECS service ARN (…:service/CLUSTER/SERVICE)")
+
+    def _found(self, services: Iterable[Mapping[str, Any]], region: str) -> Iterator[Found]:
+        for service in services:
+            yield Found(
+                kind="ecs",
+                id=service_id(service),
+                region=region,
+                arn=str(service["serviceArn"]),
+                tags=tag_dict(service.get("tags")),
+                state=service.get("status"),
+            )
+
+    def lookup(self, clients: ClientSource, region: str, kind: str, ids: list[str]) -> Iterable[Found]:
+        return self._found(describe(clients.get("ecs", region), ids, self.describe_batch), region)
+
+    def find_tagged(
+        self, clients: ClientSource, region: str, key: str, value: str
+    ) -> Iterator[tuple[str, Iterable[Found]]]:
+        # No API lists services by tag: every service is described with its tags and the caller filters.
+        services = every_service(clients.get("ecs", region), self.page_size, self.describe_batch)
+        yield "ECS services", self._found(services, region)
+
+    def problem(self, ref: Reference, found: Found) -> str | None:
+        if not is_long_arn(found.arn):
+            return (
+                f"ECS service '{found.id}' has a short ARN ({found.arn}): it cannot carry tags (opt in to the long "
+                "ARN format, serviceLongArnFormat, and recreate it)"
+            )
+        return arn_mismatch(ref, found, self.kinds[found.kind])
+
+    def tag_writer(
+        self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str
+    ) -> tuple[int, TagCall]:
+        ecs = clients.get("ecs", region)
+        if op == "untag":
+            return TAG_BATCH, lambda batch: [ecs.untag_resource(resourceArn=r.arn, tagKeys=[key]) for r in batch]
+        return TAG_BATCH, lambda batch: [
+            ecs.tag_resource(resourceArn=r.arn, tags=[{"key": key, "value": value}]) for r in batch
+        ]
+
+
+SERVICE: Service = EcsService()

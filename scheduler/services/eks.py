@@ -1,0 +1,423 @@
+"""EKS managed node groups: discovery by tag, stop (minimum and desired size to 0) and start (the sizes from before
+the stop, exactly).
+
+A node group is named ``CLUSTER/NODEGROUP`` (node group names are unique per cluster only) or by its ARN
+(``arn:…:eks:REGION:ACCOUNT:nodegroup/CLUSTER/NODEGROUP/UUID``). EKS requires a maximum size of at least 1, so a
+stop sets minimum and desired size to 0 and keeps the maximum; the start restores all three.
+
+The sizes a stop saves live in the state table, which is the source of truth (the worker hands them to
+:meth:`EksAdapter.start`, as for an Auto Scaling group). The stop also mirrors them in the node group's tag
+``isched:saved-capacity`` (``min=1,max=3,desired=2``) so that people see them and a lost state table can be
+recovered; a mirror that cannot be written (no eks:TagResource permission) is a warning, not a reason to leave the
+group running. A start restores from the state table, else from the tag; with neither it reports an error.
+
+Node groups are priced as their instances: the EC2 price of their instance type × the desired size (like an Auto
+Scaling group). Spot node groups and groups of several instance types have no single price.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scheduler.aws.session import client
+from scheduler.engine import Observed
+
+from .asg import CapacityError, check_capacity, format_capacity, parse_capacity
+from .base import ActionResult, Resource, Service, ServiceBase
+from .common import aws_error, unique
+from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
+from .pricing import Component, PriceQuery, Pricing, whole
+
+log = logging.getLogger(__name__)
+
+SAVED_CAPACITY_TAG = "isched:saved-capacity"
+
+# ListClusters and ListNodegroups maxResults: 1-100 (API reference). DescribeNodegroup, UpdateNodegroupConfig and
+# TagResource take one node group per call.
+MAX_PAGE_SIZE = 100
+TAG_BATCH = 1
+
+# Cluster names: 1-100 characters, node group names 1-63, both a letter or digit then letters, digits, - and _
+# (CreateCluster, CreateNodegroup).
+_CLUSTER = r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}"
+_NODEGROUP = r"[0-9A-Za-z][A-Za-z0-9_-]{0,62}"
+_ID = re.compile(rf"^(?P<cluster>{_CLUSTER})/(?P<nodegroup>{_NODEGROUP})\Z")
+_ARN_RESOURCE = re.compile(rf"^nodegroup/(?P<cluster>{_CLUSTER})/(?P<nodegroup>{_NODEGROUP})/[0-9a-fA-F-]+\Z")
+
+# States in which a node group cannot be scaled (being created, deleted, or failed at either).
+_OTHER_STATES = {"CREATING", "DELETING", "CREATE_FAILED", "DELETE_FAILED"}
+
+
+def _not_found(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException")
+
+
+def sizes_of(group: Mapping[str, Any]) -> dict[str, int]:
+    scaling = group.get("scalingConfig") or {}
+    return {
+        "min": int(scaling.get("minSize") or 0),
+        "max": int(scaling.get("maxSize") or 0),
+        "desired": int(scaling.get("desiredSize") or 0),
+    }
+
+
+def node_group(eks: Any, ident: str) -> dict[str, Any] | None:
+    """The node group ``CLUSTER/NODEGROUP`` as DescribeNodegroup answers, None when it (or its cluster) does not
+    exist; raises on other failures."""
+    m = _ID.match(ident)
+    if m is None:
+        return None
+    try:
+        group = eks.describe_nodegroup(clusterName=m["cluster"], nodegroupName=m["nodegroup"]).get("nodegroup")
+    except ClientError as exc:
+        if _not_found(exc):
+            return None
+        raise
+    return dict(group) if group else None
+
+
+def every_node_group(eks: Any, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+    """Every managed node group of every cluster in the region (all pages; one DescribeNodegroup each)."""
+    for page in eks.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": page_size}):
+        for cluster in page.get("clusters", []):
+            try:
+                names = [
+                    name
+                    for listed in eks.get_paginator("list_nodegroups").paginate(
+                        clusterName=cluster, PaginationConfig={"PageSize": page_size}
+                    )
+                    for name in listed.get("nodegroups", [])
+                ]
+            except ClientError as exc:
+                if _not_found(exc):
+                    continue  # deleted since it was listed
+                raise
+            for name in names:
+                group = node_group(eks, f"{cluster}/{name}")
+                if group is not None:
+                    yield group
+
+
+def group_id(group: Mapping[str, Any]) -> str:
+    return f"{group['clusterName']}/{group['nodegroupName']}"
+
+
+class EksAdapter:
+    """The managed node groups of one region. ``page_size`` exists for tests."""
+
+    name = "eks"
+    resizable = False
+
+    def __init__(self, region: str, session: boto3.Session | None = None, *, page_size: int = MAX_PAGE_SIZE) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        self.region = region
+        self.session = session or boto3.Session()
+        self.client: Any = client("eks", region=region, session=self.session)
+        self.page_size = page_size
+        self._ec2: Any = None
+        self._arns: dict[str, str] = {}
+        self.events_since: datetime | None = None  # unused: a group at zero stays at zero
+        self.warnings: list[str] = []
+
+    # --- discovery ---------------------------------------------------------------------------------------------
+
+    def discover(self, tag_key: str) -> list[Resource]:
+        """Every node group with tag ``tag_key``: EKS lists node groups by cluster without tags, so each is
+        described and filtered here."""
+        self.warnings = []
+        groups = [g for g in every_node_group(self.client, self.page_size) if tag_key in (g.get("tags") or {})]
+        self._arns |= {group_id(g): str(g["nodegroupArn"]) for g in groups}
+        return [self._resource(g, tag_key) for g in groups]
+
+    def _resource(self, group: Mapping[str, Any], tag_key: str) -> Resource:
+        ident = group_id(group)
+        tags = {str(k): str(v) for k, v in (group.get("tags") or {}).items()}
+        sizes = sizes_of(group)
+        details: dict[str, Any] = {**sizes, "cluster": group["clusterName"]}
+        types = [str(t) for t in group.get("instanceTypes") or []]
+        if not types:
+            lt_type = self._launch_template_type(group.get("launchTemplate") or {})
+            types = [lt_type] if lt_type else []
+        if types:
+            details["instance_types"] = types
+        for key, name in (("capacityType", "capacity_type"), ("amiType", "ami_type")):
+            if group.get(key):
+                details[name] = str(group[key])
+        if SAVED_CAPACITY_TAG in tags:
+            try:
+                details["saved_capacity"] = parse_capacity(tags[SAVED_CAPACITY_TAG])
+            except CapacityError as exc:
+                details["saved_capacity_error"] = f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}': {exc}"
+        schedule = tags[tag_key].strip()
+        observed = Observed.RUNNING if sizes["desired"] else Observed.STOPPED
+        if group.get("status") in _OTHER_STATES:
+            observed = Observed.OTHER
+        return Resource(
+            service=self.name,
+            id=ident,
+            schedule=schedule,
+            observed=observed,
+            arn=group.get("nodegroupArn"),
+            instance_type=types[0] if len(set(types)) == 1 else None,
+            tags=tags,
+            details=details,
+            unschedulable=None if schedule else "the schedule tag is empty",
+        )
+
+    def _launch_template_type(self, template: Mapping[str, Any]) -> str | None:
+        """The instance type a node group's launch template sets (for pricing only: a failed read leaves it
+        unknown)."""
+        if not template.get("id") and not template.get("name"):
+            return None
+        if self._ec2 is None:
+            self._ec2 = client("ec2", region=self.region, session=self.session)
+        params: dict[str, Any] = {"Versions": [str(template.get("version") or "$Default")]}
+        if template.get("id"):
+            params["LaunchTemplateId"] = template["id"]
+        else:
+            params["LaunchTemplateName"] = template["name"]
+        try:
+            versions = self._ec2.describe_launch_template_versions(**params).get("LaunchTemplateVersions", [])
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("could not read launch template %s in %s: %s", params, self.region, aws_error(exc))
+            return None
+        for version in versions:
+            itype = (version.get("LaunchTemplateData") or {}).get("InstanceType")
+            if itype:
+                return str(itype)
+        return None
+
+    # --- stop and start ----------------------------------------------------------------------------------------
+
+    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
+        """Sets each group's minimum and desired size to 0 (its maximum stays: EKS needs at least 1), having
+        mirrored its sizes in its tag. The sizes saved are read now, not at discovery. A group already at 0 is left
+        alone. ``hibernate`` does not apply."""
+        ids = unique(r.id for r in resources)
+        current, results = self._current(ids)
+        for ident, group in current.items():
+            sizes = sizes_of(group)
+            if not sizes["desired"] and not sizes["min"]:
+                details: dict[str, Any] = {"already_stopped": True}
+                with contextlib.suppress(KeyError, CapacityError):
+                    details["saved_capacity"] = parse_capacity((group.get("tags") or {})[SAVED_CAPACITY_TAG])
+                results[ident] = ActionResult(ident, ok=True, details=details)
+                continue
+            warning = None
+            try:
+                self.client.tag_resource(
+                    resourceArn=group["nodegroupArn"], tags={SAVED_CAPACITY_TAG: format_capacity(sizes)}
+                )
+            except (ClientError, BotoCoreError) as exc:
+                warning = (
+                    f"stopped, but its sizes ({format_capacity(sizes)}) could not be copied to tag "
+                    f"{SAVED_CAPACITY_TAG} ({aws_error(exc)}); the state table holds them"
+                )
+            target = {"min": 0, "max": sizes["max"], "desired": 0}
+            results[ident] = self._update(ident, target, {"saved_capacity": sizes}, warning)
+        return [results[i] for i in ids]
+
+    def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
+        """Restores each group's minimum, maximum and desired size from before its stop: ``saved[id]`` (the state
+        table's, ``{"min", "max", "desired"}`` or an object holding them under ``saved_capacity``), else the tag.
+
+        A group found with a desired size above 0 was started by hand: its sizes are left as they are.
+        """
+        ids = unique(r.id for r in resources)
+        current, results = self._current(ids)
+        for ident, group in current.items():
+            sizes = sizes_of(group)
+            if sizes["desired"]:
+                results[ident] = ActionResult(ident, ok=True, details={"already_running": True, "capacity": sizes})
+                continue
+            target, error = self._sizes_to_restore(ident, (saved or {}).get(ident), group.get("tags") or {})
+            if target is None:
+                results[ident] = ActionResult(ident, ok=False, error=error)
+                continue
+            results[ident] = self._update(ident, target, {"saved_capacity": target, "capacity": target})
+        return [results[i] for i in ids]
+
+    @staticmethod
+    def _sizes_to_restore(
+        ident: str, stored: Mapping[str, Any] | None, tags: Mapping[str, str]
+    ) -> tuple[dict[str, int] | None, str]:
+        problems: list[str] = []
+        candidates: list[tuple[str, Any]] = []
+        if stored:
+            values = stored.get("saved_capacity", stored)
+            candidates.append((f"the stored sizes {dict(stored)!r} are", values if isinstance(values, Mapping) else {}))
+        if SAVED_CAPACITY_TAG in tags:
+            candidates.append((f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}' is", tags[SAVED_CAPACITY_TAG]))
+        for what, values in candidates:
+            try:
+                sizes = parse_capacity(values) if isinstance(values, str) else check_capacity(values)
+                if sizes["max"] < 1:
+                    raise CapacityError("EKS needs a maximum size of at least 1")
+                return sizes, ""
+            except CapacityError as exc:
+                problems.append(f"{what} unusable ({exc})")
+        if not problems:
+            problems.append(f"no sizes were saved for it (no stored state and no {SAVED_CAPACITY_TAG} tag)")
+        return None, (
+            f"cannot start EKS node group '{ident}': {'; '.join(problems)}; set its minimum, maximum and desired "
+            "sizes by hand"
+        )
+
+    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
+        """The node groups as they are now (found) and a failed result for each id not found or not read."""
+        found: dict[str, dict[str, Any]] = {}
+        failed: dict[str, ActionResult] = {}
+        for ident in ids:
+            try:
+                group = node_group(self.client, ident)
+            except (ClientError, BotoCoreError) as exc:
+                failed[ident] = ActionResult(ident, ok=False, error=aws_error(exc))
+                continue
+            if group is None:
+                failed[ident] = ActionResult(
+                    ident, ok=False, error=f"EKS node group '{ident}' not found in {self.region}"
+                )
+                continue
+            found[ident] = group
+            self._arns[ident] = str(group["nodegroupArn"])
+        return found, failed
+
+    def _update(
+        self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
+    ) -> ActionResult:
+        cluster, name = ident.split("/", 1)
+        try:
+            self.client.update_nodegroup_config(
+                clusterName=cluster,
+                nodegroupName=name,
+                scalingConfig={"minSize": sizes["min"], "maxSize": sizes["max"], "desiredSize": sizes["desired"]},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
+        return ActionResult(ident, ok=True, details=details, warning=warning)
+
+    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
+        return ActionResult(resource.id, ok=False, error="resize is not supported for EKS node groups")
+
+    # --- tags --------------------------------------------------------------------------------------------------
+
+    def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
+        """Sets tags per node group (TagResource takes one ARN per call, all its tags at once)."""
+        unknown = [i for i in tags if tags[i] and i not in self._arns]
+        _, failed = self._current(unknown)
+        out: list[ActionResult] = []
+        for ident, values in tags.items():
+            if not values:
+                out.append(ActionResult(ident, ok=True))
+            elif ident in failed:
+                out.append(failed[ident])
+            else:
+                try:
+                    self.client.tag_resource(resourceArn=self._arns[ident], tags=dict(values))
+                except (ClientError, BotoCoreError) as exc:
+                    out.append(ActionResult(ident, ok=False, error=aws_error(exc)))
+                    continue
+                out.append(ActionResult(ident, ok=True))
+        return out
+
+
+class EksService(ServiceBase):
+    """EKS managed node groups (see :class:`scheduler.services.base.Service`)."""
+
+    name = "eks"
+    named_kinds = ("eks",)
+    saves_capacity = True
+    price_list = "ec2"
+    plural = "EKS managed node groups"
+    arn_service = "eks"
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {"eks": "EKS node group"}
+        self.page_size = MAX_PAGE_SIZE
+
+    def adapter(self, region: str, session: boto3.Session, **options: Any) -> EksAdapter:
+        return EksAdapter(region, session=session)
+
+    def pricing(
+        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+    ) -> Pricing:
+        # The size a stop saved is what the group would have run; without it, the group's size when seen.
+        desired = whole((capacity or {}).get("desired"))
+        if desired is None:
+            desired = whole(details.get("desired"))
+        types = sorted({str(t) for t in details.get("instance_types") or []})
+        type_ = instance_type or (types[0] if len(types) == 1 else None)
+        label = type_ or (", ".join(types) or None)
+        if desired is None:
+            return Pricing(label, 0, problem="the node group's desired size is unknown")
+        if str(details.get("capacity_type") or "ON_DEMAND").upper() != "ON_DEMAND":
+            why = f"{str(details['capacity_type']).lower().replace('_', ' ')} capacity has no on-demand rate"
+            return Pricing(label, desired, problem=f"no instance price: {why}")
+        if type_ is None:
+            why = f"it launches several instance types ({', '.join(types)})" if types else "type unknown"
+            return Pricing(label, desired, problem=f"no single instance price: {why}")
+        platform = "Windows" if str(details.get("ami_type") or "").upper().startswith("WINDOWS") else None
+        query = PriceQuery("ec2", region, type_, platform=platform, origin="eks")
+        return Pricing(type_, desired, (Component(query, desired),))
+
+    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+        return {
+            "what": "the cluster's control plane (billed per cluster, whatever its node groups run); the group's "
+            "instances are terminated at size 0",
+            "estimated_cost": None,
+            "note": "not estimated",
+        }
+
+    def billed_under_own_tag(self, pricing: Pricing) -> bool:
+        return False  # its instances are billed; a node group's tags are not propagated to them
+
+    def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        return self.named_kinds if _ID.match(text) else ()
+
+    def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
+        found = _ARN_RESOURCE.match(resource)
+        if found is None:
+            raise InvalidResource(f"'{value}' is not an EKS node group ARN (…:nodegroup/CLUSTER/NODEGROUP/UUID)")
+        return "eks", f"{found['cluster']}/{found['nodegroup']}"
+
+    def _found(self, groups: Iterable[Mapping[str, Any]], region: str) -> Iterator[Found]:
+        for group in groups:
+            yield Found(
+                kind="eks",
+                id=group_id(group),
+                region=region,
+                arn=str(group["nodegroupArn"]),
+                tags={str(k): str(v) for k, v in (group.get("tags") or {}).items()},
+                state=group.get("status"),
+            )
+
+    def lookup(self, clients: ClientSource, region: str, kind: str, ids: list[str]) -> Iterable[Found]:
+        eks = clients.get("eks", region)
+        return self._found((g for g in (node_group(eks, i) for i in ids) if g is not None), region)
+
+    def find_tagged(
+        self, clients: ClientSource, region: str, key: str, value: str
+    ) -> Iterator[tuple[str, Iterable[Found]]]:
+        # No API lists node groups by tag: every group is described (tags included) and the caller filters.
+        yield "EKS node groups", self._found(every_node_group(clients.get("eks", region), self.page_size), region)
+
+    def tag_writer(
+        self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str
+    ) -> tuple[int, TagCall]:
+        eks = clients.get("eks", region)
+        if op == "untag":
+            return TAG_BATCH, lambda batch: [eks.untag_resource(resourceArn=r.arn, tagKeys=[key]) for r in batch]
+        return TAG_BATCH, lambda batch: [eks.tag_resource(resourceArn=r.arn, tags={key: value}) for r in batch]
+
+
+SERVICE: Service = EksService()
