@@ -7,11 +7,13 @@ Where a price comes from, in order:
    class with the suffix ``:multi-az`` is the Multi-AZ rate. Without one, a Multi-AZ DB instance is priced at twice
    the file's rate (one primary and one standby, which is how AWS prices Multi-AZ instance deployments) and a
    Multi-AZ DB cluster at three times (a writer and two readable standbys). ASGs look for ``asg`` rows first, then
-   ``ec2`` rows.
+   ``ec2`` rows. A ``redshift`` row prices one node of a node type (a cluster costs its number of nodes times
+   that); a ``sagemaker`` row one notebook instance of an ML instance type (``ml.t3.medium``).
 2. The local cache (``ISCHED_PRICE_CACHE``, else ``<user cache dir>/isched/prices.json``): answers from the API,
    kept for 7 days.
 3. The Price List Query API (``pricing:GetProducts``, served from us-east-1), with the filters of
-   :func:`ec2_filters` and :func:`rds_filters`, OnDemand terms only.
+   :func:`ec2_filters` and :func:`rds_filters` (other services: their own, :data:`PRICE_LISTS`), OnDemand terms
+   only.
 
 A price that none of them knows is *unknown* (``None``), never zero: reports count what is unpriced instead of
 under-reporting it as a saving of $0.
@@ -39,6 +41,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue, path_key, quote
+from scheduler.services import redshift, sagemaker
+from scheduler.services.price_list import PriceList
 from scheduler.services.pricing import AURORA_IO_OPTIMIZED, PriceQuery
 from scheduler.services.registry import SERVICES
 
@@ -172,6 +176,11 @@ class PriceAnswer:
     note: str | None = None
 
 
+# The price lists beyond EC2's and RDS's, by name (PriceQuery.service, the prices file's service column): each
+# service module says how its own is asked and read.
+PRICE_LISTS: dict[str, PriceList] = {p.name: p for p in (redshift.PRICE_LIST, sagemaker.PRICE_LIST)}
+
+
 # --- the prices file -------------------------------------------------------------------------------------------
 
 
@@ -214,7 +223,7 @@ class PriceTable:
                 f"{query.deployment}: {factor} × the file's rate for {query.type} "
                 f"(add a '{query.type}{_MULTI_AZ_SUFFIX}' row for the exact rate)",
             )
-        for service in ("asg", "ec2") if query.origin == "asg" else ("ec2",):
+        for service in ("asg", "ec2") if query.origin == "asg" else (query.service,):
             hit = self._get(service, query.region, query.type)
             if hit is not None:
                 return PriceAnswer(hit, "file")
@@ -363,7 +372,10 @@ def _table(entries: Iterable[tuple[str, Mapping[str, Any]]], issues: list[Issue]
 
 
 def type_problem(service: str, type_: str, *, file_row: bool = False) -> str | None:
-    """Why ``type_`` is not an instance type (EC2, ASG) or DB instance class (RDS), or ``None`` when it is one."""
+    """Why ``type_`` is not an instance type (EC2, ASG), DB instance class (RDS) or a type of the service's own price
+    list (:data:`PRICE_LISTS`), or ``None`` when it is one."""
+    if service in PRICE_LISTS:
+        return PRICE_LISTS[service].type_problem(type_)
     base = type_[: -len(_MULTI_AZ_SUFFIX)] if file_row and type_.endswith(_MULTI_AZ_SUFFIX) else type_
     ok = len(base) <= _TYPE_MAX and _TYPE_RE.fullmatch(base) is not None
     if service == "rds":
@@ -582,12 +594,14 @@ def choose_price(documents: Iterable[Mapping[str, Any]], query: PriceQuery) -> t
     candidates: list[tuple[Decimal, Mapping[str, Any]]] = []
     for doc in documents:
         attrs = (doc.get("product") or {}).get("attributes") or {}
-        if attrs.get("instanceType") not in (None, query.type):
+        if attrs.get("instanceType") not in (None, query.type) and query.service not in PRICE_LISTS:
             continue
         if attrs.get("marketoption") not in (None, "OnDemand"):
             continue
         usage = str(attrs.get("usagetype", ""))
         if "Reservation" in usage or "Unused" in usage:
+            continue
+        if query.service in PRICE_LISTS and not PRICE_LISTS[query.service].matches(attrs, query):
             continue
         if query.service == "rds" and str(attrs.get("databaseEngine", "")).startswith("Aurora"):
             io_optimized = "IOOptimized" in usage or "IO Optimization" in str(attrs.get("storage", ""))
@@ -640,6 +654,9 @@ class PricingApi:
 
     def hourly(self, query: PriceQuery) -> tuple[Decimal | None, str | None]:
         """The on-demand rate of ``query`` and a note; raises botocore errors when the API cannot be asked."""
+        own = PRICE_LISTS.get(query.service)
+        if own is not None:
+            return self._own_hourly(own, query)
         make = ec2_filters if query.service == "ec2" else rds_filters
         code = "AmazonEC2" if query.service == "ec2" else "AmazonRDS"
         filters = make(query)
@@ -655,6 +672,21 @@ class PricingApi:
         if price is None:
             return None, f"the Price List API has no on-demand rate for {query.describe()}"
         return price, note
+
+    def _own_hourly(self, own: PriceList, query: PriceQuery) -> tuple[Decimal | None, str | None]:
+        """:meth:`hourly` for a price list of :data:`PRICE_LISTS`: its filters, by region code then location."""
+        price: Decimal | None = None
+        note: str | None = None
+        for by_location in (False, True):
+            if by_location and query.region not in REGION_LOCATIONS:
+                break
+            filters = own.filters(query, _where(query.region, by_location))
+            if filters is None:
+                return None, f"no price list name is known for {query.describe()}"
+            price, note = choose_price(self.documents(own.service_code, filters), query)
+            if price is not None:
+                return price, note
+        return None, f"the Price List API has no on-demand rate for {query.describe()}"
 
 
 class PriceBook:

@@ -16,7 +16,7 @@ AURORA_IO_OPTIMIZED = "aurora-iopt1"
 class PriceQuery:
     """What one priced unit is: an EC2 instance type or an RDS DB instance class, and what changes its price."""
 
-    service: str  # the price list it comes from: "ec2" or "rds"
+    service: str  # the price list it comes from: "ec2", "rds" or a service's own (redshift, sagemaker)
     region: str
     type: str  # instance type or DB instance class
     platform: str | None = None  # EC2 PlatformDetails ("Linux/UNIX" when unknown)
@@ -37,6 +37,8 @@ class PriceQuery:
             if self.storage == AURORA_IO_OPTIMIZED:
                 extra.append("I/O-Optimized")
             return f"{self.type} ({', '.join(extra)}) in {self.region}"
+        if self.service != "ec2":
+            return f"{self.service} {self.type} in {self.region}"
         return f"{self.type} ({self.platform or 'Linux/UNIX'}, {self.tenancy or 'default'} tenancy) in {self.region}"
 
 

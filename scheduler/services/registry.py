@@ -22,6 +22,8 @@ _MODULES: dict[str, str] = {
     "ec2": "scheduler.services.ec2",
     "asg": "scheduler.services.asg",
     "rds": "scheduler.services.rds",
+    "redshift": "scheduler.services.redshift",
+    "sagemaker": "scheduler.services.sagemaker",
 }
 
 SERVICES: tuple[str, ...] = tuple(_MODULES)
