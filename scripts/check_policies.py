@@ -4,10 +4,11 @@
 Fails (exit 1, naming each offending statement or resource) on:
 
 * any wildcard action in an Allow statement (``*``, ``ec2:*``, ``ec2:Stop*``, ``rds:?tart*``) or a ``NotAction``;
-* any start/stop/modify/update/reboot/hibernate action of ec2, autoscaling, rds, ecs or eks allowed without an
-  ``aws:ResourceTag/...`` condition (so the scheduler can only touch resources that carry the schedule tag); the
-  one exception is a statement whose every resource is an RDS snapshot named ``isched-*``: the snapshot that
-  StopDBInstance creates does not exist yet, so it carries no tag, and its name is what limits it;
+* any start/stop/modify/update/reboot/hibernate/pause/resume action of ec2, autoscaling, rds, ecs, eks, redshift
+  or sagemaker allowed without an ``aws:ResourceTag/...`` condition (so the scheduler can only touch resources that
+  carry the schedule tag); the one exception is a statement whose every resource is an RDS snapshot named
+  ``isched-*``: the snapshot that StopDBInstance creates does not exist yet, so it carries no tag, and its name is
+  what limits it;
 * ``ec2:ModifyInstanceAttribute`` allowed other than alone in its statement with an ``ec2:Attribute`` condition
   that admits only ``InstanceType`` (and, when that condition is ``...IfExists``, a ``Null`` check that
   ``ec2:Attribute/InstanceType`` is present): the scheduler changes instance types, never user data, security
@@ -51,11 +52,12 @@ from typing import Any
 import yaml
 
 DEFAULT_TEMPLATES = ("template.yaml", "infra/spoke.yaml")
-GUARDED_SERVICES = ("ec2", "autoscaling", "rds", "ecs", "eks")
-GUARDED_VERBS = ("start", "stop", "modify", "update", "reboot", "hibernate")
+GUARDED_SERVICES = ("ec2", "autoscaling", "rds", "ecs", "eks", "redshift", "sagemaker")
+GUARDED_VERBS = ("start", "stop", "modify", "update", "reboot", "hibernate", "pause", "resume")
 TAG_CONDITION_PREFIX = "aws:resourcetag/"
 # Every action that writes or removes tags on the services the roles act on. Each supports aws:TagKeys (Service
-# Authorization Reference: Amazon EC2, Amazon EC2 Auto Scaling, Amazon RDS, Amazon ECS, Amazon EKS).
+# Authorization Reference: Amazon EC2, Amazon EC2 Auto Scaling, Amazon RDS, Amazon ECS, Amazon EKS, Amazon
+# Redshift, Amazon SageMaker).
 TAG_WRITE_ACTIONS = frozenset(
     {
         "ec2:createtags",
@@ -68,6 +70,10 @@ TAG_WRITE_ACTIONS = frozenset(
         "ecs:untagresource",
         "eks:tagresource",
         "eks:untagresource",
+        "redshift:createtags",
+        "redshift:deletetags",
+        "sagemaker:addtags",
+        "sagemaker:deletetags",
     }
 )
 OWN_TAG_PREFIX = "isched:"

@@ -1,5 +1,6 @@
-"""The demo's fleet: EC2 instances, Auto Scaling groups, RDS instances, an Aurora cluster and an ECS Fargate service
-in two accounts and two regions, tagged with the same tagging code as ``isched tag``.
+"""The demo's fleet: EC2 instances, Auto Scaling groups, RDS instances, an Aurora cluster, an ECS Fargate service, a
+Redshift cluster and a SageMaker notebook instance in two accounts and two regions, tagged with the same tagging code
+as ``isched tag``.
 
 No EKS node group: the embedded AWS (moto) cannot tag a node group after its creation, so every pass would report
 its informational tags as failed."""
@@ -149,6 +150,28 @@ def build(sessions: dict[str, boto3.Session], tag_key: str) -> Fleet:
                 label = "Fargate 0.5 vCPU 1 GB"
                 fleet.resources.append(DemoResource(account, region, "ecs", ecs_id, office, label, "2 tasks"))
                 plan.setdefault((account, region, office), []).append(("ecs", ecs_id, label))
+                client("redshift", region=region, session=session).create_cluster(
+                    ClusterIdentifier="warehouse",
+                    NodeType="ra3.xlplus",
+                    ClusterType="multi-node",
+                    NumberOfNodes=2,
+                    MasterUsername="demo",
+                    MasterUserPassword="Demo-password-1",
+                )
+                fleet.resources.append(
+                    DemoResource(account, region, "redshift", "warehouse", "weekdays-only", "ra3.xlplus", "2 nodes")
+                )
+                plan.setdefault((account, region, "weekdays-only"), []).append(("redshift", "warehouse", "ra3.xlplus"))
+                client("sagemaker", region=region, session=session).create_notebook_instance(
+                    NotebookInstanceName="research",
+                    InstanceType="ml.t3.medium",
+                    RoleArn=f"arn:aws:iam::{account}:role/demo-notebooks",
+                    VolumeSizeInGB=20,
+                )
+                fleet.resources.append(
+                    DemoResource(account, region, "sagemaker", "research", office, "ml.t3.medium", "notebook")
+                )
+                plan.setdefault((account, region, office), []).append(("sagemaker", "research", "ml.t3.medium"))
     for (account, region, schedule), items in plan.items():
         clients = tagging.Clients(sessions[account])
         targets = [tagging.parse_target(rid, region) for _, rid, _ in items]

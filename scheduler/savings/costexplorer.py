@@ -33,8 +33,16 @@ from .prices import JsonCache, cache_dir
 
 METRICS = {"unblended": "UnblendedCost", "amortized": "AmortizedCost"}
 # What a stop saves is instance time: these are the Cost Explorer services that bill it. Other services (EBS
-# volumes under "EC2 - Other", backups) go on costing while a resource is stopped and are reported apart.
-COMPUTE_SERVICES = frozenset({"Amazon Elastic Compute Cloud - Compute", "Amazon Relational Database Service"})
+# volumes under "EC2 - Other", backups) go on costing while a resource is stopped and are reported apart. Redshift
+# and SageMaker bill their storage under the same service name as their node and instance hours.
+COMPUTE_SERVICES = frozenset(
+    {
+        "Amazon Elastic Compute Cloud - Compute",
+        "Amazon Relational Database Service",
+        "Amazon Redshift",
+        "Amazon SageMaker",
+    }
+)
 REQUEST_PRICE = Decimal("0.01")
 CE_REGION = "us-east-1"  # Cost Explorer's one endpoint
 OPEN_TTL = timedelta(hours=6)

@@ -9,8 +9,10 @@ Where a price comes from, in order:
    Multi-AZ DB cluster at three times (a writer and two readable standbys). A Neptune or DocumentDB instance class
    may carry the suffix ``:neptune`` or ``:docdb`` (their price lists differ from RDS's); without such a row the
    plain class's row is used. ASGs look for ``asg`` rows first, then ``ec2`` rows; EKS node groups ``eks`` rows,
-   then ``ec2`` rows. A price list of :data:`PRICE_LISTS` has rows of its own units (ECS on Fargate:
-   ``fargate-vcpu``, ``fargate-gb``, ``fargate-arm-vcpu``, ``fargate-arm-gb``, each per vCPU-hour or GB-hour).
+   then ``ec2`` rows. A price list of :data:`PRICE_LISTS` has rows of its own types: ECS on Fargate its units
+   (``fargate-vcpu``, ``fargate-gb``, ``fargate-arm-vcpu``, ``fargate-arm-gb``, each per vCPU-hour or GB-hour), a
+   ``redshift`` row one node of a node type (a cluster costs its number of nodes times that), a ``sagemaker`` row
+   one notebook instance of an ML instance type (``ml.t3.medium``).
 2. The local cache (``ISCHED_PRICE_CACHE``, else ``<user cache dir>/isched/prices.json``): answers from the API,
    kept for 7 days.
 3. The Price List Query API (``pricing:GetProducts``, served from us-east-1), with the filters of
@@ -45,7 +47,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue, path_key, quote
-from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, PriceList, PriceQuery
+from scheduler.services.price_list import PriceList, is_on_demand, lowest_rate, on_demand_rate
+from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, PriceQuery
 from scheduler.services.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -171,6 +174,8 @@ RDS_OWN_PRICE_LISTS = {"neptune": "AmazonNeptune", "docdb": "AmazonDocDB"}
 # (its ``PRICE_LIST``: GetProducts service code, filters, how a document is chosen, the prices file's types).
 PRICE_LISTS: dict[str, str] = {
     "ecs": "scheduler.services.fargate",
+    "redshift": "scheduler.services.redshift",
+    "sagemaker": "scheduler.services.sagemaker",
 }
 
 
@@ -607,54 +612,28 @@ def _where(region: str, by_location: bool) -> dict[str, str]:
     return _match("regionCode", region)
 
 
-def on_demand_hourly(document: Mapping[str, Any]) -> Decimal | None:
-    """The USD hourly rate in a PriceList document's OnDemand terms (``None`` when it has none)."""
-    for term in (document.get("terms", {}).get("OnDemand") or {}).values():
-        for dim in (term.get("priceDimensions") or {}).values():
-            unit = str(dim.get("unit", "")).lower()
-            usd = (dim.get("pricePerUnit") or {}).get("USD")
-            if usd is None or not unit.startswith("hr"):
-                continue
-            try:
-                return Decimal(str(usd))
-            except InvalidOperation:
-                continue
-    return None
-
-
 def choose_price(documents: Iterable[Mapping[str, Any]], query: PriceQuery) -> tuple[Decimal | None, str | None]:
-    """The on-demand hourly rate among GetProducts documents for ``query``, and a note when it had to choose.
+    """The on-demand hourly rate among GetProducts documents for an EC2 or RDS-family ``query``, and a note when it
+    had to choose.
 
     The filters usually leave exactly one product. What else may come back is sorted out here: products of another
-    type or market (capacity blocks), reservations, and for Aurora the storage mode (Standard vs I/O-Optimized).
+    type or market (capacity blocks), reservations, and for Aurora, Neptune and DocumentDB the storage mode
+    (Standard vs I/O-Optimized, which bill the same class at different rates).
     """
-    candidates: list[tuple[Decimal, Mapping[str, Any]]] = []
+    rates: list[Decimal] = []
     for doc in documents:
         attrs = (doc.get("product") or {}).get("attributes") or {}
-        if attrs.get("instanceType") not in (None, query.type):
+        if attrs.get("instanceType") not in (None, query.type) or not is_on_demand(attrs):
             continue
-        if attrs.get("marketoption") not in (None, "OnDemand"):
-            continue
-        usage = str(attrs.get("usagetype", ""))
-        if "Reservation" in usage or "Unused" in usage:
-            continue
-        # Aurora, Neptune and DocumentDB bill the same class at different rates with I/O-Optimized storage.
         by_storage = str(attrs.get("databaseEngine", "")).startswith("Aurora") or (
             (query.engine or "").lower() in RDS_OWN_PRICE_LISTS
         )
         if query.service == "rds" and by_storage and _io_optimized(attrs) != (query.storage in IO_OPTIMIZED_STORAGE):
             continue
-        price = on_demand_hourly(doc)
+        price = on_demand_rate(doc)
         if price is not None:
-            candidates.append((price, attrs))
-    if not candidates:
-        return None, None
-    distinct = sorted({p for p, _ in candidates})
-    if len(distinct) == 1:
-        return distinct[0], None
-    # A zero rate next to real ones is a placeholder product (e.g. a host-billed line), not the instance's price.
-    nonzero = [p for p in distinct if p > 0] or distinct
-    return nonzero[0], f"{len(candidates)} matching price list products; the lowest rate ({nonzero[0]}) was used"
+            rates.append(price)
+    return lowest_rate(rates)
 
 
 def _io_optimized(attrs: Mapping[str, Any]) -> bool:

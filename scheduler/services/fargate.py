@@ -17,11 +17,13 @@ A prices file prices these units too: rows ``ecs,REGION,TYPE,USD`` with TYPE one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
 from typing import Any
 
-from .pricing import Filter, PriceList, PriceQuery
+from scheduler.engine.errors import quote
+
+from .price_list import Filter, PriceList, choose_matching
+from .pricing import PriceQuery
 
 SERVICE_CODE = "AmazonECS"
 
@@ -51,45 +53,24 @@ def filters(query: PriceQuery, where: Filter) -> list[Filter] | None:
     return [where]
 
 
-def _rate(document: Mapping[str, Any]) -> Decimal | None:
-    """The USD rate of a document's OnDemand terms (one dimension; its unit is the usage type's: vCPU or GB-hours)."""
-    for term in (document.get("terms", {}).get("OnDemand") or {}).values():
-        for dim in (term.get("priceDimensions") or {}).values():
-            usd = (dim.get("pricePerUnit") or {}).get("USD")
-            if usd is None:
-                continue
-            try:
-                return Decimal(str(usd))
-            except InvalidOperation:
-                continue
-    return None
-
-
-def choose(documents: Iterable[Mapping[str, Any]], query: PriceQuery) -> tuple[Decimal | None, str | None]:
-    """The rate of ``query``'s unit among the region's documents, and a note when several products matched."""
+def matches(attrs: Mapping[str, Any], query: PriceQuery) -> bool:
+    """Whether a product is ``query``'s unit: its usage type names the unit (behind the region prefix)."""
     pattern = _PATTERNS.get(query.type)
-    if pattern is None:
-        return None, None
-    rates: list[Decimal] = []
-    for doc in documents:
-        attrs = (doc.get("product") or {}).get("attributes") or {}
-        if not pattern.match(str(attrs.get("usagetype", ""))):
-            continue
-        rate = _rate(doc)
-        if rate is not None:
-            rates.append(rate)
-    distinct = sorted(set(rates))
-    if not distinct:
-        return None, None
-    if len(distinct) == 1:
-        return distinct[0], None
-    nonzero = [r for r in distinct if r > 0] or distinct
-    return nonzero[0], f"{len(rates)} matching price list products; the lowest rate ({nonzero[0]}) was used"
+    return pattern is not None and pattern.match(str(attrs.get("usagetype", ""))) is not None
+
+
+def unit_problem(type_: str) -> str | None:
+    """Why ``type_`` is not one of the units priced here, or None when it is."""
+    if type_ in UNITS:
+        return None
+    return f"{quote(type_)} is not a unit of the Fargate price list (one of {', '.join(UNITS)})"
 
 
 PRICE_LIST = PriceList(
+    name="ecs",
     service_code=SERVICE_CODE,
-    types={unit: what for unit, (_, what) in UNITS.items()},
     filters=filters,
-    choose=choose,
+    # Its rates are per vCPU-hour and GB-hour, not per "Hrs" of an instance.
+    choose=choose_matching(matches, hourly_only=False),
+    type_problem=unit_problem,
 )

@@ -6,12 +6,9 @@ ledger entries and state records say; :mod:`scheduler.savings` looks the prices 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
-
-from scheduler.engine.errors import quote
 
 AURORA_IO_OPTIMIZED = "aurora-iopt1"
 # Cluster StorageType values of the I/O-Optimized configuration: Aurora's, and Neptune's and DocumentDB's.
@@ -42,7 +39,7 @@ class PriceQuery:
     """What one priced unit is: an EC2 instance type, an RDS DB instance class or a unit of another price list
     (a Fargate vCPU-hour), and what changes its price."""
 
-    service: str  # the price list it comes from: "ec2", "rds" or one of :data:`scheduler.savings.prices.PRICE_LISTS`
+    service: str  # the price list it comes from: "ec2", "rds" or a service's own (:mod:`.price_list`)
     region: str
     type: str  # instance type, DB instance class, or the unit's name in its price list (e.g. "fargate-vcpu")
     platform: str | None = None  # EC2 PlatformDetails ("Linux/UNIX" when unknown)
@@ -107,28 +104,3 @@ def whole(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return n if n >= 0 and n == value else None
-
-
-Filter = dict[str, str]
-
-
-@dataclass(frozen=True)
-class PriceList:
-    """A price list other than EC2's and RDS's (which :mod:`scheduler.savings.prices` reads itself): how a
-    service's module tells the report where its prices come from.
-
-    ``types``: the units it prices (a prices file row's ``type``), each with what one unit is for people.
-    ``filters``: GetProducts filters for ``query``, given the filter that selects its region (None: no price list
-    product can match). ``choose``: the hourly rate among GetProducts documents, and a note when it had to choose.
-    """
-
-    service_code: str
-    types: Mapping[str, str]
-    filters: Callable[[PriceQuery, Filter], list[Filter] | None]
-    choose: Callable[[Iterable[Mapping[str, Any]], PriceQuery], tuple[Decimal | None, str | None]]
-
-    def type_problem(self, type_: str) -> str | None:
-        """Why ``type_`` is not one of its units, or None when it is."""
-        if type_ in self.types:
-            return None
-        return f"{quote(type_)} is not a unit of this price list (one of {', '.join(self.types)})"

@@ -24,6 +24,8 @@ _MODULES: dict[str, str] = {
     "rds": "scheduler.services.rds",
     "ecs": "scheduler.services.ecs",
     "eks": "scheduler.services.eks",
+    "redshift": "scheduler.services.redshift",
+    "sagemaker": "scheduler.services.sagemaker",
 }
 
 SERVICES: tuple[str, ...] = tuple(_MODULES)

@@ -104,6 +104,14 @@ def kind_name(kind: str) -> str:
     return registry.kind_names()[kind]
 
 
+def _a(name: str) -> str:
+    """``name`` with its indefinite article: "an EC2 instance", "an RDS…", "an Auto…", "a Redshift cluster"."""
+    first = name.split(" ", 1)[0]
+    # An initialism is read letter by letter: "an RDS", "an EKS"; a word by its first sound.
+    vowel = first[0] in "AEFHILMNORSX" if len(first) > 1 and first[:2].isupper() else first[0].lower() in "aeiou"
+    return f"{'an' if vowel else 'a'} {name}"
+
+
 def _either(names: Sequence[str], last: str) -> str:
     return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
 
@@ -200,8 +208,7 @@ def _pick(
         if hit is not None:
             matches.append(hit)
     if len(matches) > 1:
-        # Every kind name starts with a vowel sound ("an EC2…", "an Auto…", "an RDS…").
-        kinds = " and ".join(f"an {kind_name(r.kind)}" for r in matches)
+        kinds = " and ".join(_a(kind_name(r.kind)) for r in matches)
         return f"'{target.value}' is ambiguous in {target.region}: it names {kinds}; give the ARN of the one you mean"
     if problems:
         # With a lookup missing, "not found" or even a single match could be wrong (the name may be ambiguous).

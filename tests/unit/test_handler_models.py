@@ -151,7 +151,11 @@ def test_settings_errors_name_the_variable(env, needle):
 
 def test_settings_defaults():
     s = OrchestratorSettings.from_env({"AWS_REGION": "eu-west-1"})
-    assert s.regions == ("eu-west-1",) and s.services == ("ec2", "asg", "rds", "ecs", "eks") and s.tag_key == "Schedule"
+    assert (
+        s.regions == ("eu-west-1",)
+        and s.services == ("ec2", "asg", "rds", "ecs", "eks", "redshift", "sagemaker")
+        and s.tag_key == "Schedule"
+    )
     assert s.accounts == () and s.organization_id is None and s.max_payload_bytes == 256 * 1024
 
 

@@ -30,6 +30,8 @@ checker = _load_checker()
 INSTANCES = "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"
 GROUPS = "arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"
 DATABASES = "arn:${AWS::Partition}:rds:*:${AWS::AccountId}:db:*"
+REDSHIFT_CLUSTERS = "arn:${AWS::Partition}:redshift:*:${AWS::AccountId}:cluster:*"
+NOTEBOOKS = "arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:notebook-instance/*"
 TAGGED = {"StringLike": {"aws:ResourceTag/Schedule": "*"}}
 OWN_TAGS = {"ForAllValues:StringLike": {"aws:TagKeys": "isched:*"}, "Null": {"aws:TagKeys": "false"}}
 INSTANCE_TYPE = {"StringEquals": {"ec2:Attribute": "InstanceType"}}
@@ -40,6 +42,20 @@ TAG_WRITES = (
     ("autoscaling:DeleteTags", GROUPS),
     ("rds:AddTagsToResource", DATABASES),
     ("rds:RemoveTagsFromResource", DATABASES),
+    ("redshift:CreateTags", REDSHIFT_CLUSTERS),
+    ("redshift:DeleteTags", REDSHIFT_CLUSTERS),
+    ("sagemaker:AddTags", NOTEBOOKS),
+    ("sagemaker:DeleteTags", NOTEBOOKS),
+)
+# Start/stop actions of every scheduled service: each must be conditioned on the schedule tag.
+START_STOP = (
+    ("ec2:StopInstances", INSTANCES),
+    ("autoscaling:UpdateAutoScalingGroup", GROUPS),
+    ("rds:StopDBCluster", DATABASES),
+    ("redshift:PauseCluster", REDSHIFT_CLUSTERS),
+    ("redshift:ResumeCluster", REDSHIFT_CLUSTERS),
+    ("sagemaker:StopNotebookInstance", NOTEBOOKS),
+    ("sagemaker:StartNotebookInstance", NOTEBOOKS),
 )
 
 
@@ -83,6 +99,10 @@ def good_statements() -> list[dict[str, Any]]:
         stmt("Scale", "autoscaling:UpdateAutoScalingGroup", GROUPS, TAGGED),
         stmt("TagAsg", "autoscaling:CreateOrUpdateTags", GROUPS, {**TAGGED, **OWN_TAGS}),
         stmt("TagRds", "rds:AddTagsToResource", DATABASES, {**TAGGED, **OWN_TAGS}),
+        stmt("PauseResume", ["redshift:PauseCluster", "redshift:ResumeCluster"], REDSHIFT_CLUSTERS, TAGGED),
+        stmt("TagRedshift", "redshift:CreateTags", REDSHIFT_CLUSTERS, {**TAGGED, **OWN_TAGS}),
+        stmt("Notebooks", ["sagemaker:StartNotebookInstance", "sagemaker:StopNotebookInstance"], NOTEBOOKS, TAGGED),
+        stmt("TagSageMaker", "sagemaker:AddTags", NOTEBOOKS, {**TAGGED, **OWN_TAGS}),
         stmt(
             "IschedSnapshots",
             ["rds:StopDBInstance", "rds:CreateDBSnapshot"],
@@ -124,6 +144,13 @@ def with_statement(replacement: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_good_template_passes():
     assert problems(template()) == []
+
+
+@pytest.mark.parametrize(("action", "resource"), START_STOP)
+def test_a_start_or_stop_action_without_the_schedule_tag_condition_is_refused(action, resource):
+    found = problems(template([*good_statements(), stmt("Loose", action, resource)]))
+    assert len(found) == 1, found
+    assert f"{action} allowed without an aws:ResourceTag" in found[0]
 
 
 # --- ModifyInstanceAttribute: the instance type only ------------------------------------------------------------
@@ -492,7 +519,7 @@ def test_both_roles_grant_the_same_scheduled_resource_statements():
 
     hub = scheduled("template.yaml", "WorkerRole", "scheduled-resources")
     spoke = scheduled("infra/spoke.yaml", "SpokeRole", "scheduled-resources")
-    assert hub == spoke and len(hub) == 11  # ec2 3, asg 2, rds 2, ecs 2, eks 2
+    assert hub == spoke and len(hub) == 15  # ec2 3, asg 2, rds 2, ecs 2, eks 2, redshift 2, sagemaker 2
     assert scheduled("template.yaml", "WorkerSnapshotPolicy", "") == scheduled(
         "infra/spoke.yaml", "SpokeSnapshotPolicy", ""
     )
@@ -504,6 +531,12 @@ def test_both_roles_grant_the_same_scheduled_resource_statements():
         "rds:AddTagsToResource",
         "ecs:TagResource",
         "eks:TagResource",
+        "redshift:CreateTags",
+        "sagemaker:AddTags",
+    }
+    assert {json.dumps(s["Action"]) for s in hub if s["Sid"].startswith(("PauseResume", "StartStopScheduledSage"))} == {
+        '["redshift:PauseCluster", "redshift:ResumeCluster"]',
+        '["sagemaker:StartNotebookInstance", "sagemaker:StopNotebookInstance"]',
     }
     # Scaling ECS services and EKS node groups only where the schedule tag is.
     for sid in ("ScaleScheduledEcs", "ScaleScheduledEks"):

@@ -776,7 +776,12 @@ def test_forecast_of_the_tagged_compute_spend(tmp_path: Path):
                 {
                     "Dimensions": {
                         "Key": "SERVICE",
-                        "Values": ["Amazon Elastic Compute Cloud - Compute", "Amazon Relational Database Service"],
+                        "Values": [
+                            "Amazon Elastic Compute Cloud - Compute",
+                            "Amazon Redshift",
+                            "Amazon Relational Database Service",
+                            "Amazon SageMaker",
+                        ],
                     }
                 },
             ]
@@ -872,7 +877,12 @@ def test_linked_account_breakdown(tmp_path: Path):
             "Filter": {
                 "Dimensions": {
                     "Key": "SERVICE",
-                    "Values": ["Amazon Elastic Compute Cloud - Compute", "Amazon Relational Database Service"],
+                    "Values": [
+                        "Amazon Elastic Compute Cloud - Compute",
+                        "Amazon Redshift",
+                        "Amazon Relational Database Service",
+                        "Amazon SageMaker",
+                    ],
                 }
             },
             "GroupBy": [{"Type": "TAG", "Key": "Schedule"}, {"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}],

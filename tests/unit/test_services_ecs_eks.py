@@ -108,7 +108,7 @@ def test_windows_node_groups_are_priced_as_windows_instances():
 @pytest.mark.parametrize(
     ("row", "needle"),
     [
-        ("ecs,eu-west-1,fargate-cpu,0.04", "'fargate-cpu' is not a unit of this price list"),
+        ("ecs,eu-west-1,fargate-cpu,0.04", "'fargate-cpu' is not a unit of the Fargate price list"),
         ("ecs,eu-west-1,t3.large,0.04", "fargate-vcpu, fargate-gb"),
         ("eks,eu-west-1,fargate-vcpu,0.04", "is not an EC2 instance type"),
         ("eks,eu-west-1,db.t3.micro,0.04", "is not an EC2 instance type"),
@@ -208,7 +208,7 @@ def test_parse_target_refuses_other_arns(value, needle):
     ("name", "kinds"),
     [
         ("shop/web", {"ecs", "eks", "asg"}),  # looked up as each; two found = ambiguous, refused
-        ("web", {"asg", "rds", "rds-cluster"}),
+        ("web", {"asg", "rds", "rds-cluster", "redshift", "sagemaker"}),
         ("a/b/c", {"asg"}),
         ("-bad/web", {"ecs", "asg"}),  # EKS names start with a letter or digit
         (f"shop/{'x' * 64}", {"ecs", "asg"}),  # EKS node group names: at most 63 characters
