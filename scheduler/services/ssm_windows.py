@@ -138,7 +138,8 @@ def _cron_executions(
     name: str, expr: str, tz: ZoneInfo, offset: timedelta, length: timedelta, at: datetime
 ) -> list[Execution]:
     """The execution open at ``at`` (if any) and the next one."""
-    local = at.astimezone(tz).replace(tzinfo=None) - offset
+    # A second past ``at``: a fire exactly at ``at`` is the open one (croniter's neighbours are strictly before/after).
+    local = at.astimezone(tz).replace(tzinfo=None) - offset + timedelta(seconds=1)
     out: list[Execution] = []
     try:
         previous = croniter(expr, local).get_prev(datetime)
