@@ -25,6 +25,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from scheduler.aws.accounts import AccountSessions
+from scheduler.engine import parse_text
 from scheduler.runtime.worker import run_worker
 from scheduler.services.ec2 import Ec2Adapter
 from scheduler.services.ssm_windows import Execution, read_executions
@@ -302,3 +303,28 @@ def test_an_open_ssm_window_is_remembered_when_ssm_reports_only_the_next(
     assert [Execution.from_data(e) for e in info.ssm_windows] == [
         Execution(name, t("2026-11-29T05:00:00Z"), t("2026-11-29T07:00:00Z"))
     ]
+
+
+def test_schedule_flags_show_export_and_refusals(run: Callable[..., Any], world: dict[str, Any]) -> None:
+    r = run("schedule", "create", "db-only", "--use-maintenance-window", "--json")
+    assert r.code == 0, r.out
+    r = run("schedule", "create", "patched", "--periods", "office", "--ssm-maintenance-windows", "patching,hot.fix")
+    assert r.code == 0, r.out
+    shown = run("schedule", "show", "patched", "--json").json()
+    assert shown["ssm_maintenance_windows"] == ["patching", "hot.fix"] and "use_maintenance_window" not in shown
+    assert run("schedule", "show", "db-only", "--json").json()["use_maintenance_window"] is True
+    # update changes only the flag given; '' clears the list.
+    assert run("schedule", "update", "patched", "--use-maintenance-window").code == 0
+    assert run("schedule", "update", "patched", "--ssm-maintenance-windows", "").code == 0
+    shown = run("schedule", "show", "patched", "--json").json()
+    assert shown["use_maintenance_window"] is True and "ssm_maintenance_windows" not in shown
+    exported = parse_text(run("export").out)
+    assert exported.schedules["db-only"].use_maintenance_window
+    assert exported.schedules["patched"].periods[0].name == "office"
+    # Bad input: exit 2, the field and the value named, nothing written.
+    r = run("schedule", "create", "bad", "--ssm-maintenance-windows", "ok-name,x y", "--json")
+    assert r.code == 2 and "--ssm-maintenance-windows" in r.json()["error"] and "'x y'" in r.json()["error"]
+    r = run("schedule", "update", "db-only", "--no-use-maintenance-window", "--json")
+    assert r.code == 2 and "a maintenance window" in r.json()["error"]
+    assert run("schedule", "show", "bad", "--json").code != 0
+    assert run("schedule", "show", "db-only", "--json").json()["use_maintenance_window"] is True
