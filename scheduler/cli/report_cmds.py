@@ -305,6 +305,8 @@ def _totals_table(report: Mapping[str, Any]) -> Table:
     totals.add_row("running hours", number(t["running_hours"]))
     totals.add_row("stopped by hand (hours)", number(t.get("manual_stopped_hours")))
     totals.add_row("hours lost to manual starts", _hours_or_unknown(t.get("manual_start_hours")))
+    if t.get("maintenance_hours"):
+        totals.add_row("running for maintenance windows (hours)", number(t["maintenance_hours"]))
     totals.add_row("estimated running cost (expected)", money(t["estimated_running_cost"]))
     totals.add_row("cost if always running", money(t.get("cost_if_always_running")))
     totals.add_row(f"actual cost ({actual.get('metric', 'Cost Explorer')})", money(t["actual_cost"], "unavailable"))

@@ -3,7 +3,7 @@
 No AWS, no clock, no environment: every instant is an argument, so every rule can be tested from a table.
 """
 
-from .decision import Decision, Observed, ResourceState, decide
+from .decision import Decision, MaintenanceHold, Observed, ResourceState, decide
 from .document import dump_document, load_document, parse_text
 from .errors import ConfigError, FieldError, Issue
 from .evaluate import (
@@ -16,6 +16,7 @@ from .evaluate import (
     running_hours,
 )
 from .fields import DayField, Kind, parse_field
+from .maintenance import MaintenanceWindow, rds_windows, window_at
 from .periods import Period, parse_period, parse_time
 from .schedule import Config, PeriodRef, Schedule, State, parse_config
 from .tz import to_instant, zone
@@ -29,6 +30,8 @@ __all__ = [
     "FieldError",
     "Issue",
     "Kind",
+    "MaintenanceHold",
+    "MaintenanceWindow",
     "Observed",
     "PassView",
     "Period",
@@ -48,7 +51,9 @@ __all__ = [
     "parse_period",
     "parse_text",
     "parse_time",
+    "rds_windows",
     "running_hours",
     "to_instant",
+    "window_at",
     "zone",
 ]

@@ -20,11 +20,33 @@ from typing import Any, Literal, Protocol, cast
 
 from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import counting_calls
-from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
+from scheduler.engine import (
+    Config,
+    Decision,
+    Evaluator,
+    MaintenanceWindow,
+    Observed,
+    PassView,
+    Schedule,
+    State,
+    decide,
+    iso_z,
+    rds_windows,
+)
 from scheduler.engine.errors import Issue
-from scheduler.services.base import ActionResult, Resource, ServiceAdapter
+from scheduler.services.base import ActionResult, MaintenanceWindowSource, Resource, ServiceAdapter
 from scheduler.services.registry import make_adapter
-from scheduler.store.state import LedgerEntry, PassAlreadyClaimed, ResourceRecord, StateStore, Target, ledger_key
+from scheduler.services.ssm_windows import Execution, merge_executions
+from scheduler.store.state import (
+    LedgerEntry,
+    PassAlreadyClaimed,
+    PassInfo,
+    ResourceRecord,
+    StateStore,
+    Target,
+    hold_data,
+    ledger_key,
+)
 
 LAST_ACTION_TAG = "isched:last-action"
 LAST_ERROR_TAG = "isched:last-error"
@@ -318,6 +340,7 @@ def _claimed_pass(
     views: dict[str, PassView] = {}
     items: list[_Item] = []
     invalid = invalid_schedules or {}
+    ssm = _ssm_windows(target, config, resources, adapter, state, info, at, result, write=not (dry_run or simulated))
     for res in resources:
         item = _Item(res, records.get(res.id))
         items.append(item)
@@ -349,6 +372,7 @@ def _claimed_pass(
             # period@type is an instance type: services that cannot resize are never resized by the schedule.
             instance_type=res.instance_type if adapter.resizable else None,
             restarted_by_service=res.restarted_by_service,
+            maintenance=_maintenance_windows(res, config.schedules[res.schedule], ssm, at, result),
         )
         d = item.decision
         result.decided(d.rule, d.action)
@@ -459,6 +483,75 @@ def _claimed_pass(
     return result
 
 
+def _ssm_windows(
+    target: Target,
+    config: Config,
+    resources: list[Resource],
+    adapter: ServiceAdapter,
+    state: StateStore,
+    info: PassInfo,
+    at: datetime,
+    result: WorkerResult,
+    *,
+    write: bool,
+) -> dict[str, list[MaintenanceWindow]]:
+    """The SSM maintenance window executions the schedules of ``resources`` name, by window name.
+
+    SSM reports only a window's next execution, so one seen before it opened is remembered in the state table
+    until it is over. If SSM cannot be read, the remembered executions still apply (and a warning says why).
+    """
+    names = sorted(
+        {
+            n
+            for r in resources
+            if r.schedule in config.schedules
+            for n in config.schedules[r.schedule].ssm_maintenance_windows
+        }
+    )
+    remembered = [e for e in (Execution.from_data(d) for d in info.ssm_windows) if e is not None]
+    if not names or not isinstance(adapter, MaintenanceWindowSource):
+        return {}
+    read: list[Execution] = []
+    before = len(adapter.warnings)
+    try:
+        read = adapter.maintenance_windows(names, at)
+    except Exception as exc:
+        result.error(
+            None,
+            f"could not read SSM maintenance windows ({_describe(exc)}): using the {len(remembered)} execution(s) "
+            "remembered from earlier passes",
+            "warning",
+        )
+    for warning in adapter.warnings[before:]:
+        result.error(None, warning, "warning")
+    kept = merge_executions(remembered, read, at)
+    if write and [e.to_data() for e in kept] != list(info.ssm_windows):
+        try:
+            state.save_ssm_windows(target, [e.to_data() for e in kept], at)
+        except Exception as exc:
+            result.error(None, f"could not remember SSM maintenance window executions: {_describe(exc)}", "warning")
+    out: dict[str, list[MaintenanceWindow]] = {}
+    for e in kept:
+        out.setdefault(e.name, []).append(e.window())
+    return out
+
+
+def _maintenance_windows(
+    res: Resource, schedule: Schedule, ssm: Mapping[str, list[MaintenanceWindow]], at: datetime, result: WorkerResult
+) -> list[MaintenanceWindow]:
+    """The resource's maintenance windows around ``at``, as its schedule asks (SPEC §2 rule 7; off by default)."""
+    out: list[MaintenanceWindow] = []
+    preferred = res.details.get("maintenance_window")
+    if schedule.use_maintenance_window and isinstance(preferred, str) and preferred:
+        try:
+            out.extend(rds_windows(preferred, at))
+        except ValueError as exc:
+            result.error(res.id, f"its preferred maintenance window is not used: {exc}", "warning")
+    for name in schedule.ssm_maintenance_windows:
+        out.extend(ssm.get(name, ()))
+    return out
+
+
 def invalid_schedules(issues: Iterable[Issue]) -> dict[str, str]:
     """The stored configuration's issues about schedules, keyed by their path below ``schedules.``."""
     out: dict[str, str] = {}
@@ -528,6 +621,7 @@ def _with_intent(target: Target, i: _Item, now_text: str) -> ResourceRecord:
         "desired": ok.desired.value if ok.desired else None,
         "decided_at": ok.decided_at.isoformat() if ok.decided_at else None,
         "instance_type": d.instance_type,
+        "maintenance": hold_data(ok.maintenance) if ok.maintenance else None,
         "entry": _ledger_draft(target, i, now_text),
     }
     return rec
@@ -583,6 +677,7 @@ def _repair(
         rec.last_action_at = str(intent.get("at"))
         rec.desired = intent.get("desired")
         rec.decided_at = intent.get("decided_at")
+        rec.maintenance = intent.get("maintenance")
         rec.pending = False
         rec.last_error = None
         rec.observed = "stopped" if rec.last_action == "stop" else "running"
@@ -826,6 +921,9 @@ def _ledger_draft(target: Target, i: _Item, now_text: str) -> LedgerEntry:
     }
     if d.action == "resize":
         entry["previous_instance_type"] = res.instance_type
+    if d.maintenance is not None:
+        entry["reason"] = d.reason
+        entry["maintenance"] = hold_data(d.maintenance)
     return entry
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -439,6 +439,9 @@ class Piece:
     pricing: Pricing
     manual: bool = False  # running since a manual start
     stop: Mapping[str, Any] | None = None  # the scheduler's stop entry, for stopped pieces
+    # Running only for a maintenance window (SPEC §2 rule 7): the scheduler's own start for it, or its stop
+    # deferred to the window's end, while the schedule wanted it stopped. Maintenance, not a savings loss.
+    maintenance: bool = False
 
     @property
     def micros(self) -> int:
@@ -520,6 +523,7 @@ def _timeline(
     current: Stop | None = None
     cursor = w_start
     gone_at: datetime | None = None
+    held: tuple[datetime, datetime] | None = None  # running counts as maintenance in [since, until)
 
     def emit(upto: datetime) -> None:
         nonlocal current
@@ -542,13 +546,11 @@ def _timeline(
             current.end = upto
             current.pieces.append(piece)
         else:
-            piece = Piece(
-                cursor,
-                upto,
-                state if state != STOPPED else MANUAL_STOPPED,
-                known.pricing(key),
-                manual=manual and state == RUNNING,
-            )
+            kind = state if state != STOPPED else MANUAL_STOPPED
+            pricing = known.pricing(key)
+            for lo, hi, maintenance in _held_parts(cursor, upto, held if state == RUNNING and not manual else None):
+                pieces.append(Piece(lo, hi, kind, pricing, manual=manual and state == RUNNING, maintenance=maintenance))
+            return
         pieces.append(piece)
 
     def close(at: datetime, by: str) -> None:
@@ -562,9 +564,15 @@ def _timeline(
         if at >= w_end:
             break
         at = max(at, w_start)
+        hold = _hold_span(ev)
+        if hold is not None and ev.get("action") == "stop":
+            # The stop after a window: it ran only for the window since the hold began (a deferred stop, or the
+            # scheduler's start for it), up to this stop.
+            held = (min(hold[0], held[0]) if held else hold[0], max(at, hold[1]))
         emit(at)
         cursor = at
         action = str(ev["action"])
+        held = hold if hold is not None and action == "start" else None
         if action == "gone":
             if not gone:
                 gone, gone_at = True, at
@@ -577,13 +585,56 @@ def _timeline(
         if action == "stop" and state == STOPPED:
             continue  # a retried or repeated stop does not restart the interval
         if state == STOPPED and new_state != STOPPED:
-            close(at, action)
+            close(at, "maintenance" if held is not None else action)
         if new_state == STOPPED:
             stop_entry = ev
         known.update(ev)
         state, manual = new_state, action == "manual-start"
     emit(w_end)
     return pieces, stops, gone_at
+
+
+def _hold_span(entry: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
+    """The maintenance hold a ledger entry carries (its ``maintenance``: since, until), if readable."""
+    hold = entry.get("maintenance")
+    if not isinstance(hold, Mapping):
+        return None
+    try:
+        return _at(hold["since"]), _at(hold["until"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _held_parts(
+    start: datetime, end: datetime, held: tuple[datetime, datetime] | None
+) -> list[tuple[datetime, datetime, bool]]:
+    """[start, end) cut where it meets ``held``: (from, to, inside the hold), in order, none empty."""
+    if held is None or held[1] <= start or held[0] >= end:
+        return [(start, end, False)]
+    lo, hi = max(start, held[0]), min(end, held[1])
+    parts = [(start, lo, False), (lo, hi, True), (hi, end, False)]
+    return [(a, b, m) for a, b, m in parts if b > a]
+
+
+def _schedule_cut(pieces: list[Piece], ev: Evaluator | None) -> list[Piece]:
+    """Maintenance pieces keep only the time the schedule wanted the resource stopped: where the schedule wanted it
+    running anyway, the window cost nothing extra (plain running time)."""
+    if ev is None or not any(p.maintenance for p in pieces):
+        return pieces
+    out: list[Piece] = []
+    for p in pieces:
+        if not p.maintenance:
+            out.append(p)
+            continue
+        cursor = p.start
+        for s, e in ev.running(p.start, p.end):
+            if s > cursor:
+                out.append(replace(p, start=cursor, end=s))
+            out.append(replace(p, start=s, end=e, maintenance=False))
+            cursor = e
+        if cursor < p.end:
+            out.append(replace(p, start=cursor))
+    return out
 
 
 # --- resources in the span ------------------------------------------------------------------------------------------
@@ -623,6 +674,11 @@ class Usage:
     @property
     def manual_stopped_micros(self) -> int:
         return self._sum(MANUAL_STOPPED)
+
+    @property
+    def maintenance_micros(self) -> int:
+        """Running time that was a maintenance window the schedule would have kept stopped (part of running)."""
+        return sum(p.micros for p in self.pieces if p.maintenance)
 
     @property
     def managed_micros(self) -> int:
@@ -729,6 +785,7 @@ def usages(
             or (rec.schedule if rec is not None and rec.schedule else "")
             or str((prior.entry or {}).get("schedule") or "")
         )
+        pieces = _schedule_cut(pieces, schedules.get(schedule) if schedule else None)
         label = stops[-1].pricing if stops else pieces[-1].pricing
         gone_now = gone_at is not None
         if rec is not None:
@@ -1017,6 +1074,7 @@ def resource_json(row: Row) -> dict[str, Any]:
         "running_hours": _hours(u.running_micros),
         "manual_stopped_hours": _hours(u.manual_stopped_micros),
         "manual_start_hours": _hours(u.manual_start_micros) if u.manual_start_micros is not None else None,
+        "maintenance_hours": _hours(u.maintenance_micros),
         "managed_hours": _hours(u.managed_micros),
         "hourly_price": _num(row.hourly, 6),
         "estimated_savings": _num(row.savings),
@@ -1063,6 +1121,7 @@ def _sums(rows: Sequence[Row]) -> dict[str, Any]:
         "manual_start_hours": None
         if any(r.usage.manual_start_micros is None for r in priced)
         else _hours(sum(r.usage.manual_start_micros or 0 for r in priced)),
+        "maintenance_hours": _hours(sum(r.usage.maintenance_micros for r in priced)),
         "estimated_savings": _num(_money_sum(r.savings for r in priced)) if priced or not rows else None,
         "estimated_running_cost": _num(_money_sum(r.running_cost for r in known_run)) if known_run else None,
         "unpriced_resources": len(unpriced),

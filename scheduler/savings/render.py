@@ -58,6 +58,7 @@ CSV_FIELDS = (
     "billing_while_stopped",
     "billing_while_stopped_cost",
     "tags",
+    "maintenance_hours",
 )
 SUMMARY_FIELDS = ("section", "item", "field", "value")
 
@@ -224,6 +225,7 @@ _TOTAL_FIELDS = (
     "running_hours",
     "manual_stopped_hours",
     "manual_start_hours",
+    "maintenance_hours",
     "estimated_savings",
     "estimated_running_cost",
     "cost_if_always_running",

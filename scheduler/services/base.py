@@ -8,11 +8,11 @@ resource's failure is reported with its id and never stops the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import boto3
 
@@ -20,6 +20,7 @@ from scheduler.engine import Observed
 
 from .naming import ClientSource, Found, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Pricing
+from .ssm_windows import Execution
 
 
 @dataclass
@@ -87,6 +88,15 @@ class ServiceAdapter(Protocol):
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets informational tags (last action, last error), batched per the service's maxima."""
+        ...
+
+
+@runtime_checkable
+class MaintenanceWindowSource(Protocol):
+    """An adapter whose resources can follow SSM maintenance windows (EC2: ``ssm_maintenance_windows``)."""
+
+    def maintenance_windows(self, names: Sequence[str], at: datetime) -> list[Execution]:
+        """The executions of the named windows open at ``at`` or to come (problems go to ``warnings``)."""
         ...
 
 

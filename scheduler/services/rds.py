@@ -289,6 +289,8 @@ class RdsAdapter:
         }
         if item.get("AutomaticRestartTime"):
             details["automatic_restart_time"] = _iso(item["AutomaticRestartTime"])
+        if item.get("PreferredMaintenanceWindow"):  # ddd:hh:mm-ddd:hh:mm, UTC: for use_maintenance_window
+            details["maintenance_window"] = str(item["PreferredMaintenanceWindow"])
         return Resource(
             service=self.name,
             id=item[ident],
