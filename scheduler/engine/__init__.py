@@ -16,11 +16,13 @@ from .evaluate import (
     running_hours,
 )
 from .fields import DayField, Kind, parse_field
+from .override import OVERRIDE_TAG, Override, parse_override
 from .periods import Period, parse_period, parse_time
 from .schedule import Config, PeriodRef, Schedule, State, parse_config
 from .tz import to_instant, zone
 
 __all__ = [
+    "OVERRIDE_TAG",
     "Config",
     "ConfigError",
     "DayField",
@@ -30,6 +32,7 @@ __all__ = [
     "Issue",
     "Kind",
     "Observed",
+    "Override",
     "PassView",
     "Period",
     "PeriodRef",
@@ -45,6 +48,7 @@ __all__ = [
     "merge",
     "parse_config",
     "parse_field",
+    "parse_override",
     "parse_period",
     "parse_text",
     "parse_time",

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Literal
 
 from .evaluate import PassView, Transition, iso_z
+from .override import OVERRIDE_TAG, Override
 from .schedule import State
 
 ActionName = Literal["start", "stop", "resize", "none"]
@@ -44,13 +45,15 @@ class ResourceState:
     back to people by retain_running); ``decided_at`` is the transition (or pass) that decided it, so a repeated
     or overlapping pass never acts twice on one transition; ``pending`` means that action failed or could not
     run yet and is retried; ``retained`` marks a resource found running at a period's start after the schedule
-    had stopped it (retain_running).
+    had stopped it (retain_running); ``override`` is the state an ``isched:override`` tag held the resource in at
+    the last decision (None: no override), so that its end brings the resource back to the schedule's state.
     """
 
     desired: State | None = None
     decided_at: datetime | None = None
     pending: bool = False
     retained: bool = False
+    override: State | None = None
 
 
 @dataclass(frozen=True)
@@ -132,12 +135,14 @@ def decide(
     *,
     instance_type: str | None = None,
     restarted_by_service: bool = False,
+    override: Override | None = None,
 ) -> Decision:
     """Decides one resource for one pass.
 
     ``stored`` is None for a resource seen for the first time. ``instance_type`` is the resource's current type
     (EC2), used for ``period@type``. ``restarted_by_service`` is set by services that restart stopped resources
     on their own (RDS after seven days), so the schedule's stop is restored instead of read as a manual start.
+    ``override`` is the resource's parsed ``isched:override`` tag (None: no tag, or a malformed one).
     """
     first_seen = stored is None
     base = stored if stored is not None else ResourceState()
@@ -145,6 +150,22 @@ def decide(
         base = replace(base, retained=False)  # stopped since (by anyone): nothing left to retain
     now = view.now
     settled = observed.settled
+
+    # 6. An override in force wins over every other rule; its end brings the schedule's state back at once.
+    if override is not None and override.active(now):
+        kept = replace(base, retained=False, override=override.state)
+        why = f"override {override.describe()} (tag {OVERRIDE_TAG})"
+        return _act(view, override.state, observed, instance_type, "override", why, kept, now)
+    if base.override is not None:
+        if override is not None:
+            ended = f"the override {override.describe()} expired"
+        else:
+            ended = f"the override ({base.override.value}) was removed"
+        base = replace(base, override=None, retained=False, pending=False)
+        if view.state is not State.ANY:
+            why = f"{ended}; the schedule says {view.state.value}"
+            return _act(view, view.state, observed, instance_type, "override-end", why, base, now)
+        # No opinion now: the transitions since the override's last pass (if any) decide, as usual.
 
     # 1. A transition since the last pass decides, unless this resource already acted on it.
     tr = view.last_transition
