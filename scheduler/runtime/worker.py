@@ -18,9 +18,22 @@ from functools import partial
 from typing import Any, Literal, Protocol, cast
 
 from scheduler.aws.accounts import AccountSessions
-from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
-from scheduler.engine.errors import Issue
+from scheduler.engine import (
+    OVERRIDE_TAG,
+    Config,
+    Decision,
+    Evaluator,
+    Observed,
+    Override,
+    PassView,
+    State,
+    decide,
+    iso_z,
+    parse_override,
+)
+from scheduler.engine.errors import FieldError, Issue
 from scheduler.services.base import ActionResult, Resource, ServiceAdapter
+from scheduler.services import tagging
 from scheduler.services.registry import make_adapter
 from scheduler.store.state import LedgerEntry, PassAlreadyClaimed, ResourceRecord, StateStore, Target, ledger_key
 
@@ -107,6 +120,7 @@ class _Item:
     decision: Decision | None = None
     view: PassView | None = None
     result: ActionResult | None = None
+    override: Override | None = None  # its isched:override tag, parsed (None: none, or malformed)
 
 
 def run_target(
@@ -274,6 +288,7 @@ def _claimed_pass(
             view = views[res.schedule] = Evaluator.from_config(config, res.schedule).pass_view(last_pass, at)
         item.view = view
         _verify_last_start(item, last_pass, result)
+        item.override = _override_of(res, result)
         item.decision = decide(
             view,
             item.record.engine_state if item.record is not None else None,
@@ -281,6 +296,7 @@ def _claimed_pass(
             # period@type is an instance type: services that cannot resize are never resized by the schedule.
             instance_type=res.instance_type if adapter.resizable else None,
             restarted_by_service=res.restarted_by_service,
+            override=item.override,
         )
         d = item.decision
         # One line per resource only when it is acted on; every decision at DEBUG.
@@ -318,6 +334,8 @@ def _claimed_pass(
     # Seen before the records are updated: what happened to the resources without the scheduler (for savings).
     # Not in a simulation: it would date today's observations in the simulated future.
     ledger = [] if simulated else _observed_changes(target, items, records, now_text)
+    if not simulated:
+        ledger += _override_changes(target, items, now_text)
     current = [_record(i, at, now_text) for i in items]
     result.pending = sum(1 for rec in current if rec.pending)
     # Only records whose content changed are written (a quiet pass costs no DynamoDB writes at all); every record
@@ -367,6 +385,9 @@ def _claimed_pass(
                     result.error(tag_result.resource, f"could not set informational tags: {tag_result.error}")
         except Exception as exc:
             result.error(None, f"could not set informational tags: {_describe(exc)}")
+    if not simulated:
+        # Not in a simulation: the tag's end is relative to the real clock, which a simulation is ahead of.
+        _remove_expired_overrides(adapter, items, at, result)
     if simulated:
         return result
     try:
@@ -399,6 +420,70 @@ def _invalid_reason(schedule: str, invalid: Mapping[str, str]) -> str | None:
         if path.startswith(schedule + "."):
             return f"{path[len(schedule) + 1 :]}: {message}"
     return None
+
+
+def _override_of(res: Resource, result: WorkerResult) -> Override | None:
+    """The resource's ``isched:override`` tag, parsed; a malformed one is an error for this resource only, which
+    then follows its schedule."""
+    text = res.tags.get(OVERRIDE_TAG)
+    if text is None:
+        return None
+    try:
+        return parse_override(text)
+    except FieldError as exc:
+        result.error(res.id, f"tag {OVERRIDE_TAG}: {exc}; it follows its schedule until the tag is fixed or removed")
+        return None
+
+
+def _override_changes(target: Target, items: list[_Item], now_text: str) -> list[LedgerEntry]:
+    """Ledger entries where an override came into force (``override``, with its value) or ended (``override-end``):
+    the report counts the hours an override kept a resource running while its schedule said stopped."""
+    out: list[LedgerEntry] = []
+    for i in items:
+        d = i.decision
+        if d is None:
+            continue
+        before = i.record.override if i.record is not None else None
+        after = d.state_if_ok.override
+        if (after.value if after else None) == before:
+            continue
+        res = i.resource
+        entry: LedgerEntry = {
+            "at": now_text,
+            "target": target.key,
+            "account": target.account,
+            "region": target.region,
+            "service": target.service,
+            "resource": res.id,
+            "schedule": res.schedule,
+            "action": "override" if after is not None else "override-end",
+            "instance_type": res.instance_type,
+        }
+        if after is not None and i.override is not None:
+            entry["override"] = i.override.value
+        out.append(entry)
+    return out
+
+
+def _remove_expired_overrides(adapter: ServiceAdapter, items: list[_Item], at: datetime, result: WorkerResult) -> None:
+    """Removes ``isched:override`` tags that have expired, from resources this pass brought back to (or found in)
+    their schedule's state. A failure is an error for that resource; the next pass tries again."""
+    done = []
+    for i in items:
+        d = i.decision
+        if i.override is None or i.override.active(at) or d is None or d.state_if_ok.pending:
+            continue
+        if d.acts and not (i.result is not None and i.result.ok):
+            continue  # not brought back yet: the tag stays until it is
+        done.append(i.resource)
+    if not done:
+        return
+    try:
+        failed = tagging.untag_discovered(done, OVERRIDE_TAG, tagging.Clients(getattr(adapter, "session", None)))
+    except Exception as exc:
+        failed = {res.id: _describe(exc) for res in done}
+    for rid, why in failed.items():
+        result.error(rid, f"could not remove the expired tag {OVERRIDE_TAG}: {why} (tried again next pass)")
 
 
 def _report_action(result: WorkerResult, target: Target, i: _Item, *, ok: bool) -> None:
@@ -452,6 +537,7 @@ def _with_intent(target: Target, i: _Item, now_text: str) -> ResourceRecord:
         "desired": ok.desired.value if ok.desired else None,
         "decided_at": ok.decided_at.isoformat() if ok.decided_at else None,
         "instance_type": d.instance_type,
+        "override": ok.override.value if ok.override else None,
         "entry": _ledger_draft(target, i, now_text),
     }
     return rec
@@ -507,6 +593,8 @@ def _repair(
         rec.last_action_at = str(intent.get("at"))
         rec.desired = intent.get("desired")
         rec.decided_at = intent.get("decided_at")
+        if "override" in intent:
+            rec.override = intent.get("override")
         rec.pending = False
         rec.last_error = None
         rec.observed = "stopped" if rec.last_action == "stop" else "running"
@@ -730,6 +818,10 @@ def _ledger_draft(target: Target, i: _Item, now_text: str) -> LedgerEntry:
     }
     if d.action == "resize":
         entry["previous_instance_type"] = res.instance_type
+    if d.rule in ("override", "override-end"):
+        entry["rule"] = d.rule
+        if d.rule == "override" and i.override is not None:
+            entry["override"] = i.override.value
     return entry
 
 

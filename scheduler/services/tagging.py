@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws import session as aws
 
 from . import registry
+from .base import Resource
 from .common import aws_error, chunks
 from .naming import Found, InvalidResource, Operation, Reference, ResourceKey, TagCall
 
@@ -38,6 +39,7 @@ __all__ = [
     "resolve",
     "tag_found",
     "tag_targets",
+    "untag_discovered",
     "untag_targets",
 ]
 
@@ -338,6 +340,27 @@ def tag_found(resources: Sequence[Found], key: str, value: str, clients: Clients
     """Sets tag ``key=value`` on resources already looked up (by :func:`find_where`); outcomes name them by id."""
     named = [(r.id, r.region, r.kind, r.id, r.arn, r) for r in resources]
     return _apply(named, "tag", key, value, clients or Clients())
+
+
+def untag_discovered(resources: Sequence[Resource], key: str, clients: Clients) -> dict[str, str]:
+    """Removes tag ``key`` from resources a scheduling pass discovered (an expired ``isched:override``), batched by
+    each service's tag writer; returns the error per resource id that failed (one failure never stops the others).
+    Only the resource itself: nothing is followed to members."""
+    found: list[Found] = []
+    errors: dict[str, str] = {}
+    for res in resources:
+        try:
+            if not res.arn:
+                raise InvalidResource(f"{res.service} resource '{res.id}' has no ARN")
+            ref = _parse_arn(res.arn, res.arn)
+        except InvalidResource as exc:
+            errors[res.id] = str(exc)
+            continue
+        assert ref.kind is not None
+        found.append(Found(kind=ref.kind, id=res.id, region=ref.region, arn=res.arn))
+    by_key = {f.key: f.id for f in found}
+    errors |= {by_key[k]: text for k, text in _write(found, "untag", key, "", clients).items()}
+    return errors
 
 
 # --- finding by tag --------------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ LEDGER_RETENTION_DAYS = 800  # two full years of monthly reports, then DynamoDB'
 
 class LedgerEntry(TypedDict, total=False):
     """One ledger item: an action the scheduler took (``start``, ``stop``, ``resize``) or one it observed
-    (``manual-start``, ``manual-stop``, ``gone``, ``returned``), with what pricing needs later."""
+    (``manual-start``, ``manual-stop``, ``gone``, ``returned``; ``override``: an ``isched:override`` tag came into
+    force or changed, ``override-end``: it expired or was removed), with what pricing needs later."""
 
     at: Required[str]  # ISO 8601 UTC
     target: Required[str]
@@ -45,6 +46,8 @@ class LedgerEntry(TypedDict, total=False):
     capacity: dict[str, Any]  # what a stop saved (Auto Scaling sizes)
     simulated: bool  # taken by a pass ahead of the real clock
     repaired: bool  # recorded late, by a later pass that observed the action's effect
+    rule: str  # why an action was taken, where the report needs it: "override" or "override-end"
+    override: str  # the override in force (``running``, ``stopped@…Z``): on ``override`` entries and their actions
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class ResourceRecord:
     decided_at: str | None = None
     pending: bool = False
     retained: bool = False
+    override: str | None = None  # the state an isched:override tag held it in at the last pass
     first_seen_at: str | None = None
     last_seen_at: str | None = None
     observed: str | None = None
@@ -94,6 +98,7 @@ class ResourceRecord:
             decided_at=datetime.fromisoformat(self.decided_at) if self.decided_at else None,
             pending=self.pending,
             retained=self.retained,
+            override=State(self.override) if self.override in (State.RUNNING, State.STOPPED) else None,
         )
 
     def with_engine_state(self, state: ResourceState) -> ResourceRecord:
@@ -101,6 +106,7 @@ class ResourceRecord:
         self.decided_at = state.decided_at.isoformat() if state.decided_at else None
         self.pending = state.pending
         self.retained = state.retained
+        self.override = state.override.value if state.override else None
         return self
 
     def to_data(self) -> dict[str, Any]:
