@@ -32,8 +32,8 @@ from scheduler.engine import (
     parse_override,
 )
 from scheduler.engine.errors import FieldError, Issue
-from scheduler.services.base import ActionResult, Resource, ServiceAdapter
 from scheduler.services import tagging
+from scheduler.services.base import ActionResult, Resource, ServiceAdapter
 from scheduler.services.registry import make_adapter
 from scheduler.store.state import LedgerEntry, PassAlreadyClaimed, ResourceRecord, StateStore, Target, ledger_key
 

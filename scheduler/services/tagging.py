@@ -287,14 +287,17 @@ def _apply(
     key: str,
     value: str,
     clients: Clients,
+    follow_members: bool = True,
 ) -> list[Outcome]:
-    """``named``: (input, region, kind, id, arn, resolution) per resource argument, in order."""
+    """``named``: (input, region, kind, id, arn, resolution) per resource argument, in order. ``follow_members``:
+    a cluster's member instances get (or lose) the tag with it."""
     todo: dict[ResourceKey, Found] = {}
     for *_, resolution in named:
         if isinstance(resolution, Found) and _refusal(resolution, op) is None:
             todo.setdefault(resolution.key, resolution)  # the same resource named twice is written once
     errors = _write(list(todo.values()), op, key, value, clients)
-    errors |= _follow_members([r for r in todo.values() if r.key not in errors], op, key, value, clients)
+    if follow_members:
+        errors |= _follow_members([r for r in todo.values() if r.key not in errors], op, key, value, clients)
     outcomes: list[Outcome] = []
     for given, region, kind, ident, arn, resolution in named:
         if isinstance(resolution, str):
@@ -316,24 +319,36 @@ def _apply(
     return outcomes
 
 
-def _run(targets: Sequence[Reference], op: Operation, key: str, value: str, clients: Clients | None) -> list[Outcome]:
+def _run(
+    targets: Sequence[Reference],
+    op: Operation,
+    key: str,
+    value: str,
+    clients: Clients | None,
+    follow_members: bool = True,
+) -> list[Outcome]:
     clients = clients or Clients()
     resolutions = resolve(targets, clients)
     named = [
         (t.value, t.region, t.kind, t.id if t.kind else None, t.arn, r)
         for t, r in zip(targets, resolutions, strict=True)
     ]
-    return _apply(named, op, key, value, clients)
+    return _apply(named, op, key, value, clients, follow_members)
 
 
-def tag_targets(targets: Sequence[Reference], key: str, value: str, clients: Clients | None = None) -> list[Outcome]:
-    """Sets tag ``key=value`` on every resource the targets name; one outcome per target, in order."""
-    return _run(targets, "tag", key, value, clients)
+def tag_targets(
+    targets: Sequence[Reference], key: str, value: str, clients: Clients | None = None, *, follow_members: bool = True
+) -> list[Outcome]:
+    """Sets tag ``key=value`` on every resource the targets name; one outcome per target, in order.
+    ``follow_members=False``: not on a cluster's member instances (a tag only the scheduler reads)."""
+    return _run(targets, "tag", key, value, clients, follow_members)
 
 
-def untag_targets(targets: Sequence[Reference], key: str, clients: Clients | None = None) -> list[Outcome]:
+def untag_targets(
+    targets: Sequence[Reference], key: str, clients: Clients | None = None, *, follow_members: bool = True
+) -> list[Outcome]:
     """Removes tag ``key`` (whatever its value) from every resource the targets name."""
-    return _run(targets, "untag", key, "", clients)
+    return _run(targets, "untag", key, "", clients, follow_members)
 
 
 def tag_found(resources: Sequence[Found], key: str, value: str, clients: Clients | None = None) -> list[Outcome]:
