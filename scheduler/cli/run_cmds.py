@@ -286,21 +286,12 @@ def status_cmd(
         table.add_column("schedule", overflow="fold", min_width=8)
         table.add_column("state", overflow="fold", min_width=7)
         table.add_column("should be", overflow="fold", min_width=7)
-        overrides = any(r["override"] is not None for r in group)
-        if overrides:
-            table.add_column("override (UTC)", overflow="fold")
         table.add_column("last action", no_wrap=True)
         table.add_column("next (UTC)", no_wrap=True)
         for r in group:
             last = f"{r['last_action']} {_short(r['last_action_at'])}" if r["last_action"] else ""
             nxt = f"{r['next_action']} {_short(r['next_at'])}" if r["next_action"] else ""
-            should = r["schedule_state"] or r["problem"] or ""
-            if r["override_state"] and not r["override_expired"]:
-                should = f"{r['override_state']} (override)"
-            cells = [r["resource"], r["schedule"], r["state"], should]
-            if overrides:
-                cells.append(_override_cell(r))
-            table.add_row(*cells, last, nxt)
+            table.add_row(r["resource"], r["schedule"], r["state"], _should_be(r), last, nxt)
         console.print(table)
     if not rows:
         console.print("No resources carry the schedule tag in these targets.")
@@ -311,17 +302,18 @@ def status_cmd(
         raise click.exceptions.Exit(1)
 
 
-def _override_cell(row: Mapping[str, Any]) -> str:
-    """``running until 12-06 22:00``, ``stopped``, ``expired 12-06 22:00`` or ``malformed``."""
-    if row["override"] is None:
-        return ""
+def _should_be(row: Mapping[str, Any]) -> str:
+    """What the next pass makes of the resource: the schedule's state, or an override's (with its end, UTC)."""
+    scheduled = row["schedule_state"] or ""
+    if row["override"] is None or (row["problem"] and row["problem"] != row["override_error"]):
+        return scheduled or row["problem"] or ""
     if row["override_error"]:
-        return "malformed (follows its schedule)"
+        return f"{scheduled} (override tag malformed: ignored)".lstrip()
     if row["override_expired"]:
-        return f"expired {_short(row['override_until'])} (removed next pass)"
+        return f"{scheduled} (override expired {_short(row['override_until'])})".lstrip()
     if row["override_until"]:
-        return f"{row['override_state']} until {_short(row['override_until'])}"
-    return f"{row['override_state']} (until cleared)"
+        return f"{row['override_state']} (override until {_short(row['override_until'])})"
+    return f"{row['override_state']} (override until cleared)"
 
 
 def _short(instant: str | None) -> str:
