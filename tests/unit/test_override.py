@@ -543,3 +543,91 @@ def test_unexpired_override_decides_the_state(case: tuple[object, ResourceState 
     settled = observed.settled
     if settled is not None and settled is not override.state and observed in (RUN, STOP):
         assert d.acts  # found in the other state: brought to the override's
+
+
+# --- the report: hours lost to overrides, from ledger entries ------------------------------------------------------
+
+
+def _entry(at: str, action: str, **extra: object) -> dict[str, object]:
+    return {
+        "at": t(at).isoformat(),
+        "target": "123456789012#eu-west-1#ec2",
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "service": "ec2",
+        "resource": "i-1",
+        "schedule": "office",
+        "action": action,
+        "instance_type": "t3.large",
+        **extra,
+    }
+
+
+RUNNING_21 = {"override": "running@2026-03-02T21:00:00Z"}
+LEDGERS: dict[str, tuple[list[dict[str, object]], float, float]] = {
+    # (entries, hours lost to overrides, hours lost to manual starts)
+    "kept-running-through-the-stop": (
+        [
+            _entry(f"{MON} 09:00", "start"),
+            _entry(f"{MON} 17:00", "override", **RUNNING_21),
+            _entry(f"{MON} 21:00", "override-end"),
+            _entry(f"{MON} 21:00", "stop", rule="override-end"),
+        ],
+        4.0,
+        0.0,
+    ),
+    "started-by-an-override-until-removed": (
+        [
+            _entry(f"{MON} 09:00", "start"),
+            _entry(f"{MON} 17:00", "stop"),
+            _entry(f"{MON} 18:00", "override", override="running"),
+            _entry(f"{MON} 18:00", "start", rule="override", override="running"),
+            _entry(f"{TUE} 08:30", "override-end"),
+            _entry(f"{TUE} 08:30", "stop", rule="override-end"),
+            _entry(f"{TUE} 09:00", "start"),
+            _entry(f"{TUE} 17:00", "stop"),
+        ],
+        14.5,
+        0.0,
+    ),
+    "an-override-action-without-its-marker-still-counts": (
+        [_entry(f"{MON} 18:00", "start", rule="override"), _entry(f"{MON} 20:00", "stop", rule="override-end")],
+        2.0,
+        0.0,
+    ),
+    "stopped-override-loses-nothing": (
+        [
+            _entry(f"{MON} 09:00", "start"),
+            _entry(f"{MON} 12:00", "override", override="stopped@2026-03-02T13:00:00Z"),
+            _entry(f"{MON} 12:00", "stop", rule="override"),
+            _entry(f"{MON} 13:00", "override-end"),
+            _entry(f"{MON} 13:00", "start", rule="override-end"),
+            _entry(f"{MON} 17:00", "stop"),
+        ],
+        0.0,
+        0.0,
+    ),
+    "manual-start-then-an-override-holds-it": (
+        [
+            _entry(f"{MON} 09:00", "start"),
+            _entry(f"{MON} 17:00", "stop"),
+            _entry(f"{MON} 18:00", "manual-start"),
+            _entry(f"{MON} 20:00", "override", override="running"),
+            _entry(f"{MON} 23:00", "override-end"),
+            _entry(f"{MON} 23:00", "stop", rule="override-end"),
+        ],
+        3.0,
+        2.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LEDGERS))
+def test_hours_lost_to_overrides(name: str) -> None:
+    from scheduler.savings.accounting import usages
+
+    entries, lost, manual = LEDGERS[name]
+    start, end = t("2026-03-01 00:00"), t("2026-04-01 00:00")
+    (u,) = usages(start, end, t(f"{TUE} 23:59"), entries, {}, None, CFG)
+    assert u.override_micros is not None and u.override_micros / 3_600_000_000 == pytest.approx(lost)
+    assert u.manual_start_micros is not None and u.manual_start_micros / 3_600_000_000 == pytest.approx(manual)
