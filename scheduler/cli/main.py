@@ -22,6 +22,7 @@ from .demo_cmd import demo_cmd
 from .errors import CommandError, InputError
 from .items import SCHEDULE_ITEM_COMMANDS, period_group
 from .output import emit_json, err_console, error_line, report_issues
+from .override_cmd import override_cmd
 from .report_cmds import report_cmd
 from .run_cmds import run_cmd, status_cmd
 from .schedules import schedule_group, validate_cmd
@@ -72,6 +73,7 @@ def cli(ctx: click.Context, namespace: str, stack: str | None, default_timezone:
       isched tag i-0abc123 web-asg orders-db --schedule office
       isched run --dry-run                           # what a pass would do now
       isched status
+      isched override i-0abc123 --state running --for 3h   # keep one up tonight
       isched report --month 2026-11 --format html --out savings.html
 
     Every command takes --json. Exit codes: 0 success, 2 invalid input (nothing written), 1 other failures.
@@ -95,6 +97,7 @@ cli.add_command(export_cmd)
 cli.add_command(period_group)
 cli.add_command(tag_cmd)
 cli.add_command(untag_cmd)
+cli.add_command(override_cmd)
 cli.add_command(run_cmd)
 cli.add_command(status_cmd)
 cli.add_command(demo_cmd)

@@ -17,11 +17,13 @@ from .evaluate import (
 )
 from .fields import DayField, Kind, parse_field
 from .maintenance import MaintenanceWindow, rds_windows, window_at
+from .override import OVERRIDE_TAG, Override, parse_override
 from .periods import Period, parse_period, parse_time
 from .schedule import Config, PeriodRef, Schedule, State, parse_config
 from .tz import to_instant, zone
 
 __all__ = [
+    "OVERRIDE_TAG",
     "Config",
     "ConfigError",
     "DayField",
@@ -33,6 +35,7 @@ __all__ = [
     "MaintenanceHold",
     "MaintenanceWindow",
     "Observed",
+    "Override",
     "PassView",
     "Period",
     "PeriodRef",
@@ -48,6 +51,7 @@ __all__ = [
     "merge",
     "parse_config",
     "parse_field",
+    "parse_override",
     "parse_period",
     "parse_text",
     "parse_time",

@@ -15,6 +15,7 @@ from typing import Literal
 
 from .evaluate import PassView, Transition, iso_z
 from .maintenance import MaintenanceWindow, window_at
+from .override import OVERRIDE_TAG, Override
 from .schedule import State
 
 ActionName = Literal["start", "stop", "resize", "none"]
@@ -61,7 +62,9 @@ class ResourceState:
     or overlapping pass never acts twice on one transition; ``pending`` means that action failed or could not
     run yet and is retried; ``retained`` marks a resource found running at a period's start after the schedule
     had stopped it (retain_running); ``maintenance`` marks a resource held running for a maintenance window, to be
-    stopped again when it ends if the schedule keeps it stopped.
+    stopped again when it ends if the schedule keeps it stopped; ``override`` is the state an ``isched:override``
+    tag held the resource in at the last decision (None: no override), so that its end brings the resource back to
+    the schedule's state.
     """
 
     desired: State | None = None
@@ -69,6 +72,7 @@ class ResourceState:
     pending: bool = False
     retained: bool = False
     maintenance: MaintenanceHold | None = None
+    override: State | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ def decide(
     instance_type: str | None = None,
     restarted_by_service: bool = False,
     maintenance: Sequence[MaintenanceWindow] = (),
+    override: Override | None = None,
 ) -> Decision:
     """Decides one resource for one pass.
 
@@ -160,11 +165,17 @@ def decide(
     (EC2), used for ``period@type``. ``restarted_by_service`` is set by services that restart stopped resources
     on their own (RDS after seven days), so the schedule's stop is restored instead of read as a manual start.
     ``maintenance`` are the resource's maintenance windows (empty unless its schedule asks for them): inside one
-    it runs, and when it ends it is stopped again if the schedule keeps it stopped (SPEC §2 rule 7).
+    it runs, and when it ends it is stopped again if the schedule keeps it stopped (SPEC §2 rule 7). ``override`` is
+    the resource's parsed ``isched:override`` tag (None: no tag, or a malformed one): while in force it wins over
+    everything, maintenance windows included (SPEC §2 rule 6).
     """
     hold = stored.maintenance if stored is not None else None
     plain = replace(stored, maintenance=None) if stored is not None and hold is not None else stored
-    d = _decide_schedule(view, plain, observed, instance_type=instance_type, restarted_by_service=restarted_by_service)
+    d = _decide_schedule(
+        view, plain, observed, instance_type=instance_type, restarted_by_service=restarted_by_service, override=override
+    )
+    if override is not None and override.active(view.now):
+        return d  # an override in force wins over maintenance windows too (and ends any hold)
     window = window_at(maintenance, view.now)
     if window is not None:
         return _in_window(view, d, window, hold, observed)
@@ -247,14 +258,31 @@ def _decide_schedule(
     *,
     instance_type: str | None,
     restarted_by_service: bool,
+    override: Override | None,
 ) -> Decision:
-    """The decision without maintenance windows (SPEC §2 rules 1-5)."""
+    """The decision without maintenance windows (SPEC §2 rules 1-6)."""
     first_seen = stored is None
     base = stored if stored is not None else ResourceState()
     if base.retained and observed.settled is State.STOPPED:
         base = replace(base, retained=False)  # stopped since (by anyone): nothing left to retain
     now = view.now
     settled = observed.settled
+
+    # 6. An override in force wins over every other rule; its end brings the schedule's state back at once.
+    if override is not None and override.active(now):
+        kept = replace(base, retained=False, override=override.state)
+        why = f"override {override.describe()} (tag {OVERRIDE_TAG})"
+        return _act(view, override.state, observed, instance_type, "override", why, kept, now)
+    if base.override is not None:
+        if override is not None:
+            ended = f"the override {override.describe()} expired"
+        else:
+            ended = f"the override ({base.override.value}) was removed"
+        base = replace(base, override=None, retained=False, pending=False)
+        if view.state is not State.ANY:
+            why = f"{ended}; the schedule says {view.state.value}"
+            return _act(view, view.state, observed, instance_type, "override-end", why, base, now)
+        # No opinion now: the transitions since the override's last pass (if any) decide, as usual.
 
     # 1. A transition since the last pass decides, unless this resource already acted on it.
     tr = view.last_transition

@@ -21,19 +21,23 @@ from typing import Any, Literal, Protocol, cast
 from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import counting_calls
 from scheduler.engine import (
+    OVERRIDE_TAG,
     Config,
     Decision,
     Evaluator,
     MaintenanceWindow,
     Observed,
+    Override,
     PassView,
     Schedule,
     State,
     decide,
     iso_z,
+    parse_override,
     rds_windows,
 )
-from scheduler.engine.errors import Issue
+from scheduler.engine.errors import FieldError, Issue
+from scheduler.services import tagging
 from scheduler.services.base import ActionResult, MaintenanceWindowSource, Resource, ServiceAdapter
 from scheduler.services.registry import make_adapter
 from scheduler.services.ssm_windows import Execution, merge_executions
@@ -171,6 +175,7 @@ class _Item:
     decision: Decision | None = None
     view: PassView | None = None
     result: ActionResult | None = None
+    override: Override | None = None  # its isched:override tag, parsed (None: none, or malformed)
 
 
 def run_target(
@@ -365,6 +370,7 @@ def _claimed_pass(
             view = views[res.schedule] = Evaluator.from_config(config, res.schedule).pass_view(last_pass, at)
         item.view = view
         _verify_last_start(item, last_pass, result)
+        item.override = _override_of(res, result)
         item.decision = decide(
             view,
             item.record.engine_state if item.record is not None else None,
@@ -373,6 +379,7 @@ def _claimed_pass(
             instance_type=res.instance_type if adapter.resizable else None,
             restarted_by_service=res.restarted_by_service,
             maintenance=_maintenance_windows(res, config.schedules[res.schedule], ssm, at, result),
+            override=item.override,
         )
         d = item.decision
         result.decided(d.rule, d.action)
@@ -413,6 +420,8 @@ def _claimed_pass(
     # Seen before the records are updated: what happened to the resources without the scheduler (for savings).
     # Not in a simulation: it would date today's observations in the simulated future.
     ledger = [] if simulated else _observed_changes(target, items, records, now_text)
+    if not simulated:
+        ledger += _override_changes(target, items, now_text)
     current = [_record(i, at, now_text) for i in items]
     result.pending = sum(1 for rec in current if rec.pending)
     # Only records whose content changed are written (a quiet pass costs no DynamoDB writes at all); every record
@@ -467,6 +476,9 @@ def _claimed_pass(
                     result.error(tag_result.resource, f"could not set informational tags: {tag_result.error}")
         except Exception as exc:
             result.error(None, f"could not set informational tags: {_describe(exc)}")
+    if not simulated:
+        # Not in a simulation: the tag's end is relative to the real clock, which a simulation is ahead of.
+        _remove_expired_overrides(adapter, items, at, result)
     if simulated:
         return result
     try:
@@ -570,6 +582,70 @@ def _invalid_reason(schedule: str, invalid: Mapping[str, str]) -> str | None:
     return None
 
 
+def _override_of(res: Resource, result: WorkerResult) -> Override | None:
+    """The resource's ``isched:override`` tag, parsed; a malformed one is an error for this resource only, which
+    then follows its schedule."""
+    text = res.tags.get(OVERRIDE_TAG)
+    if text is None:
+        return None
+    try:
+        return parse_override(text)
+    except FieldError as exc:
+        result.error(res.id, f"tag {OVERRIDE_TAG}: {exc}; it follows its schedule until the tag is fixed or removed")
+        return None
+
+
+def _override_changes(target: Target, items: list[_Item], now_text: str) -> list[LedgerEntry]:
+    """Ledger entries where an override came into force (``override``, with its value) or ended (``override-end``):
+    the report counts the hours an override kept a resource running while its schedule said stopped."""
+    out: list[LedgerEntry] = []
+    for i in items:
+        d = i.decision
+        if d is None:
+            continue
+        before = i.record.override if i.record is not None else None
+        after = d.state_if_ok.override
+        if (after.value if after else None) == before:
+            continue
+        res = i.resource
+        entry: LedgerEntry = {
+            "at": now_text,
+            "target": target.key,
+            "account": target.account,
+            "region": target.region,
+            "service": target.service,
+            "resource": res.id,
+            "schedule": res.schedule,
+            "action": "override" if after is not None else "override-end",
+            "instance_type": res.instance_type,
+        }
+        if after is not None and i.override is not None:
+            entry["override"] = i.override.value
+        out.append(entry)
+    return out
+
+
+def _remove_expired_overrides(adapter: ServiceAdapter, items: list[_Item], at: datetime, result: WorkerResult) -> None:
+    """Removes ``isched:override`` tags that have expired, from resources this pass brought back to (or found in)
+    their schedule's state. A failure is an error for that resource; the next pass tries again."""
+    done = []
+    for i in items:
+        d = i.decision
+        if i.override is None or i.override.active(at) or d is None or d.state_if_ok.pending:
+            continue
+        if d.acts and not (i.result is not None and i.result.ok):
+            continue  # not brought back yet: the tag stays until it is
+        done.append(i.resource)
+    if not done:
+        return
+    try:
+        failed = tagging.untag_discovered(done, OVERRIDE_TAG, tagging.Clients(getattr(adapter, "session", None)))
+    except Exception as exc:
+        failed = {res.id: _describe(exc) for res in done}
+    for rid, why in failed.items():
+        result.error(rid, f"could not remove the expired tag {OVERRIDE_TAG}: {why} (tried again next pass)")
+
+
 def _report_action(result: WorkerResult, target: Target, i: _Item, *, ok: bool) -> None:
     dec = i.decision
     assert dec is not None
@@ -622,6 +698,7 @@ def _with_intent(target: Target, i: _Item, now_text: str) -> ResourceRecord:
         "decided_at": ok.decided_at.isoformat() if ok.decided_at else None,
         "instance_type": d.instance_type,
         "maintenance": hold_data(ok.maintenance) if ok.maintenance else None,
+        "override": ok.override.value if ok.override else None,
         "entry": _ledger_draft(target, i, now_text),
     }
     return rec
@@ -678,6 +755,8 @@ def _repair(
         rec.desired = intent.get("desired")
         rec.decided_at = intent.get("decided_at")
         rec.maintenance = intent.get("maintenance")
+        if "override" in intent:
+            rec.override = intent.get("override")
         rec.pending = False
         rec.last_error = None
         rec.observed = "stopped" if rec.last_action == "stop" else "running"
@@ -924,6 +1003,10 @@ def _ledger_draft(target: Target, i: _Item, now_text: str) -> LedgerEntry:
     if d.maintenance is not None:
         entry["reason"] = d.reason
         entry["maintenance"] = hold_data(d.maintenance)
+    if d.rule in ("override", "override-end"):
+        entry["rule"] = d.rule
+        if d.rule == "override" and i.override is not None:
+            entry["override"] = i.override.value
     return entry
 
 

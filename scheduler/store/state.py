@@ -31,7 +31,8 @@ LEDGER_RETENTION_DAYS = 800  # two full years of monthly reports, then DynamoDB'
 
 class LedgerEntry(TypedDict, total=False):
     """One ledger item: an action the scheduler took (``start``, ``stop``, ``resize``) or one it observed
-    (``manual-start``, ``manual-stop``, ``gone``, ``returned``), with what pricing needs later."""
+    (``manual-start``, ``manual-stop``, ``gone``, ``returned``; ``override``: an ``isched:override`` tag came into
+    force or changed, ``override-end``: it expired or was removed), with what pricing needs later."""
 
     at: Required[str]  # ISO 8601 UTC
     target: Required[str]
@@ -49,6 +50,8 @@ class LedgerEntry(TypedDict, total=False):
     reason: str  # why, for actions of a maintenance window ("maintenance window: ...")
     maintenance: dict[str, Any]  # the maintenance window a start was for or a stop came after (see hold_data)
     repaired: bool  # recorded late, by a later pass that observed the action's effect
+    rule: str  # why an action was taken, where the report needs it: "override" or "override-end"
+    override: str  # the override in force (``running``, ``stopped@…Z``): on ``override`` entries and their actions
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class ResourceRecord:
     retained: bool = False
     # Held running for a maintenance window: {"window", "since", "until", "started"} (see MaintenanceHold).
     maintenance: dict[str, Any] | None = None
+    override: str | None = None  # the state an isched:override tag held it in at the last pass
     first_seen_at: str | None = None
     last_seen_at: str | None = None
     observed: str | None = None
@@ -101,6 +105,7 @@ class ResourceRecord:
             pending=self.pending,
             retained=self.retained,
             maintenance=_hold(self.maintenance),
+            override=State(self.override) if self.override in (State.RUNNING, State.STOPPED) else None,
         )
 
     def with_engine_state(self, state: ResourceState) -> ResourceRecord:
@@ -109,6 +114,7 @@ class ResourceRecord:
         self.pending = state.pending
         self.retained = state.retained
         self.maintenance = hold_data(state.maintenance) if state.maintenance else None
+        self.override = state.override.value if state.override else None
         return self
 
     def to_data(self) -> dict[str, Any]:
