@@ -63,9 +63,10 @@ button.tr::before { content: ""; position: absolute; left: 4px; top: 0; width: 2
                     background: var(--ink); }
 button.tr.stop::before { background: #c0392b; }
 button.tr:focus-visible { outline: 2px solid #e69f00; outline-offset: 1px; }
-.txt { color: var(--muted); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.txt b { color: var(--ink); font-weight: 600; }
-.mark { display: inline-block; padding: 0 3px; border-radius: 3px; font-size: 10px; font-weight: 700; }
+.line.txt { flex-wrap: wrap; gap: 0 4px; color: var(--muted); }
+.txt b { color: var(--ink); font-weight: 600; white-space: nowrap; }
+.mark { display: inline-block; padding: 0 3px; border-radius: 3px; font-size: 10px; font-weight: 700;
+        white-space: nowrap; }
 .mark.hol { background: #f7d9b5; color: #6b3500; }
 .mark.dst { background: #d7e3f5; color: #123e7a; }
 .legend td .desc { color: var(--muted); font-size: 12px; white-space: pre-wrap; }
@@ -203,7 +204,6 @@ def _row(sm: ScheduleMonth, index: int, colour: str, day: CalendarDay) -> str:
         marks.append(
             f'<span class="mark dst" title="clocks change: {escape(shift)}">DST {_hours(day.hours_long)} h</span>'
         )
-    what = f"{spans} · " if spans else ""
     summary = (
         f"{printable(sm.name)} on {day.day.isoformat()} ({sm.timezone}): "
         + (f"running {spans}, {_hours(day.running_hours)} h" if spans else "not running")
@@ -231,8 +231,8 @@ def _row(sm: ScheduleMonth, index: int, colour: str, day: CalendarDay) -> str:
         f'<span class="sr">{escape(summary)}</span>'
         f'<div class="line"><span class="key" aria-hidden="true">{index}</span>'
         f'<span class="bar">{_segments(day.running, day)}{_ticks(sm.name, day)}</span></div>'
-        f'<div class="line" aria-hidden="true"><span class="txt">{escape(what)}<b>{_hours(day.running_hours)} h</b>'
-        f"</span>{''.join(marks)}</div></li>"
+        f'<div class="line txt" aria-hidden="true"><b>{_hours(day.running_hours)} h</b>{"".join(marks)}'
+        f"<span>{escape(spans)}</span></div></li>"
     )
 
 
