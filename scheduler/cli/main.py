@@ -18,6 +18,7 @@ from scheduler import __version__
 from scheduler.engine import FieldError, zone
 from scheduler.engine.errors import printable
 
+from .calendar_cmd import calendar_cmd
 from .demo_cmd import demo_cmd
 from .errors import CommandError, InputError
 from .items import SCHEDULE_ITEM_COMMANDS, period_group
@@ -102,6 +103,7 @@ cli.add_command(run_cmd)
 cli.add_command(status_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(report_cmd)
+cli.add_command(calendar_cmd)
 for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 
