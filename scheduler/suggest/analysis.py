@@ -281,14 +281,16 @@ def proposal_config(specs: Sequence[PeriodSpec], timezone: str, stored: Config |
 
 
 def week_start(at: datetime, tz: ZoneInfo) -> datetime:
-    """The first local Monday 00:00 at or after ``at`` (the reference week schedules are compared over)."""
+    """The first local Monday 00:00 at or after ``at`` that begins a week of 168 hours: the reference week schedules
+    are compared over (a week with a DST change, whose missing or repeated hour would blur the hours of the week,
+    is skipped)."""
     local = at.astimezone(tz)
-    monday = local.date() + timedelta(days=(7 - local.weekday()) % 7)
-    start = to_instant(datetime(monday.year, monday.month, monday.day), tz)
-    if start < at:
+    monday = datetime(local.year, local.month, local.day) + timedelta(days=(7 - local.weekday()) % 7)
+    while True:
+        start = to_instant(monday, tz)
+        if start >= at and to_instant(monday + timedelta(days=7), tz) - start == timedelta(hours=HOURS_PER_WEEK):
+            return start
         monday += timedelta(days=7)
-        start = to_instant(datetime(monday.year, monday.month, monday.day), tz)
-    return start
 
 
 @dataclass(frozen=True)
