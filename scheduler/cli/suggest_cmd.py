@@ -22,7 +22,7 @@ from scheduler.services import registry, tagging
 from scheduler.store.config import ConflictError, StoreError
 from scheduler.suggest import analysis
 from scheduler.suggest.analysis import Analysis, Status, Thresholds
-from scheduler.suggest.metrics import SERVICES, Candidate, Problem, candidates, hourly_values
+from scheduler.suggest.metrics import SERVICES, Candidate, Problem, candidates, failure, hourly_values
 
 from .context import config_store
 from .errors import CommandError, InputError
@@ -265,7 +265,7 @@ def suggest_cmd(
         try:
             values, errors = hourly_values(client("cloudwatch", region=region, session=session), found, start, end)
         except Exception as exc:  # e.g. a region whose endpoint does not resolve: that region only
-            problems.append(Problem(region, "cloudwatch", None, f"{type(exc).__name__}: {exc}"))
+            problems.append(Problem(region, "cloudwatch", None, failure(exc)))
             continue
         for c in found:
             if c.arn in errors:

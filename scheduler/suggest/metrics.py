@@ -137,9 +137,16 @@ def candidates(
         lister = ec2_candidates if service == "ec2" else rds_candidates
         try:
             found += lister(region, session, tag_key)
-        except (BotoCoreError, ClientError) as exc:
-            problems.append(Problem(region, service, None, aws_error(exc)))
+        except Exception as exc:  # any failure (even an unparsable answer) is this region's and service's only
+            problems.append(Problem(region, service, None, failure(exc)))
     return found, problems
+
+
+def failure(exc: Exception) -> str:
+    """One line for a failed call: AWS's error code and message, else the exception (bounded)."""
+    if isinstance(exc, BotoCoreError | ClientError):
+        return aws_error(exc)
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _partition(session: boto3.Session, region: str) -> str:
@@ -192,9 +199,9 @@ def hourly_values(
                         failed[index] = f"CloudWatch answered {result['StatusCode']} for {name}"
                     for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                         points[index].setdefault(ts.astimezone(UTC), {})[name] = float(value)
-        except (BotoCoreError, ClientError) as exc:
+        except Exception as exc:  # this batch's resources only
             for cand in batch:
-                errors[cand.arn] = aws_error(exc)
+                errors[cand.arn] = failure(exc)
             continue
         for i, cand in enumerate(batch):
             if i in failed:
