@@ -28,6 +28,7 @@ from .report_cmds import report_cmd
 from .run_cmds import run_cmd, status_cmd
 from .schedules import schedule_group, validate_cmd
 from .store_cmds import apply_cmd, export_cmd, init_cmd
+from .suggest_cmd import suggest_cmd
 from .tagging import tag_cmd, untag_cmd
 
 
@@ -76,6 +77,7 @@ def cli(ctx: click.Context, namespace: str, stack: str | None, default_timezone:
       isched status
       isched override i-0abc123 --state running --for 3h   # keep one up tonight
       isched report --month 2026-11 --format html --out savings.html
+      isched suggest --days 14                       # what else could run on a schedule
 
     Every command takes --json. Exit codes: 0 success, 2 invalid input (nothing written), 1 other failures.
     """
@@ -104,6 +106,7 @@ cli.add_command(status_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(report_cmd)
 cli.add_command(calendar_cmd)
+cli.add_command(suggest_cmd)
 for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 
