@@ -20,6 +20,7 @@ from scheduler.engine.errors import printable
 
 from .demo_cmd import demo_cmd
 from .errors import CommandError, InputError
+from .import_cmd import import_is_cmd
 from .items import SCHEDULE_ITEM_COMMANDS, period_group
 from .output import emit_json, err_console, error_line, report_issues
 from .report_cmds import report_cmd
@@ -99,6 +100,7 @@ cli.add_command(run_cmd)
 cli.add_command(status_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(report_cmd)
+cli.add_command(import_is_cmd)
 for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 
