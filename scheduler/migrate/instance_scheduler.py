@@ -355,8 +355,9 @@ class _Reader:
             if minute is None:
                 continue
             overnight_end = attr == "endtime" and p.begintime is not None and p.begintime > minute
+            noted: set[bool] = set()  # the first skip and the first repeat are enough to say it
             for change in changes:
-                if not change.first <= minute < change.last:
+                if change.skipped in noted or not change.first <= minute < change.last:
                     continue
                 day = change.day - timedelta(days=1) if overnight_end else change.day
                 if day.day not in p.days_of_month(day.year, day.month):
@@ -375,7 +376,7 @@ class _Reader:
                         "repeated hour"
                     )
                 self.note("schedule", schedule, "timezone", text)
-                break
+                noted.add(change.skipped)
 
 
 @dataclass(frozen=True)
