@@ -13,8 +13,8 @@ the stack a schedule was configured in, unknown attributes) is listed as a note;
 evaluation differs from the solution's for an item (overnight periods, 23:59 stops, local times a DST change skips
 or repeats, multi-digit steps, the solution's default of using maintenance windows).
 
-Pure: no AWS calls (:mod:`scheduler.migrate.is_table` reads the table), and the years the DST notes look at come
-from an argument.
+Pure: no AWS calls (:mod:`scheduler.migrate.is_table` reads the table), and the day the DST notes look ahead from
+(to the clock changes of the next year) is an argument.
 """
 
 from __future__ import annotations
@@ -91,9 +91,9 @@ class Translation:
 class _Reader:
     """Collects issues (refusals) and notes while items are translated."""
 
-    def __init__(self, default_timezone: str, years: tuple[int, ...]) -> None:
+    def __init__(self, default_timezone: str, today: date) -> None:
         self.default_timezone = default_timezone
-        self.years = years
+        self.today = today
         self.issues: list[Issue] = []
         self.notes: list[Note] = []
         self.periods: dict[str, dict[str, Any]] = {}
@@ -350,7 +350,9 @@ class _Reader:
             self._dst_notes(name, tz_name, ref.name, config.periods[ref.name])
 
     def _dst_notes(self, schedule: str, tz_name: str, pname: str, p: Period) -> None:
-        changes = [c for y in self.years for c in clock_changes(tz_name, y)]
+        # the clock changes of the next twelve months or so
+        years = (self.today.year, self.today.year + 1)
+        changes = [c for y in years for c in clock_changes(tz_name, y) if c.day >= self.today]
         for attr, minute in (("begintime", p.begintime), ("endtime", p.endtime)):
             if minute is None:
                 continue
@@ -419,7 +421,7 @@ def clock_changes(tz_name: str, year: int) -> tuple[ClockChange, ...]:
 def translate(items: Iterable[object], *, default_timezone: str = "UTC", today: date) -> Translation:
     """The table's items as a validated isched configuration and notes; :class:`ConfigError` naming every item
     that cannot be imported (then nothing should be)."""
-    reader = _Reader(default_timezone, (today.year, today.year + 1))
+    reader = _Reader(default_timezone, today)
     count = 0
     for index, item in enumerate(items):
         count += 1

@@ -296,3 +296,14 @@ def test_every_bad_item_is_reported_at_once() -> None:
 def test_hostile_text_is_bounded_in_messages() -> None:
     found = issues(period("p", weekdays=S("\x1b[31m" + "x" * 400)))
     assert all("\x1b" not in i and len(i) < 600 for i in found)
+
+
+def test_dst_notes_look_ahead_from_today() -> None:
+    items = [
+        period("early", begintime=S("02:30"), endtime=S("05:00"), weekdays=S("sun")),
+        schedule("s", timezone=S("Europe/Berlin"), periods=SS("early"), use_maintenance_window=B(False)),
+    ]
+    t = translate(items, today=date(2026, 12, 6))
+    texts = [n.text for n in notes(t, "schedule", "s")]
+    assert len(texts) == 2
+    assert "does not exist on 2027-03-28" in texts[0] and "occurs twice on 2027-10-31" in texts[1]
