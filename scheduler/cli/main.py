@@ -21,6 +21,7 @@ from scheduler.engine.errors import printable
 from .calendar_cmd import calendar_cmd
 from .demo_cmd import demo_cmd
 from .errors import CommandError, InputError
+from .import_cmd import import_is_cmd
 from .items import SCHEDULE_ITEM_COMMANDS, period_group
 from .output import emit_json, err_console, error_line, report_issues
 from .override_cmd import override_cmd
@@ -107,6 +108,7 @@ cli.add_command(demo_cmd)
 cli.add_command(report_cmd)
 cli.add_command(calendar_cmd)
 cli.add_command(suggest_cmd)
+cli.add_command(import_is_cmd)
 for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 
