@@ -8,6 +8,7 @@ resource's failure is reported with its id and never stops the others.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -205,19 +206,25 @@ class ServiceBase:
 
     kinds: Mapping[str, str]
     named_kinds: tuple[str, ...] = ()
+    # What the API accepts as a name: a bare name that does not match is not sent (None: any name is).
+    name_pattern: re.Pattern[str] | None = None
+    # Whether the service compares ids (and ARNs) without regard to case (RDS, Redshift, SageMaker).
+    case_insensitive = False
     saves_capacity = False
 
     def kind_of_id(self, text: str) -> str | None:
         return None
 
     def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        if self.name_pattern is not None and not self.name_pattern.match(text):
+            return ()
         return self.named_kinds
 
     def normalise(self, kind: str, ident: str) -> str:
-        return ident
+        return ident.lower() if self.case_insensitive else ident
 
     def problem(self, ref: Reference, found: Found) -> str | None:
-        return arn_mismatch(ref, found, self.kinds[found.kind])
+        return arn_mismatch(ref, found, self.kinds[found.kind], fold_case=self.case_insensitive)
 
     def refusal(self, found: Found, op: Operation) -> str | None:
         return None
