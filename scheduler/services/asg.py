@@ -352,15 +352,13 @@ class AsgService(ServiceBase):
     price_list = "ec2"
     plural = "Auto Scaling groups"
     arn_service = "autoscaling"
+    adapter_type = AsgAdapter
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"asg": "Auto Scaling group"}
         self.page_size = MAX_PAGE_SIZE
         self.names_batch = NAMES_BATCH
         self.tag_batch = MAX_TAG_BATCH
-
-    def adapter(self, region: str, session: boto3.Session, **options: Any) -> AsgAdapter:
-        return AsgAdapter(region, session=session)
 
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None

@@ -9,7 +9,7 @@ resource's failure is reported with its id and never stops the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -206,11 +206,17 @@ class ServiceBase:
 
     kinds: Mapping[str, str]
     named_kinds: tuple[str, ...] = ()
+    # What :meth:`adapter` makes, given the region and ``session=``; a service whose adapter takes deployment
+    # options (RDS) overrides :meth:`adapter` instead.
+    adapter_type: Callable[..., ServiceAdapter]
     # What the API accepts as a name: a bare name that does not match is not sent (None: any name is).
     name_pattern: re.Pattern[str] | None = None
     # Whether the service compares ids (and ARNs) without regard to case (RDS, Redshift, SageMaker).
     case_insensitive = False
     saves_capacity = False
+
+    def adapter(self, region: str, session: boto3.Session, **options: Any) -> ServiceAdapter:
+        return self.adapter_type(region, session=session)
 
     def kind_of_id(self, text: str) -> str | None:
         return None

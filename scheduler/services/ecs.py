@@ -369,14 +369,12 @@ class EcsService(ServiceBase):
     price_list = "ecs"
     plural = "ECS services"
     arn_service = "ecs"
+    adapter_type = EcsAdapter
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"ecs": "ECS service"}
         self.page_size = MAX_PAGE_SIZE
         self.describe_batch = DESCRIBE_BATCH
-
-    def adapter(self, region: str, session: boto3.Session, **options: Any) -> EcsAdapter:
-        return EcsAdapter(region, session=session)
 
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None

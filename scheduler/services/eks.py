@@ -306,13 +306,11 @@ class EksService(ServiceBase):
     price_list = "ec2"
     plural = "EKS managed node groups"
     arn_service = "eks"
+    adapter_type = EksAdapter
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"eks": "EKS node group"}
         self.page_size = MAX_PAGE_SIZE
-
-    def adapter(self, region: str, session: boto3.Session, **options: Any) -> EksAdapter:
-        return EksAdapter(region, session=session)
 
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
