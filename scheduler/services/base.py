@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import boto3
 
@@ -21,7 +21,9 @@ from scheduler.engine import Observed
 
 from .naming import ClientSource, Found, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Pricing
-from .ssm_windows import Execution
+
+if TYPE_CHECKING:
+    from .ssm_windows import Execution
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from scheduler.aws import session
+from scheduler.cli import output
 from scheduler.cli.main import main
 from tests.conftest import Result
 
@@ -101,7 +102,9 @@ def rows(result: Result) -> dict[str, dict[str, Any]]:
     return {r["resource"]: r for r in result.json()["resources"]}
 
 
-def test_weekday_office_hours_busy_idle_and_tagged(cli: Callable[..., Result], prices: str) -> None:
+def test_weekday_office_hours_busy_idle_and_tagged(
+    cli: Callable[..., Result], prices: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert cli("init").code == 0
     worker = instance("ca-central-1", office)
     busy = instance("ca-central-1", lambda t: True)
@@ -148,8 +151,11 @@ def test_weekday_office_hours_busy_idle_and_tagged(cli: Callable[..., Result], p
     assert cli("schedule", "list", "--json").json() == []
 
     # The human table says the same.
+    # Wide enough that no cell wraps, whatever COLUMNS the test runs under (a wrapped cell splits its words).
+    monkeypatch.setattr(output.console, "width", 200)
     text = cli("suggest", "--regions", "ca-central-1", "--at", AT, "--prices", prices, "--no-pricing-api")
-    assert text.code == 0 and "suggest-mon-fri-0800-1800-utc" in text.out and "busy at all hours" in text.out
+    words = " ".join(text.out.split())
+    assert text.code == 0 and "suggest-mon-fri-0800-1800-utc" in words and "busy at all hours" in words
 
 
 def test_apply_writes_exactly_the_proposal_then_tag(cli: Callable[..., Result], prices: str) -> None:
