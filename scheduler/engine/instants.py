@@ -30,7 +30,7 @@ def parse_instant(text: str) -> datetime:
     ``Z``, with or without fractions of a second). Raises ``ValueError`` for anything else, a naive time included."""
     if not isinstance(text, str) or len(text) > _MAX_INSTANT_TEXT or not text.isascii() or not text.isprintable():
         raise ValueError(f"{str(text)[:_MAX_INSTANT_TEXT]!r} is not an instant")
-    if len(text) < 11 or text[10] not in "Tt ":
+    if len(text) < 11 or text[10] not in "T ":
         raise ValueError(f"{text!r} is not an instant (a date and a time with an offset)")
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
