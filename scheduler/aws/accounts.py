@@ -20,6 +20,8 @@ import botocore.session
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scheduler.engine import instant_text
+
 from .session import client, default_region, endpoint_url, is_account_id
 
 DEFAULT_ROLE_NAME = "isched-spoke"
@@ -148,7 +150,7 @@ class AccountSessions:
                 "access_key": creds["AccessKeyId"],
                 "secret_key": creds["SecretAccessKey"],
                 "token": creds["SessionToken"],
-                "expiry_time": expiration if isinstance(expiration, str) else expiration.isoformat(),
+                "expiry_time": expiration if isinstance(expiration, str) else instant_text(expiration),
             }
 
         return fetch

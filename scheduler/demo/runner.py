@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from scheduler.aws.session import reset_clients
-from scheduler.engine import Config, parse_text
+from scheduler.engine import Config, parse_instant, parse_text
 from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.orchestrator import targets_for
 from scheduler.services.registry import SERVICES
@@ -142,7 +142,7 @@ def timelines(run: DemoRun, day: date) -> list[tuple[str, str, list[bool]]]:
     """
     changes: dict[str, list[tuple[datetime, bool]]] = defaultdict(list)
     for e in run.ledger:
-        at = datetime.fromisoformat(e["at"])
+        at = parse_instant(str(e["at"]))
         if e["action"] in ("start", "resize", "manual-start"):
             changes[e["resource"]].append((at, True))
         elif e["action"] == "stop":

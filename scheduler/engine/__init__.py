@@ -10,12 +10,12 @@ from .evaluate import (
     Evaluator,
     PassView,
     Transition,
-    iso_z,
     local_day_bounds,
     merge,
     running_hours,
 )
 from .fields import DayField, Kind, parse_field
+from .instants import instant_text, iso_z, parse_instant
 from .maintenance import MaintenanceWindow, rds_windows, window_at
 from .override import OVERRIDE_TAG, Override, parse_override
 from .periods import Period, parse_period, parse_time
@@ -45,12 +45,14 @@ __all__ = [
     "Transition",
     "decide",
     "dump_document",
+    "instant_text",
     "iso_z",
     "load_document",
     "local_day_bounds",
     "merge",
     "parse_config",
     "parse_field",
+    "parse_instant",
     "parse_override",
     "parse_period",
     "parse_text",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from .instants import iso_z
 from .periods import Period
 from .schedule import Config, PeriodRef, Schedule, State
 from .tz import local_midnight, to_instant, zone
@@ -51,11 +52,6 @@ class Transition:
 
     def to_json(self) -> dict[str, str]:
         return {"at": iso_z(self.at), "action": self.action}
-
-
-def iso_z(instant: datetime) -> str:
-    """UTC ISO 8601 with a ``Z`` (seconds precision)."""
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _require_aware(t: datetime, what: str) -> datetime:

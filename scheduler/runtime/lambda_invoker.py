@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scheduler.aws.session import client, is_account_id, is_region
-from scheduler.engine import Config, ConfigError, iso_z, parse_config
+from scheduler.engine import Config, ConfigError, instant_text, parse_config
 from scheduler.engine.tz import year_problem
 from scheduler.services.registry import SERVICES, not_a_service
 from scheduler.store.state import Target
@@ -59,7 +59,7 @@ class WorkerPayload:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "version": PAYLOAD_VERSION,
-            "at": iso_z(self.at),
+            "at": instant_text(self.at),
             "target": {"account": self.target.account, "region": self.target.region, "service": self.target.service},
             "tag_key": self.tag_key,
             "dry_run": self.dry_run,

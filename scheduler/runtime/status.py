@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from scheduler.aws.accounts import AccountSessions
-from scheduler.engine import OVERRIDE_TAG, Config, Evaluator, iso_z, parse_override
+from scheduler.engine import OVERRIDE_TAG, Config, Evaluator, iso_z, parse_instant, parse_override
 from scheduler.engine.errors import FieldError
 from scheduler.services.registry import make_adapter
 from scheduler.store.state import StateStore, Target
@@ -46,7 +46,7 @@ def target_status(
             "type": res.instance_type,
             "desired": rec.desired if rec else None,
             "last_action": rec.last_action if rec else None,
-            "last_action_at": rec.last_action_at if rec else None,
+            "last_action_at": _shown(rec.last_action_at) if rec else None,
             "last_error": rec.last_error if rec else None,
             "schedule_state": None,
             "next_action": None,
@@ -111,3 +111,13 @@ def fleet_status(
                     {"account": target.account, "region": target.region, "service": target.service, "error": err}
                 )
     return rows, errors
+
+
+def _shown(stored: str | None) -> str | None:
+    """A stored instant as shown (``iso_z``), whichever form it was stored in; unreadable text as it is."""
+    if stored is None:
+        return None
+    try:
+        return iso_z(parse_instant(stored))
+    except ValueError:
+        return stored

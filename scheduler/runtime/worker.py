@@ -32,7 +32,9 @@ from scheduler.engine import (
     Schedule,
     State,
     decide,
+    instant_text,
     iso_z,
+    parse_instant,
     parse_override,
     rds_windows,
 )
@@ -400,7 +402,7 @@ def _claimed_pass(
         )
 
     acting = [i for i in items if i.decision is not None and i.decision.acts]
-    now_text = at.astimezone(UTC).isoformat()
+    now_text = instant_text(at)
     if dry_run:
         for i in acting:
             _report_action(result, target, i, ok=True)
@@ -681,7 +683,7 @@ def _forget_future_decisions(records: dict[str, ResourceRecord], at: datetime) -
     must not make this pass think a transition was already handled."""
     stamp = at.astimezone(UTC)
     for rec in records.values():
-        if rec.decided_at and datetime.fromisoformat(rec.decided_at) > stamp:
+        if rec.decided_at and parse_instant(rec.decided_at) > stamp:
             rec.decided_at = None
 
 
@@ -695,7 +697,7 @@ def _with_intent(target: Target, i: _Item, now_text: str) -> ResourceRecord:
         "action": d.action,
         "at": now_text,
         "desired": ok.desired.value if ok.desired else None,
-        "decided_at": ok.decided_at.isoformat() if ok.decided_at else None,
+        "decided_at": instant_text(ok.decided_at) if ok.decided_at else None,
         "instance_type": d.instance_type,
         "maintenance": hold_data(ok.maintenance) if ok.maintenance else None,
         "override": ok.override.value if ok.override else None,
@@ -798,7 +800,7 @@ def _verify_last_start(item: _Item, last_pass: datetime | None, result: WorkerRe
     rec = item.record
     if rec is None or last_pass is None or rec.last_action not in ("start", "resize") or rec.last_action_at is None:
         return
-    if datetime.fromisoformat(rec.last_action_at) != last_pass or item.resource.observed is not Observed.STOPPED:
+    if parse_instant(rec.last_action_at) != last_pass or item.resource.observed is not Observed.STOPPED:
         return
     reason = item.resource.details.get("state_reason") or {}
     code = str(reason.get("code", "")) if isinstance(reason, dict) else str(reason)
@@ -957,15 +959,15 @@ def _observed_changes(
             when = now_text
             launched = res.details.get("launch_time")
             since = rec.last_seen_at or rec.last_action_at
-            if isinstance(launched, str) and since and since < launched <= now_text:
-                when = datetime.fromisoformat(launched).astimezone(UTC).isoformat()
+            if isinstance(launched, str) and since and _between(since, launched, now_text):
+                when = instant_text(parse_instant(launched))
             entry("manual-start", when, res.id, res.schedule, res.instance_type)
         elif was is State.RUNNING and now is State.STOPPED:
             when = now_text
             stopped = res.details.get("stopped_at")  # EC2 says when (StateTransitionReason)
             since = rec.last_seen_at or rec.last_action_at
-            if isinstance(stopped, str) and since and since < stopped <= now_text:
-                when = stopped
+            if isinstance(stopped, str) and since and _between(since, stopped, now_text):
+                when = instant_text(parse_instant(stopped))
             entry("manual-stop", when, res.id, res.schedule, res.instance_type)
     for rid, rec in records.items():
         if rid in seen or rec.gone_at:
@@ -979,6 +981,15 @@ def _settled(observed: str | None) -> State | None:
         return Observed(observed).settled if observed else None
     except ValueError:
         return None
+
+
+def _between(since: str, text: str, until: str) -> bool:
+    """Whether the instant ``text`` is after ``since`` and not after ``until`` (stored instants, of any format
+    written so far: compared as instants, never as strings); False when one cannot be read."""
+    try:
+        return parse_instant(since) < parse_instant(text) <= parse_instant(until)
+    except ValueError:
+        return False
 
 
 def _ledger_draft(target: Target, i: _Item, now_text: str) -> LedgerEntry:
@@ -1044,7 +1055,7 @@ def _ledger_entry(target: Target, i: _Item, now_text: str, simulated: bool = Fal
 
 def _info_tags(acting: list[_Item], now_text: str) -> dict[str, dict[str, str]]:
     tags: dict[str, dict[str, str]] = {}
-    stamp = iso_z(datetime.fromisoformat(now_text))
+    stamp = iso_z(parse_instant(now_text))
     for i in acting:
         if i.decision is None or i.result is None:
             continue

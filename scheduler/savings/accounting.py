@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from scheduler.engine import Config, Evaluator, Observed, State, iso_z
+from scheduler.engine import Config, Evaluator, Observed, State, iso_z, parse_instant
 from scheduler.services import registry
 from scheduler.services.pricing import PriceQuery, Pricing, whole
 from scheduler.store.state import ResourceRecord, StateStore, Target
@@ -129,7 +129,7 @@ def months_between(first: str, last: str) -> list[str]:
 
 
 def _at(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
+    return parse_instant(str(value))
 
 
 def _micros(start: datetime, end: datetime) -> int:

@@ -47,6 +47,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import is_region
 from scheduler.engine.errors import Issue, path_key, quote
+from scheduler.engine.instants import instant_text, parse_instant
 from scheduler.services.price_list import PriceList, is_on_demand, lowest_rate, on_demand_rate
 from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, PriceQuery
 from scheduler.services.registry import SERVICES
@@ -505,7 +506,7 @@ class JsonCache:
         if not isinstance(entry, dict) or "at" not in entry:
             return None
         try:
-            at = datetime.fromisoformat(str(entry["at"]))
+            at = parse_instant(str(entry["at"]))
         except ValueError:
             return None
         if self.clock() - at > (ttl or self.ttl):
@@ -513,7 +514,7 @@ class JsonCache:
         return entry.get("value")
 
     def put(self, key: str, value: Any) -> None:
-        self._load()[key] = {"at": self.clock().isoformat(), "value": value}
+        self._load()[key] = {"at": instant_text(self.clock()), "value": value}
         self._dirty = True
 
     def save(self) -> None:
@@ -523,7 +524,7 @@ class JsonCache:
         keep = {}
         for k, v in self._data.items():
             with contextlib.suppress(KeyError, TypeError, ValueError):
-                if now - datetime.fromisoformat(str(v["at"])) <= max(self.ttl, PRICE_TTL):
+                if now - parse_instant(str(v["at"])) <= max(self.ttl, PRICE_TTL):
                     keep[k] = v
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

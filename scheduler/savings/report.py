@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from scheduler.engine import Config, iso_z
+from scheduler.engine import Config, iso_z, parse_instant
 from scheduler.services import registry
 from scheduler.store.state import StateStore
 
@@ -210,8 +210,8 @@ def _cumulative(
             usages(start, end, min(instant, end), view.entries, records, view.priors, config), book.price
         )
         before = sum((r.savings or Decimal(0) for r in rows if r.priced), Decimal(0))
-        actions = sorted(str(e["at"]) for e in view.entries if e.get("action") in ("stop", "start", "resize"))
-        first_action = iso_z(datetime.fromisoformat(actions[0])) if actions else None
+        actions = [parse_instant(str(e["at"])) for e in view.entries if e.get("action") in ("stop", "start", "resize")]
+        first_action = iso_z(min(actions)) if actions else None
     running = before
     for m in months:
         if m["estimated_savings"] is not None:

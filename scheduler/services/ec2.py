@@ -19,7 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from scheduler.aws.session import client
-from scheduler.engine import Observed
+from scheduler.engine import Observed, instant_text
 
 from .base import ActionResult, Resource, Service, ServiceBase
 from .common import aws_error, chunks, tag_map, unique
@@ -245,7 +245,7 @@ class Ec2Adapter:
             "state": state,
             "platform": inst.get("PlatformDetails"),
             "tenancy": inst.get("Placement", {}).get("Tenancy"),
-            "launch_time": launch.isoformat() if isinstance(launch, datetime) else launch,
+            "launch_time": instant_text(launch) if isinstance(launch, datetime) else launch,
             "hibernation_configured": bool(inst.get("HibernationOptions", {}).get("Configured", False)),
         }
         if inst.get("InstanceLifecycle"):  # spot or scheduled: priced differently from on-demand
@@ -512,7 +512,7 @@ def _transition_time(reason: object) -> str | None:
     if found is None:
         return None
     try:
-        return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).isoformat()
+        return instant_text(datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC))
     except ValueError:
         return None
 

@@ -31,7 +31,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import client
-from scheduler.engine import Observed
+from scheduler.engine import Observed, instant_text
 from scheduler.services.base import ActionResult, Resource, Service, ServiceBase
 from scheduler.services.common import aws_error, chunks, guarded, tag_map
 from scheduler.services.naming import ClientSource, Found, Operation, TagCall, match_arn
@@ -491,7 +491,7 @@ def _aware(value: Any) -> datetime | None:
 
 def _iso(value: Any) -> str:
     at = _aware(value)
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else str(value)
+    return instant_text(at) if at else str(value)
 
 
 # RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter; stored and matched case-insensitively.

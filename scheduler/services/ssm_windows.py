@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from scheduler.engine import MaintenanceWindow
+from scheduler.engine import MaintenanceWindow, instant_text, parse_instant
 from scheduler.engine.tz import to_instant, zone
 
 from .common import chunks
@@ -42,14 +42,14 @@ class Execution:
     end: datetime
 
     def to_data(self) -> dict[str, str]:
-        return {"name": self.name, "start": self.start.isoformat(), "end": self.end.isoformat()}
+        return {"name": self.name, "start": instant_text(self.start), "end": instant_text(self.end)}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Execution | None:
         """A remembered execution; None for one that cannot be read (it is then forgotten)."""
         try:
-            start = datetime.fromisoformat(str(data["start"])).astimezone(UTC)
-            end = datetime.fromisoformat(str(data["end"])).astimezone(UTC)
+            start = parse_instant(str(data["start"]))
+            end = parse_instant(str(data["end"]))
         except (KeyError, ValueError):
             return None
         name = data.get("name")

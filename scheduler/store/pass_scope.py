@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import PutError
 
-from scheduler.engine import Config, iso_z
+from scheduler.engine import Config, instant_text, iso_z, parse_instant
 
 from .tables import Tables
 
@@ -54,11 +54,11 @@ class PassScope:
         if tag_key != self.tag_key:
             return f"tag_key: '{tag_key[:80]}' is not this deployment's tag key"
         try:
-            latest = datetime.fromisoformat(self.at)
+            latest = parse_instant(self.at)
         except ValueError:
             return f"at: the recorded scope has no readable pass time ('{self.at[:40]}')"
         if at > latest:
-            return f"at: '{iso_z(at)}' is later than the latest pass the orchestrator started ({self.at})"
+            return f"at: '{iso_z(at)}' is later than the latest pass the orchestrator started ({iso_z(latest)})"
         return None
 
 
@@ -74,7 +74,7 @@ def publish_scope(
     """Records the scope of the pass at ``at`` (one conditional PutItem): never over the scope of a later pass (an
     orchestrator invocation delivered late must not narrow what the workers of a newer pass may do)."""
     scope = PassScope(
-        config_digest(config), frozenset(accounts), frozenset(regions), frozenset(services), iso_z(at), tag_key
+        config_digest(config), frozenset(accounts), frozenset(regions), frozenset(services), instant_text(at), tag_key
     )
     body = {
         "digest": scope.digest,

@@ -19,7 +19,7 @@ from typing import Any, Required, TypedDict
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from scheduler.engine import MaintenanceHold, ResourceState, State
+from scheduler.engine import MaintenanceHold, ResourceState, State, instant_text, parse_instant
 
 from .tables import Tables
 
@@ -34,7 +34,7 @@ class LedgerEntry(TypedDict, total=False):
     (``manual-start``, ``manual-stop``, ``gone``, ``returned``; ``override``: an ``isched:override`` tag came into
     force or changed, ``override-end``: it expired or was removed), with what pricing needs later."""
 
-    at: Required[str]  # ISO 8601 UTC
+    at: Required[str]  # instant_text (older entries: ISO 8601 with +00:00; read with parse_instant)
     target: Required[str]
     account: Required[str]
     region: Required[str]
@@ -101,7 +101,7 @@ class ResourceRecord:
     def engine_state(self) -> ResourceState:
         return ResourceState(
             desired=State(self.desired) if self.desired else None,
-            decided_at=datetime.fromisoformat(self.decided_at) if self.decided_at else None,
+            decided_at=parse_instant(self.decided_at) if self.decided_at else None,
             pending=self.pending,
             retained=self.retained,
             maintenance=_hold(self.maintenance),
@@ -110,7 +110,7 @@ class ResourceRecord:
 
     def with_engine_state(self, state: ResourceState) -> ResourceRecord:
         self.desired = state.desired.value if state.desired else None
-        self.decided_at = state.decided_at.isoformat() if state.decided_at else None
+        self.decided_at = instant_text(state.decided_at) if state.decided_at else None
         self.pending = state.pending
         self.retained = state.retained
         self.maintenance = hold_data(state.maintenance) if state.maintenance else None
@@ -129,11 +129,11 @@ class ResourceRecord:
 
 
 def hold_data(hold: MaintenanceHold) -> dict[str, Any]:
-    """A maintenance hold as stored (and as the ledger's ``maintenance`` field): instants as ISO 8601 UTC."""
+    """A maintenance hold as stored (and as the ledger's ``maintenance`` field): instants as instant_text."""
     return {
         "window": hold.window,
-        "since": hold.since.astimezone(UTC).isoformat(),
-        "until": hold.until.astimezone(UTC).isoformat(),
+        "since": instant_text(hold.since),
+        "until": instant_text(hold.until),
         "started": hold.started,
     }
 
@@ -143,8 +143,8 @@ def _hold(data: Mapping[str, Any] | None) -> MaintenanceHold | None:
     if not isinstance(data, Mapping):
         return None
     try:
-        since = datetime.fromisoformat(str(data["since"])).astimezone(UTC)
-        until = datetime.fromisoformat(str(data["until"])).astimezone(UTC)
+        since = parse_instant(str(data["since"]))
+        until = parse_instant(str(data["until"]))
     except (KeyError, ValueError):
         return None
     return MaintenanceHold(str(data.get("window") or "maintenance window"), since, until, data.get("started") is True)
@@ -353,20 +353,36 @@ class StateStore:
         with self.ledger_model.batch_write() as batch:
             for e in entries:
                 month, key = ledger_key(e)
-                expires = int(datetime.fromisoformat(e["at"]).timestamp()) + LEDGER_RETENTION_DAYS * 86400
+                expires = int(parse_instant(e["at"]).timestamp()) + LEDGER_RETENTION_DAYS * 86400
                 batch.save(self.ledger_model(month, key, data=e, expires_at=expires))
                 n += 1
         return n
 
     def ledger_has(self, entries: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
-        """The (month, key) pairs of ``entries`` that are in the ledger (consistent reads, in batches)."""
-        keys = list(dict.fromkeys(ledger_key(e) for e in entries))
-        if not keys:
+        """The (month, key) pairs (as :func:`ledger_key` makes them) of ``entries`` that are in the ledger, under
+        that key or under the key an older build wrote (see :func:`legacy_ledger_key`); consistent reads."""
+        wanted: dict[tuple[str, str], tuple[str, str]] = {}
+        for e in entries:
+            key = ledger_key(e)
+            wanted[key] = key
+            wanted.setdefault(legacy_ledger_key(e), key)
+        if not wanted:
             return set()
-        return {(i.month, i.key) for i in self.ledger_model.batch_get(keys, consistent_read=True)}
+        found = self.ledger_model.batch_get(list(wanted), consistent_read=True)
+        return {wanted[(i.month, i.key)] for i in found if (i.month, i.key) in wanted}
 
     def ledger_month(self, month: str) -> list[dict[str, Any]]:
-        return [dict(i.data or {}) for i in self.ledger_model.query(month, consistent_read=True)]
+        """The month's ledger entries in time order. An entry stored twice, under its key and under an older
+        build's key for the same instant, target, resource and action, is returned once."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for i in self.ledger_model.query(month, consistent_read=True):
+            data = dict(i.data or {})
+            try:
+                canonical = ledger_key(data)
+            except (KeyError, TypeError, ValueError):
+                canonical = (month, f"?{i.key}")  # unreadable: kept as it is, for the readers to judge
+            out.setdefault(canonical, data)
+        return [out[k] for k in sorted(out, key=lambda k: k[1])]
 
     def all_targets(self) -> list[str]:
         """Target keys with stored state (a scan: for ``status`` and reports, not for passes)."""
@@ -374,27 +390,27 @@ class StateStore:
 
 
 def ledger_key(entry: Mapping[str, Any]) -> tuple[str, str]:
-    """The ledger item's (month, key): the action's UTC month, and its instant, target, resource and action."""
-    at = datetime.fromisoformat(entry["at"]).astimezone(UTC)
+    """The ledger item's (month, key): the action's UTC month, and its instant (:func:`instant_text`, so keys sort
+    in time order), target, resource and action."""
+    at = parse_instant(str(entry["at"]))
+    return at.strftime("%Y-%m"), f"{instant_text(at)}#{entry['target']}#{entry['resource']}#{entry['action']}"
+
+
+def legacy_ledger_key(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """The key older builds wrote the same entry under (``datetime.isoformat()``: ``+00:00``, microseconds only
+    when not zero). Read only, to find entries written before :func:`ledger_key` changed; never written."""
+    at = parse_instant(str(entry["at"]))
     return at.strftime("%Y-%m"), f"{at.isoformat()}#{entry['target']}#{entry['resource']}#{entry['action']}"
-
-
-def instant_text(t: datetime) -> str:
-    """Fixed-width UTC text, so that DynamoDB conditions compare instants as strings (years 0001-9999)."""
-    u = t.astimezone(UTC)
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
 
 
 def _stamp(text: str | None) -> datetime | None:
     """A stored pass stamp; one that cannot be read (written by hand or by an older build) counts as far in the
-    future: it then never blocks a real-time pass (see :meth:`StateStore.claim_pass`), which replaces it."""
+    future: it then never blocks a real-time pass (see :meth:`StateStore.claim_pass`), which replaces it. Only
+    :func:`instant_text`'s form is read: the conditions on the pass item compare stamps as strings."""
     if not text:
         return None
     try:
-        return parse_instant(text)
+        at = parse_instant(text)
     except ValueError:
         return datetime.max.replace(tzinfo=UTC)
-
-
-def parse_instant(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return at if instant_text(at) == text else datetime.max.replace(tzinfo=UTC)

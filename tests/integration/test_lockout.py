@@ -348,7 +348,7 @@ def test_a_simulated_pass_records_no_observations_in_the_simulated_future(run, w
     assert StateStore(world["tables"]).ledger_month(ahead.strftime("%Y-%m")) == []
     assert _pass(run, world, f"{MON}T12:30:00Z").code == 0
     gone = [e for e in StateStore(world["tables"]).ledger_month("2026-11") if e["action"] == "gone"]
-    assert [(e["resource"], e["at"]) for e in gone] == [(world["iid"], "2026-11-30T12:30:00+00:00")]
+    assert [(e["resource"], e["at"]) for e in gone] == [(world["iid"], "2026-11-30T12:30:00.000000Z")]
 
 
 def test_overlapping_real_passes_never_act_twice(world, namespace):

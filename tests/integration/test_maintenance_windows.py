@@ -25,7 +25,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from scheduler.aws.accounts import AccountSessions
-from scheduler.engine import parse_text
+from scheduler.engine import instant_text, parse_text
 from scheduler.runtime.worker import run_worker
 from scheduler.services.ec2 import Ec2Adapter
 from scheduler.services.ssm_windows import Execution, read_executions
@@ -151,13 +151,13 @@ def test_rds_runs_for_its_preferred_window_and_is_stopped_after_it(
     ledger = StateStore(Tables.for_namespace(world["namespace"])).ledger_month("2026-11")
     window = [e for e in ledger if e["resource"] == mw and e.get("maintenance")]
     assert [(e["action"], e["at"]) for e in window] == [
-        ("start", t(SUN0450).isoformat()),
-        ("stop", t(SUN0530).isoformat()),
+        ("start", instant_text(t(SUN0450))),
+        ("stop", instant_text(t(SUN0530))),
     ]
     assert window[0]["maintenance"] == {
         "window": "RDS preferred window sun:05:00-sun:05:30",
-        "since": t(SUN0450).isoformat(),
-        "until": t(SUN0530).isoformat(),
+        "since": instant_text(t(SUN0450)),
+        "until": instant_text(t(SUN0530)),
         "started": True,
     }
     assert window[0]["reason"].startswith("maintenance window: ")

@@ -17,7 +17,7 @@ import pytest
 
 from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import counting_calls, reset_clients
-from scheduler.engine import parse_text
+from scheduler.engine import instant_text, parse_text
 from scheduler.runtime.worker import WorkerResult, run_target
 from scheduler.store.config import ConfigStore
 from scheduler.store.state import StateStore, Target
@@ -106,7 +106,7 @@ def test_the_quiet_pass_after_an_acting_pass_writes_nothing(fleet: Any) -> None:
     # Nothing of what matters was lost by not writing: the records still say stopped, by the 17:00 stop.
     records, _ = f.state.load_all(f.target)
     assert {(r.observed, r.desired, r.last_action, r.last_action_at) for r in records.values()} == {
-        ("stopped", "stopped", "stop", (MON + timedelta(hours=17)).isoformat())
+        ("stopped", "stopped", "stop", instant_text(MON + timedelta(hours=17)))
     }
 
 

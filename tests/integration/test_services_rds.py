@@ -495,8 +495,8 @@ def test_restarted_by_service_from_rds_events(
 
     flagged = {i for i, r in found.items() if r.restarted_by_service}
     assert flagged == {auto, cluster}
-    assert found[auto].details["auto_started_at"] == "2026-11-27T09:20:12Z"
-    assert found[restopped].details["auto_started_at"] == "2026-11-27T09:20:12Z"  # known, but already undone
+    assert found[auto].details["auto_started_at"] == "2026-11-27T09:20:12.000000Z"
+    assert found[restopped].details["auto_started_at"] == "2026-11-27T09:20:12.000000Z"  # known, but already undone
     assert "auto_started_at" not in found[quiet].details
     assert found[still_stopped].observed is Observed.STOPPED  # nothing to restore
 
