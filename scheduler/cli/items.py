@@ -255,6 +255,11 @@ def schedule_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Stop a resource first seen outside its running time (default on).",
         ),
         click.option("--hibernate/--no-hibernate", default=None, help="EC2: hibernate instead of stop."),
+        click.option(
+            "--notify-before",
+            metavar="MINUTES",
+            help="Publish an 'Upcoming Stop' event this many minutes (1-1440) before each stop; '' clears.",
+        ),
     ]
     for opt in reversed(opts):
         fn = opt(fn)

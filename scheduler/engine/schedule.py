@@ -34,6 +34,7 @@ SCHEDULE_FIELDS = (
     "hibernate",
     "holidays",
     "holiday_calendar",
+    "notify_before",
 )
 FLAG_DEFAULTS = {"enforced": False, "retain_running": False, "stop_new_instances": True, "hibernate": False}
 
@@ -51,6 +52,8 @@ MAX_PERIOD_REFS = 50
 MAX_HOLIDAYS = 500
 # A period item also holds the names of the schedules that use it (``used_by``).
 MAX_USED_BY_CHARS = 200_000
+# notify_before: minutes between an "Upcoming Stop" notice and the stop (at most a day ahead).
+MAX_NOTIFY_BEFORE = 1440
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class Schedule:
     hibernate: bool = False
     holidays: tuple[date, ...] = ()
     holiday_calendar: str | None = None
+    # Minutes: an "Upcoming Stop" notice is published this long before each scheduled stop (None: no notices).
+    notify_before: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The schedule in the file's field names; defaults are left out so files stay short."""
@@ -97,6 +102,8 @@ class Schedule:
             out["holidays"] = [d.isoformat() for d in self.holidays]
         if self.holiday_calendar:
             out["holiday_calendar"] = self.holiday_calendar
+        if self.notify_before is not None:
+            out["notify_before"] = self.notify_before
         return out
 
 
@@ -173,6 +180,18 @@ def parse_holiday_calendar(value: object) -> str:
     return country.upper() + (f"-{subdiv.upper()}" if subdiv else "")
 
 
+def parse_notify_before(value: object) -> int:
+    """Minutes, 1-1440, as a whole number (digits in a string accepted: the CLI's flags are text)."""
+    minutes: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        minutes = value
+    elif isinstance(value, str) and len(value) <= 8 and value.strip().isdigit() and value.strip().isascii():
+        minutes = int(value.strip())
+    if minutes is None or not 1 <= minutes <= MAX_NOTIFY_BEFORE:
+        raise FieldError(f"{quote(value)} is not a number of minutes from 1 to {MAX_NOTIFY_BEFORE}")
+    return minutes
+
+
 def _parse_list(value: object, limit: int, what: str) -> list[object]:
     if isinstance(value, list | tuple):
         items = list(value)
@@ -237,6 +256,8 @@ def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -
                 values[key] = tuple(sorted(set(days)))
             elif key == "holiday_calendar":
                 values[key] = parse_holiday_calendar(value) if value is not None else None
+            elif key == "notify_before":
+                values[key] = parse_notify_before(value) if value is not None else None
             else:
                 values[key] = parse_description(value)
         except FieldError as exc:
