@@ -301,3 +301,25 @@ def test_the_lambda_worker_publishes_to_the_hub_bus_with_hub_credentials(namespa
     # On the hub's bus (the queue is the hub's); with the spoke role's credentials the bus would not be found.
     assert event["detail-type"] == "Scheduler Action"
     assert event["detail"]["account"] == spoke and event["detail"]["resource"] == iid
+
+
+@pytest.mark.parametrize("bad", ["0", "1441", "15m", "-5", "x" * 100])
+def test_notify_before_flag_refuses_bad_values(run, namespace, write, bad):
+    assert run("init").code == 0
+    assert run("apply", "--file", write(SCHEDULES)).code == 0
+    r = run("schedule", "create", "s", "--periods", "office", "--notify-before", bad, "--json")
+    assert r.code == 2
+    error = r.json()["error"]
+    assert "--notify-before" in error and "minutes from 1 to 1440" in error and bad[:20] in error
+    assert [i["name"] for i in run("schedule", "list", "--json").json()] == ["office", "quiet"]  # nothing stored
+
+
+def test_notify_before_flag_sets_exports_and_clears(run, namespace, write):
+    assert run("init").code == 0
+    assert run("apply", "--file", write(SCHEDULES)).code == 0
+    assert run("schedule", "create", "s", "--periods", "office", "--notify-before", "30", "--json").code == 0
+    assert run("schedule", "show", "s", "--json").json()["notify_before"] == 30
+    exported = run("export").out
+    assert "notify_before: 30" in exported and "notify_before: 15" in exported  # s, and office from the file
+    assert run("schedule", "update", "s", "--notify-before", "", "--json").code == 0
+    assert "notify_before" not in run("schedule", "show", "s", "--json").json()
