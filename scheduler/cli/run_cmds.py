@@ -15,7 +15,7 @@ from scheduler.aws.accounts import DEFAULT_ROLE_NAME, AccountSessions
 from scheduler.aws.session import default_region, is_account_id, is_region
 from scheduler.engine import iso_z
 from scheduler.runtime.deployment import Deployment
-from scheduler.runtime.notify import EventBridgeSink
+from scheduler.runtime.notify import ERROR, Event, EventBridgeSink
 from scheduler.runtime.orchestrator import PassRequest, run_pass, targets_for
 from scheduler.runtime.status import fleet_status
 from scheduler.runtime.worker import invalid_schedules
@@ -188,6 +188,11 @@ def run_cmd(
         }
         for i in issues
     ] + body["errors"]
+    if events is not None and issues and not dry_run:  # the targets' own events went out with their passes
+        unsent = events.publish([Event(ERROR, e) for e in body["errors"][: len(issues)]])
+        for f in unsent:
+            warning = f"could not publish a '{ERROR}' event: {f.error}"
+            body["errors"].append({**f.event.detail, "error": warning, "severity": "warning"})
     failures = [e for e in body["errors"] if is_failure(e)]
     if as_json:
         if failures:

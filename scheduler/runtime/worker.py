@@ -481,15 +481,10 @@ def _announce_stops(
     published is a warning, and announced again by the next pass."""
     due: list[tuple[ResourceRecord, Event, str]] = []
     for i, rec in zip(items, current, strict=True):
-        stop = i.view.upcoming_stop if i.view is not None else None
-        if stop is None or i.resource.observed.settled is not State.RUNNING:
-            continue
-        if i.decision is not None and i.decision.acts and i.decision.action == "stop":
-            continue  # stopped by this very pass
-        # Where resources get a per-resource exception from their schedule (an isched:override tag), skip here.
-        stamp = stop.astimezone(UTC).isoformat()
-        if rec.announced_stop != stamp:
-            due.append((rec, upcoming_stop(target, i.resource.id, i.resource.schedule, stop), stamp))
+        stop = _stop_to_announce(i)
+        stamp = stop.astimezone(UTC).isoformat() if stop is not None else None
+        if stop is not None and rec.announced_stop != stamp:
+            due.append((rec, upcoming_stop(target, i.resource.id, i.resource.schedule, stop), str(stamp)))
     if not due:
         return
     announced, failures = announce(events, [e for _, e, _ in due])
@@ -502,6 +497,19 @@ def _announce_stops(
             f"could not publish its 'Upcoming Stop' event: {f.error} (tried again next pass)",
             "warning",
         )
+
+
+def _stop_to_announce(i: _Item) -> datetime | None:
+    """The scheduled stop an "Upcoming Stop" would announce for this resource: its schedule's next stop within
+    notify_before (see :meth:`PassView.upcoming_stop`), if the resource is running and this pass does not stop it.
+    A resource exempt from its schedule (e.g. under an ``isched:override`` tag, once overrides are read) returns
+    None here."""
+    stop = i.view.upcoming_stop if i.view is not None else None
+    if stop is None or i.resource.observed.settled is not State.RUNNING:
+        return None
+    if i.decision is not None and i.decision.acts and i.decision.action == "stop":
+        return None  # stopped by this very pass
+    return stop
 
 
 def invalid_schedules(issues: Iterable[Issue]) -> dict[str, str]:

@@ -323,3 +323,13 @@ def test_notify_before_flag_sets_exports_and_clears(run, namespace, write):
     assert "notify_before: 30" in exported and "notify_before: 15" in exported  # s, and office from the file
     assert run("schedule", "update", "s", "--notify-before", "", "--json").code == 0
     assert "notify_before" not in run("schedule", "show", "s", "--json").json()
+
+
+def test_stored_configuration_errors_are_published_too(run, setup, region, namespace):
+    """An item written into the config table by hand that does not validate: its error (reported by the CLI,
+    not by a target's pass) goes out as a Scheduler Error, the same object as in `run --json`."""
+    bus = setup
+    Tables.for_namespace(namespace).config("schedule", "broken", body={"periods": ["nope"]}, version=1).save()
+    body = run_at(run, bus, f"{MON}T12:00:00Z", code=1)
+    (stored,) = [e for e in body["errors"] if e["error"].startswith("stored configuration: schedules.broken")]
+    assert [e["detail"] for e in bus.received("Scheduler Error")] == [stored]
