@@ -256,6 +256,16 @@ def schedule_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--hibernate/--no-hibernate", default=None, help="EC2: hibernate instead of stop."),
         click.option(
+            "--use-maintenance-window/--no-use-maintenance-window",
+            default=None,
+            help="RDS family: run from 10 minutes before the preferred maintenance window to its end (default off).",
+        ),
+        click.option(
+            "--ssm-maintenance-windows",
+            metavar="A,B",
+            help="EC2: run during each execution of these SSM maintenance windows (names); '' clears.",
+        ),
+        click.option(
             "--notify-before",
             metavar="MINUTES",
             help="Publish an 'Upcoming Stop' event this many minutes (1-1440) before each stop; '' clears.",
@@ -271,7 +281,7 @@ def _schedule_changes(fields: dict[str, Any]) -> dict[str, Any]:
     for key, value in fields.items():
         if value is None:
             continue
-        if key in ("periods", "holidays") and isinstance(value, str):
+        if key in ("periods", "holidays", "ssm_maintenance_windows") and isinstance(value, str):
             out[key] = [v.strip() for v in value.split(",") if v.strip()]
         else:
             out[key] = value
@@ -299,6 +309,8 @@ def schedule_create(ctx: click.Context, /, name: str, as_json: bool, **fields: A
     \b
     Example:
       isched schedule create office-berlin --periods office,late@t3.small --timezone Europe/Berlin
+      isched schedule create db-nights --periods office --use-maintenance-window
+      isched schedule create patch-only --ssm-maintenance-windows patching,hotfix
     """
     _check_name(name, "schedule")
     store = config_store(ctx)
@@ -365,7 +377,9 @@ def schedule_list(ctx: click.Context, /, as_json: bool) -> None:
         table.add_column(col)
     for i in items:
         b = i.body
-        flags = [f for f in ("enforced", "retain_running", "hibernate") if b.get(f)]
+        flags = [f for f in ("enforced", "retain_running", "hibernate", "use_maintenance_window") if b.get(f)]
+        if b.get("ssm_maintenance_windows"):
+            flags.append("ssm: " + ", ".join(b["ssm_maintenance_windows"]))
         if b.get("stop_new_instances") is False:
             flags.append("no stop_new_instances")
         table.add_row(

@@ -18,14 +18,18 @@ from scheduler import __version__
 from scheduler.engine import FieldError, zone
 from scheduler.engine.errors import printable
 
+from .calendar_cmd import calendar_cmd
 from .demo_cmd import demo_cmd
 from .errors import CommandError, InputError
+from .import_cmd import import_is_cmd
 from .items import SCHEDULE_ITEM_COMMANDS, period_group
 from .output import emit_json, err_console, error_line, report_issues
+from .override_cmd import override_cmd
 from .report_cmds import report_cmd
 from .run_cmds import run_cmd, status_cmd
 from .schedules import schedule_group, validate_cmd
 from .store_cmds import apply_cmd, export_cmd, init_cmd
+from .suggest_cmd import suggest_cmd
 from .tagging import tag_cmd, untag_cmd
 
 
@@ -72,7 +76,9 @@ def cli(ctx: click.Context, namespace: str, stack: str | None, default_timezone:
       isched tag i-0abc123 web-asg orders-db --schedule office
       isched run --dry-run                           # what a pass would do now
       isched status
+      isched override i-0abc123 --state running --for 3h   # keep one up tonight
       isched report --month 2026-11 --format html --out savings.html
+      isched suggest --days 14                       # what else could run on a schedule
 
     Every command takes --json. Exit codes: 0 success, 2 invalid input (nothing written), 1 other failures.
     """
@@ -95,10 +101,14 @@ cli.add_command(export_cmd)
 cli.add_command(period_group)
 cli.add_command(tag_cmd)
 cli.add_command(untag_cmd)
+cli.add_command(override_cmd)
 cli.add_command(run_cmd)
 cli.add_command(status_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(report_cmd)
+cli.add_command(calendar_cmd)
+cli.add_command(suggest_cmd)
+cli.add_command(import_is_cmd)
 for _command in SCHEDULE_ITEM_COMMANDS:
     schedule_group.add_command(_command)
 

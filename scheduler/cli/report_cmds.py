@@ -268,7 +268,7 @@ def _hours_or_unknown(value: Any) -> str:
 def _group_table(title: str, groups: list[dict[str, Any]], name: str, *, actual: bool = False) -> Table:
     table = Table(title=title, show_edge=False, header_style="bold", title_justify="left")
     table.add_column(name, overflow="fold")
-    for col in ("resources", "running h", "stopped h", "by hand h", "lost h", "est. savings", "unpriced"):
+    for col in ("resources", "running h", "stopped h", "by hand h", "lost h", "override h", "est. savings", "unpriced"):
         table.add_column(col, justify="right")
     if actual:
         table.add_column("actual cost", justify="right")
@@ -281,6 +281,7 @@ def _group_table(title: str, groups: list[dict[str, Any]], name: str, *, actual:
             number(g["stopped_hours"]),
             number(g.get("manual_stopped_hours")),
             _hours_or_unknown(g.get("manual_start_hours")),
+            _hours_or_unknown(g.get("override_hours")),
             money(g["estimated_savings"]),
             f"{unpriced} ({number(g.get('unpriced_stopped_hours'))} h)" if unpriced else "",
         ]
@@ -305,6 +306,9 @@ def _totals_table(report: Mapping[str, Any]) -> Table:
     totals.add_row("running hours", number(t["running_hours"]))
     totals.add_row("stopped by hand (hours)", number(t.get("manual_stopped_hours")))
     totals.add_row("hours lost to manual starts", _hours_or_unknown(t.get("manual_start_hours")))
+    if t.get("maintenance_hours"):
+        totals.add_row("running for maintenance windows (hours)", number(t["maintenance_hours"]))
+    totals.add_row("hours lost to overrides", _hours_or_unknown(t.get("override_hours")))
     totals.add_row("estimated running cost (expected)", money(t["estimated_running_cost"]))
     totals.add_row("cost if always running", money(t.get("cost_if_always_running")))
     totals.add_row(f"actual cost ({actual.get('metric', 'Cost Explorer')})", money(t["actual_cost"], "unavailable"))
@@ -351,10 +355,12 @@ def _resource_tables(report: Mapping[str, Any]) -> list[Table]:
             collapse_padding=True,
         )
         named = any(r.get("name") for r in rows)
+        # Only where an override cost hours (or may have): the table stays within a terminal otherwise.
+        overridden = any(r.get("override_hours") != 0 for r in rows)
         columns = [("service", False), ("resource", False), ("name", False), ("schedule", False), ("type", False)]
-        columns += [(c, True) for c in ("stopped", "running", "by hand", "lost", "price", "savings")]
+        columns += [(c, True) for c in ("stopped", "running", "by hand", "lost", "override", "price", "savings")]
         for col, right in columns:
-            if col == "name" and not named:
+            if (col == "name" and not named) or (col == "override" and not overridden):
                 continue
             table.add_column(
                 col, justify="right" if right else "left", overflow="fold", no_wrap=right or col == "resource"
@@ -375,6 +381,7 @@ def _resource_tables(report: Mapping[str, Any]) -> list[Table]:
                 number(r["running_hours"]),
                 number(r.get("manual_stopped_hours")),
                 _hours_or_unknown(r.get("manual_start_hours")),
+                *([_hours_or_unknown(r.get("override_hours"))] if overridden else []),
                 "unknown" if r["hourly_price"] is None else f"${r['hourly_price']:,.4f}",
                 money(r["estimated_savings"]),
             )

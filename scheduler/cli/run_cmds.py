@@ -327,9 +327,7 @@ def status_cmd(
         for r in group:
             last = f"{r['last_action']} {_short(r['last_action_at'])}" if r["last_action"] else ""
             nxt = f"{r['next_action']} {_short(r['next_at'])}" if r["next_action"] else ""
-            table.add_row(
-                r["resource"], r["schedule"], r["state"], r["schedule_state"] or r["problem"] or "", last, nxt
-            )
+            table.add_row(r["resource"], r["schedule"], r["state"], _should_be(r), last, nxt)
         console.print(table)
     if not rows:
         console.print("No resources carry the schedule tag in these targets.")
@@ -338,6 +336,20 @@ def status_cmd(
         err_console.print(error_line(where, e["error"]), soft_wrap=True)
     if errors:
         raise click.exceptions.Exit(1)
+
+
+def _should_be(row: Mapping[str, Any]) -> str:
+    """What the next pass makes of the resource: the schedule's state, or an override's (with its end, UTC)."""
+    scheduled = row["schedule_state"] or ""
+    if row["override"] is None or (row["problem"] and row["problem"] != row["override_error"]):
+        return scheduled or row["problem"] or ""
+    if row["override_error"]:
+        return f"{scheduled} (override tag malformed: ignored)".lstrip()
+    if row["override_expired"]:
+        return f"{scheduled} (override expired {_short(row['override_until'])})".lstrip()
+    if row["override_until"]:
+        return f"{row['override_state']} (override until {_short(row['override_until'])})"
+    return f"{row['override_state']} (override until cleared)"
 
 
 def _short(instant: str | None) -> str:

@@ -42,6 +42,28 @@ def _labels(items: list[str]) -> list[dict[str, str]]:
     return out
 
 
+def plan_json(plan: ApplyPlan) -> dict[str, Any]:
+    """An apply plan's changes as JSON: ``created``, ``updated``, ``unchanged``, ``deleted`` (kind and name each)
+    and ``writes``."""
+    body: dict[str, Any] = {k: _labels(v) for k, v in plan.summary().items()}
+    body["writes"] = plan.writes
+    return body
+
+
+def print_plan(plan: ApplyPlan, dry_run: bool) -> None:
+    """An apply plan as a table, and how many items it changes (or would, with ``dry_run``)."""
+    table = Table(show_edge=False, header_style="bold", title="dry run: nothing written" if dry_run else None)
+    table.add_column("change")
+    table.add_column("items")
+    colours = {"created": "green", "updated": "yellow", "deleted": "red", "unchanged": "dim"}
+    for key, items in plan.summary().items():
+        table.add_row(lit(key, colours[key]), ", ".join(items) if key != "unchanged" else str(len(items)))
+    console.print(table)
+    changes = len(plan.created) + len(plan.updated) + len(plan.deleted)
+    verb = "would change" if dry_run else "changed"
+    console.print(f"{verb} {changes} item(s)" + ("" if changes or dry_run else ": already up to date"))
+
+
 @click.command("apply")
 @click.option("--file", "-f", "file", required=True, metavar="F", help="Schedule file (YAML or JSON).")
 @click.option("--prune", is_flag=True, help="Also delete stored periods and schedules that are not in the file.")
@@ -77,22 +99,12 @@ def apply_cmd(ctx: click.Context, /, file: str, prune: bool, dry_run: bool, yes:
         raise CommandError(str(exc)) from None
     if as_json:
         body: dict[str, Any] = {"file": file, "dry_run": dry_run, "prune": prune}
-        body.update({k: _labels(v) for k, v in plan.summary().items()})
-        body["writes"] = plan.writes
+        body.update(plan_json(plan))
         if guard is not None:
             body["needs_yes"] = guard
         emit_json(body)
         return
-    table = Table(show_edge=False, header_style="bold", title="dry run: nothing written" if dry_run else None)
-    table.add_column("change")
-    table.add_column("items")
-    colours = {"created": "green", "updated": "yellow", "deleted": "red", "unchanged": "dim"}
-    for key, items in plan.summary().items():
-        table.add_row(lit(key, colours[key]), ", ".join(items) if key != "unchanged" else str(len(items)))
-    console.print(table)
-    changes = len(plan.created) + len(plan.updated) + len(plan.deleted)
-    verb = "would change" if dry_run else "changed"
-    console.print(f"{verb} {changes} item(s)" + ("" if changes or dry_run else ": already up to date"))
+    print_plan(plan, dry_run)
     if guard is not None:
         console.print(lit(f"without --dry-run this needs --yes: {guard}", "yellow"))
 

@@ -3,7 +3,7 @@
 No AWS, no clock, no environment: every instant is an argument, so every rule can be tested from a table.
 """
 
-from .decision import Decision, Observed, ResourceState, decide
+from .decision import Decision, MaintenanceHold, Observed, ResourceState, decide
 from .document import dump_document, load_document, parse_text
 from .errors import ConfigError, FieldError, Issue
 from .evaluate import (
@@ -16,11 +16,14 @@ from .evaluate import (
     running_hours,
 )
 from .fields import DayField, Kind, parse_field
+from .maintenance import MaintenanceWindow, rds_windows, window_at
+from .override import OVERRIDE_TAG, Override, parse_override
 from .periods import Period, parse_period, parse_time
 from .schedule import Config, PeriodRef, Schedule, State, parse_config
 from .tz import to_instant, zone
 
 __all__ = [
+    "OVERRIDE_TAG",
     "Config",
     "ConfigError",
     "DayField",
@@ -29,7 +32,10 @@ __all__ = [
     "FieldError",
     "Issue",
     "Kind",
+    "MaintenanceHold",
+    "MaintenanceWindow",
     "Observed",
+    "Override",
     "PassView",
     "Period",
     "PeriodRef",
@@ -45,10 +51,13 @@ __all__ = [
     "merge",
     "parse_config",
     "parse_field",
+    "parse_override",
     "parse_period",
     "parse_text",
     "parse_time",
+    "rds_windows",
     "running_hours",
     "to_instant",
+    "window_at",
     "zone",
 ]

@@ -198,8 +198,9 @@ def _parse_item(item: str, kind: Kind, static: set[int], dynamic: list[_DaySet])
     base = t
     m = _STEP_RE.fullmatch(t)
     if m:
-        step = _parse_step(m.group("step"), item)
-        base = m.group("base")
+        # Instance Scheduler compatibility: spaces around the step and its base (" oct-apr/ 3 ").
+        step = _parse_step(m.group("step").strip(), item)
+        base = m.group("base").strip()
     if kind is Kind.WEEKDAYS and step == 1:
         mm = _NTH_RE.fullmatch(t)
         if mm:

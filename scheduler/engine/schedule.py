@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from .errors import ConfigError, FieldError, Issue, path_key, quote, unknown_field
+from .maintenance import MAX_SSM_WINDOWS, parse_ssm_window_names
 from .periods import Period, parse_description, parse_period
 from .tz import year_problem, zone
 
@@ -35,8 +36,16 @@ SCHEDULE_FIELDS = (
     "holidays",
     "holiday_calendar",
     "notify_before",
+    "use_maintenance_window",
+    "ssm_maintenance_windows",
 )
-FLAG_DEFAULTS = {"enforced": False, "retain_running": False, "stop_new_instances": True, "hibernate": False}
+FLAG_DEFAULTS = {
+    "enforced": False,
+    "retain_running": False,
+    "stop_new_instances": True,
+    "hibernate": False,
+    "use_maintenance_window": False,
+}
 
 # All matched with fullmatch: "$" also matches before a final newline, which made "office\n" a second "office".
 # SPEC §1: 1-64 letters, digits, -, _ and . (so no whitespace or control characters anywhere).
@@ -83,6 +92,12 @@ class Schedule:
     holiday_calendar: str | None = None
     # Minutes: an "Upcoming Stop" notice is published this long before each scheduled stop (None: no notices).
     notify_before: int | None = None
+    use_maintenance_window: bool = False  # RDS family: run for the preferred maintenance window (SPEC §2 rule 7)
+    ssm_maintenance_windows: tuple[str, ...] = ()  # EC2: run during these SSM maintenance windows (by name)
+
+    @property
+    def has_maintenance_windows(self) -> bool:
+        return self.use_maintenance_window or bool(self.ssm_maintenance_windows)
 
     def to_dict(self) -> dict[str, Any]:
         """The schedule in the file's field names; defaults are left out so files stay short."""
@@ -104,6 +119,8 @@ class Schedule:
             out["holiday_calendar"] = self.holiday_calendar
         if self.notify_before is not None:
             out["notify_before"] = self.notify_before
+        if self.ssm_maintenance_windows:
+            out["ssm_maintenance_windows"] = list(self.ssm_maintenance_windows)
         return out
 
 
@@ -258,6 +275,9 @@ def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -
                 values[key] = parse_holiday_calendar(value) if value is not None else None
             elif key == "notify_before":
                 values[key] = parse_notify_before(value) if value is not None else None
+            elif key == "ssm_maintenance_windows":
+                items = _parse_list(value, MAX_SSM_WINDOWS, "SSM maintenance windows") if value is not None else []
+                values[key] = parse_ssm_window_names(items)
             else:
                 values[key] = parse_description(value)
         except FieldError as exc:
@@ -302,8 +322,8 @@ def check_schedule(schedule: Schedule, periods: Collection[str], path: str) -> l
             close = get_close_matches(ref.name, sorted(periods), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             issues.append(Issue(f"{path}.periods", f"'{ref.name}' is not a defined period{hint}"))
-    if not schedule.periods and schedule.override_status is None:
-        issues.append(Issue(path, "a schedule needs at least one period or an override_status"))
+    if not schedule.periods and schedule.override_status is None and not schedule.has_maintenance_windows:
+        issues.append(Issue(path, "a schedule needs at least one period, an override_status or a maintenance window"))
     return issues
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypedDict
 import boto3
 
 from scheduler.aws.session import client
-from scheduler.engine import iso_z
+from scheduler.engine import OVERRIDE_TAG, iso_z
 from scheduler.engine.errors import quote
 from scheduler.services.common import aws_error
 from scheduler.store.state import Target
@@ -43,7 +43,6 @@ MAX_ENTRIES = 10  # PutEvents: entries per request
 MAX_REQUEST_BYTES = 256 * 1024  # PutEvents: the request's entries, as AWS counts their size
 ATTEMPTS = 2  # each entry: tried, then retried once
 
-OVERRIDE_TAG = "isched:override"
 # How long the snooze offered with an Upcoming Stop keeps the resource running past the stop.
 SNOOZE = timedelta(hours=1)
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from scheduler.aws.accounts import AccountSessions
-from scheduler.engine import Config, Evaluator, iso_z
+from scheduler.engine import OVERRIDE_TAG, Config, Evaluator, iso_z, parse_override
+from scheduler.engine.errors import FieldError
 from scheduler.services.registry import make_adapter
 from scheduler.store.state import StateStore, Target
 
@@ -51,6 +52,7 @@ def target_status(
             "next_action": None,
             "next_at": None,
             "problem": res.unschedulable,
+            **_override_fields(res.tags.get(OVERRIDE_TAG), at),
         }
         if res.schedule in config.schedules:
             ev = evaluators.get(res.schedule)
@@ -63,8 +65,33 @@ def target_status(
                 row["next_at"] = iso_z(nxt.at)
         elif not res.unschedulable:
             row["problem"] = f"unknown schedule '{res.schedule}'"
+        if row["override_error"] and not row["problem"]:
+            row["problem"] = row["override_error"]
         rows.append(row)
     return rows, problem
+
+
+def _override_fields(text: str | None, at: datetime) -> dict[str, Any]:
+    """A row's override columns: the tag's value as written, the state it keeps and until when, whether it has
+    expired (the next pass removes it), or why it is malformed (the resource follows its schedule)."""
+    out: dict[str, Any] = {
+        "override": text,
+        "override_state": None,
+        "override_until": None,
+        "override_expired": None,
+        "override_error": None,
+    }
+    if text is None:
+        return out
+    try:
+        o = parse_override(text)
+    except FieldError as exc:
+        out["override_error"] = f"tag {OVERRIDE_TAG}: {exc}"
+        return out
+    out["override_state"] = o.state.value
+    out["override_until"] = iso_z(o.until) if o.until else None
+    out["override_expired"] = not o.active(at)
+    return out
 
 
 def fleet_status(

@@ -20,11 +20,37 @@ from typing import Any, Literal, Protocol, cast
 
 from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import counting_calls
-from scheduler.engine import Config, Decision, Evaluator, Observed, PassView, State, decide, iso_z
-from scheduler.engine.errors import Issue
-from scheduler.services.base import ActionResult, Resource, ServiceAdapter
+from scheduler.engine import (
+    OVERRIDE_TAG,
+    Config,
+    Decision,
+    Evaluator,
+    MaintenanceWindow,
+    Observed,
+    Override,
+    PassView,
+    Schedule,
+    State,
+    decide,
+    iso_z,
+    parse_override,
+    rds_windows,
+)
+from scheduler.engine.errors import FieldError, Issue
+from scheduler.services import tagging
+from scheduler.services.base import ActionResult, MaintenanceWindowSource, Resource, ServiceAdapter
 from scheduler.services.registry import make_adapter
-from scheduler.store.state import LedgerEntry, PassAlreadyClaimed, ResourceRecord, StateStore, Target, ledger_key
+from scheduler.services.ssm_windows import Execution, merge_executions
+from scheduler.store.state import (
+    LedgerEntry,
+    PassAlreadyClaimed,
+    PassInfo,
+    ResourceRecord,
+    StateStore,
+    Target,
+    hold_data,
+    ledger_key,
+)
 
 from .notify import Event, EventSink, announce, upcoming_stop
 
@@ -151,6 +177,7 @@ class _Item:
     decision: Decision | None = None
     view: PassView | None = None
     result: ActionResult | None = None
+    override: Override | None = None  # its isched:override tag, parsed (None: none, or malformed)
 
 
 def run_target(
@@ -330,6 +357,7 @@ def _claimed_pass(
     views: dict[str, PassView] = {}
     items: list[_Item] = []
     invalid = invalid_schedules or {}
+    ssm = _ssm_windows(target, config, resources, adapter, state, info, at, result, write=not (dry_run or simulated))
     for res in resources:
         item = _Item(res, records.get(res.id))
         items.append(item)
@@ -354,6 +382,7 @@ def _claimed_pass(
             view = views[res.schedule] = Evaluator.from_config(config, res.schedule).pass_view(last_pass, at)
         item.view = view
         _verify_last_start(item, last_pass, result)
+        item.override = _override_of(res, result)
         item.decision = decide(
             view,
             item.record.engine_state if item.record is not None else None,
@@ -361,6 +390,8 @@ def _claimed_pass(
             # period@type is an instance type: services that cannot resize are never resized by the schedule.
             instance_type=res.instance_type if adapter.resizable else None,
             restarted_by_service=res.restarted_by_service,
+            maintenance=_maintenance_windows(res, config.schedules[res.schedule], ssm, at, result),
+            override=item.override,
         )
         d = item.decision
         result.decided(d.rule, d.action)
@@ -401,6 +432,8 @@ def _claimed_pass(
     # Seen before the records are updated: what happened to the resources without the scheduler (for savings).
     # Not in a simulation: it would date today's observations in the simulated future.
     ledger = [] if simulated else _observed_changes(target, items, records, now_text)
+    if not simulated:
+        ledger += _override_changes(target, items, now_text)
     current = [_record(i, at, now_text) for i in items]
     if events is not None and not simulated:  # a simulation's notice would announce (and use up) a future stop
         _announce_stops(target, items, current, events, result)
@@ -457,6 +490,9 @@ def _claimed_pass(
                     result.error(tag_result.resource, f"could not set informational tags: {tag_result.error}")
         except Exception as exc:
             result.error(None, f"could not set informational tags: {_describe(exc)}")
+    if not simulated:
+        # Not in a simulation: the tag's end is relative to the real clock, which a simulation is ahead of.
+        _remove_expired_overrides(adapter, items, at, result)
     if simulated:
         return result
     try:
@@ -502,14 +538,84 @@ def _announce_stops(
 def _stop_to_announce(i: _Item) -> datetime | None:
     """The scheduled stop an "Upcoming Stop" would announce for this resource: its schedule's next stop within
     notify_before (see :meth:`PassView.upcoming_stop`), if the resource is running and this pass does not stop it.
-    A resource exempt from its schedule (e.g. under an ``isched:override`` tag, once overrides are read) returns
-    None here."""
+    A resource under an ``isched:override`` still in force at the stop is not stopped by it: nothing to announce."""
     stop = i.view.upcoming_stop if i.view is not None else None
     if stop is None or i.resource.observed.settled is not State.RUNNING:
         return None
     if i.decision is not None and i.decision.acts and i.decision.action == "stop":
         return None  # stopped by this very pass
+    if i.override is not None and i.override.active(stop):
+        return None
     return stop
+
+
+def _ssm_windows(
+    target: Target,
+    config: Config,
+    resources: list[Resource],
+    adapter: ServiceAdapter,
+    state: StateStore,
+    info: PassInfo,
+    at: datetime,
+    result: WorkerResult,
+    *,
+    write: bool,
+) -> dict[str, list[MaintenanceWindow]]:
+    """The SSM maintenance window executions the schedules of ``resources`` name, by window name.
+
+    SSM reports only a window's next execution, so one seen before it opened is remembered in the state table
+    until it is over. If SSM cannot be read, the remembered executions still apply (and a warning says why).
+    """
+    names = sorted(
+        {
+            n
+            for r in resources
+            if r.schedule in config.schedules
+            for n in config.schedules[r.schedule].ssm_maintenance_windows
+        }
+    )
+    remembered = [e for e in (Execution.from_data(d) for d in info.ssm_windows) if e is not None]
+    if not names or not isinstance(adapter, MaintenanceWindowSource):
+        return {}
+    read: list[Execution] = []
+    before = len(adapter.warnings)
+    try:
+        read = adapter.maintenance_windows(names, at)
+    except Exception as exc:
+        result.error(
+            None,
+            f"could not read SSM maintenance windows ({_describe(exc)}): using the {len(remembered)} execution(s) "
+            "remembered from earlier passes",
+            "warning",
+        )
+    for warning in adapter.warnings[before:]:
+        result.error(None, warning, "warning")
+    kept = merge_executions(remembered, read, at)
+    if write and [e.to_data() for e in kept] != list(info.ssm_windows):
+        try:
+            state.save_ssm_windows(target, [e.to_data() for e in kept], at)
+        except Exception as exc:
+            result.error(None, f"could not remember SSM maintenance window executions: {_describe(exc)}", "warning")
+    out: dict[str, list[MaintenanceWindow]] = {}
+    for e in kept:
+        out.setdefault(e.name, []).append(e.window())
+    return out
+
+
+def _maintenance_windows(
+    res: Resource, schedule: Schedule, ssm: Mapping[str, list[MaintenanceWindow]], at: datetime, result: WorkerResult
+) -> list[MaintenanceWindow]:
+    """The resource's maintenance windows around ``at``, as its schedule asks (SPEC §2 rule 7; off by default)."""
+    out: list[MaintenanceWindow] = []
+    preferred = res.details.get("maintenance_window")
+    if schedule.use_maintenance_window and isinstance(preferred, str) and preferred:
+        try:
+            out.extend(rds_windows(preferred, at))
+        except ValueError as exc:
+            result.error(res.id, f"its preferred maintenance window is not used: {exc}", "warning")
+    for name in schedule.ssm_maintenance_windows:
+        out.extend(ssm.get(name, ()))
+    return out
 
 
 def invalid_schedules(issues: Iterable[Issue]) -> dict[str, str]:
@@ -528,6 +634,70 @@ def _invalid_reason(schedule: str, invalid: Mapping[str, str]) -> str | None:
         if path.startswith(schedule + "."):
             return f"{path[len(schedule) + 1 :]}: {message}"
     return None
+
+
+def _override_of(res: Resource, result: WorkerResult) -> Override | None:
+    """The resource's ``isched:override`` tag, parsed; a malformed one is an error for this resource only, which
+    then follows its schedule."""
+    text = res.tags.get(OVERRIDE_TAG)
+    if text is None:
+        return None
+    try:
+        return parse_override(text)
+    except FieldError as exc:
+        result.error(res.id, f"tag {OVERRIDE_TAG}: {exc}; it follows its schedule until the tag is fixed or removed")
+        return None
+
+
+def _override_changes(target: Target, items: list[_Item], now_text: str) -> list[LedgerEntry]:
+    """Ledger entries where an override came into force (``override``, with its value) or ended (``override-end``):
+    the report counts the hours an override kept a resource running while its schedule said stopped."""
+    out: list[LedgerEntry] = []
+    for i in items:
+        d = i.decision
+        if d is None:
+            continue
+        before = i.record.override if i.record is not None else None
+        after = d.state_if_ok.override
+        if (after.value if after else None) == before:
+            continue
+        res = i.resource
+        entry: LedgerEntry = {
+            "at": now_text,
+            "target": target.key,
+            "account": target.account,
+            "region": target.region,
+            "service": target.service,
+            "resource": res.id,
+            "schedule": res.schedule,
+            "action": "override" if after is not None else "override-end",
+            "instance_type": res.instance_type,
+        }
+        if after is not None and i.override is not None:
+            entry["override"] = i.override.value
+        out.append(entry)
+    return out
+
+
+def _remove_expired_overrides(adapter: ServiceAdapter, items: list[_Item], at: datetime, result: WorkerResult) -> None:
+    """Removes ``isched:override`` tags that have expired, from resources this pass brought back to (or found in)
+    their schedule's state. A failure is an error for that resource; the next pass tries again."""
+    done = []
+    for i in items:
+        d = i.decision
+        if i.override is None or i.override.active(at) or d is None or d.state_if_ok.pending:
+            continue
+        if d.acts and not (i.result is not None and i.result.ok):
+            continue  # not brought back yet: the tag stays until it is
+        done.append(i.resource)
+    if not done:
+        return
+    try:
+        failed = tagging.untag_discovered(done, OVERRIDE_TAG, tagging.Clients(getattr(adapter, "session", None)))
+    except Exception as exc:
+        failed = {res.id: _describe(exc) for res in done}
+    for rid, why in failed.items():
+        result.error(rid, f"could not remove the expired tag {OVERRIDE_TAG}: {why} (tried again next pass)")
 
 
 def _report_action(result: WorkerResult, target: Target, i: _Item, *, ok: bool) -> None:
@@ -581,6 +751,8 @@ def _with_intent(target: Target, i: _Item, now_text: str) -> ResourceRecord:
         "desired": ok.desired.value if ok.desired else None,
         "decided_at": ok.decided_at.isoformat() if ok.decided_at else None,
         "instance_type": d.instance_type,
+        "maintenance": hold_data(ok.maintenance) if ok.maintenance else None,
+        "override": ok.override.value if ok.override else None,
         "entry": _ledger_draft(target, i, now_text),
     }
     return rec
@@ -636,6 +808,9 @@ def _repair(
         rec.last_action_at = str(intent.get("at"))
         rec.desired = intent.get("desired")
         rec.decided_at = intent.get("decided_at")
+        rec.maintenance = intent.get("maintenance")
+        if "override" in intent:
+            rec.override = intent.get("override")
         rec.pending = False
         rec.last_error = None
         rec.observed = "stopped" if rec.last_action == "stop" else "running"
@@ -879,6 +1054,13 @@ def _ledger_draft(target: Target, i: _Item, now_text: str) -> LedgerEntry:
     }
     if d.action == "resize":
         entry["previous_instance_type"] = res.instance_type
+    if d.maintenance is not None:
+        entry["reason"] = d.reason
+        entry["maintenance"] = hold_data(d.maintenance)
+    if d.rule in ("override", "override-end"):
+        entry["rule"] = d.rule
+        if d.rule == "override" and i.override is not None:
+            entry["override"] = i.override.value
     return entry
 
 

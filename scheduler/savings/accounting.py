@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -53,7 +53,19 @@ MANUAL_STOPPED = "manual-stopped"  # by anyone else: by hand, or already stopped
 
 # At one instant (one pass), what the pass observed comes before what it did: found again, then changed by hand,
 # then the scheduler's action. A close sorts before a stop, so a stop at the same instant opens a new interval.
-_ORDER = {"gone": 0, "returned": 1, "manual-start": 2, "manual-stop": 2, "start": 3, "resize": 3, "stop": 4}
+_ORDER = {
+    "gone": 0,
+    "returned": 1,
+    "manual-start": 2,
+    "manual-stop": 2,
+    "override": 2,
+    "override-end": 2,
+    "start": 3,
+    "resize": 3,
+    "stop": 4,
+}
+# Entries that change no state, only whether an isched:override tag holds the resource (see _overrides_after).
+_MARKERS = frozenset({"override", "override-end"})
 # The state each entry leaves the resource in (gone and returned leave it as it was: they only hide or show it).
 _STATE_AFTER = {
     "stop": STOPPED,
@@ -62,6 +74,19 @@ _STATE_AFTER = {
     "manual-start": RUNNING,
     "manual-stop": MANUAL_STOPPED,
 }
+
+
+def _overrides_after(entry: Mapping[str, Any], current: bool) -> bool:
+    """Whether an override keeps the resource running after ``entry`` (``current``: before it). The markers say so
+    (``override`` with a running value, ``override-end``); so do the actions an override drove (``rule``)."""
+    action = entry.get("action")
+    if action == "override":
+        return str(entry.get("override") or "").startswith("running")
+    if action == "override-end" or entry.get("rule") == "override-end":
+        return False
+    if entry.get("rule") == "override":
+        return action in ("start", "resize")
+    return current
 
 
 # --- months ----------------------------------------------------------------------------------------------------
@@ -202,6 +227,7 @@ class Prior:
     entry: Mapping[str, Any] | None = None
     manual: bool = False
     source: str = "assumed"  # ledger | state-record | inferred | assumed
+    override: bool = False  # an isched:override tag keeps it running
 
 
 def _sorted_events(entries: Iterable[Mapping[str, Any]]) -> dict[ResourceKey, list[Mapping[str, Any]]]:
@@ -311,8 +337,9 @@ def prior_states(
         first_seen = _at(rec.first_seen_at) if rec is not None and rec.first_seen_at else None
         if first_seen is not None and first_seen >= start:
             continue  # nothing before the span: inferred below, at first sight
-        if events and events[0]["action"] in ("stop", "manual-stop"):
-            out[key] = Prior(RUNNING, entry=events[0], source="inferred")
+        first = next((e for e in events if e["action"] not in _MARKERS), None)
+        if first is not None and first["action"] in ("stop", "manual-stop"):
+            out[key] = Prior(RUNNING, entry=first, source="inferred")
             continue
         if not events and rec is not None and not rec.last_action and not rec.gone_at and _seen_running(rec):
             out[key] = Prior(RUNNING, source="state-record")  # never acted on, seen running: nothing changed it
@@ -325,6 +352,7 @@ def prior_states(
         floors[key] = floor
     reads = 0
     gone_seen: dict[ResourceKey, bool] = {}
+    override_seen: dict[ResourceKey, bool] = {}
     m = shift_month(month, -1)
     while floors and m >= min(floors.values()):
         earlier = _sorted_events(read_month(m))
@@ -335,12 +363,16 @@ def prior_states(
                 if action in ("gone", "returned"):
                     gone_seen.setdefault(key, action == "gone")
                     continue
+                if action in _MARKERS:
+                    override_seen.setdefault(key, _overrides_after(ev, False))
+                    continue
                 out[key] = Prior(
                     _STATE_AFTER[action],
                     gone=gone_seen.get(key, False),
                     entry=ev,
                     manual=action == "manual-start",
                     source="ledger",
+                    override=override_seen.get(key, _overrides_after(ev, False)),
                 )
                 del floors[key]
                 break
@@ -378,7 +410,8 @@ def prior_states(
         if seen is False:
             out[key] = Prior(MANUAL_STOPPED, gone=gone, source="state-record")
         else:
-            out[key] = Prior(RUNNING, gone=gone, source="state-record" if seen else "assumed")
+            held = override_seen.get(key, False)  # a marker before the span, with no state entry after it
+            out[key] = Prior(RUNNING, gone=gone, source="state-record" if seen else "assumed", override=held)
     return out, reads
 
 
@@ -439,6 +472,10 @@ class Piece:
     pricing: Pricing
     manual: bool = False  # running since a manual start
     stop: Mapping[str, Any] | None = None  # the scheduler's stop entry, for stopped pieces
+    # Running only for a maintenance window (SPEC §2 rule 7): the scheduler's own start for it, or its stop
+    # deferred to the window's end, while the schedule wanted it stopped. Maintenance, not a savings loss.
+    maintenance: bool = False
+    override: bool = False  # running held by an isched:override tag
 
     @property
     def micros(self) -> int:
@@ -513,13 +550,14 @@ def _timeline(
     if rec is not None:
         saved = rec.saved_capacity if saves_capacity(key.service) else None
         known.fill(rec.instance_type, rec.details or None, saved)
-    state, gone, manual = prior.state, prior.gone, prior.manual
+    state, gone, manual, overridden = prior.state, prior.gone, prior.manual, prior.override
     stop_entry = prior.entry if prior.state == STOPPED else None
     pieces: list[Piece] = []
     stops: list[Stop] = []
     current: Stop | None = None
     cursor = w_start
     gone_at: datetime | None = None
+    held: tuple[datetime, datetime] | None = None  # running counts as maintenance in [since, until)
 
     def emit(upto: datetime) -> None:
         nonlocal current
@@ -542,13 +580,23 @@ def _timeline(
             current.end = upto
             current.pieces.append(piece)
         else:
-            piece = Piece(
-                cursor,
-                upto,
-                state if state != STOPPED else MANUAL_STOPPED,
-                known.pricing(key),
-                manual=manual and state == RUNNING,
-            )
+            kind = state if state != STOPPED else MANUAL_STOPPED
+            pricing = known.pricing(key)
+            held_by_override = overridden and state == RUNNING
+            window = held if state == RUNNING and not manual and not held_by_override else None
+            for lo, hi, maintenance in _held_parts(cursor, upto, window):
+                pieces.append(
+                    Piece(
+                        lo,
+                        hi,
+                        kind,
+                        pricing,
+                        manual=manual and state == RUNNING,
+                        maintenance=maintenance,
+                        override=held_by_override,
+                    )
+                )
+            return
         pieces.append(piece)
 
     def close(at: datetime, by: str) -> None:
@@ -562,9 +610,18 @@ def _timeline(
         if at >= w_end:
             break
         at = max(at, w_start)
+        hold = _hold_span(ev)
+        if hold is not None and ev.get("action") == "stop":
+            # The stop after a window: it ran only for the window since the hold began (a deferred stop, or the
+            # scheduler's start for it), up to this stop.
+            held = (min(hold[0], held[0]) if held else hold[0], max(at, hold[1]))
         emit(at)
         cursor = at
         action = str(ev["action"])
+        overridden = _overrides_after(ev, overridden)
+        if action in _MARKERS:
+            continue
+        held = hold if hold is not None and action == "start" else None
         if action == "gone":
             if not gone:
                 gone, gone_at = True, at
@@ -577,13 +634,56 @@ def _timeline(
         if action == "stop" and state == STOPPED:
             continue  # a retried or repeated stop does not restart the interval
         if state == STOPPED and new_state != STOPPED:
-            close(at, action)
+            close(at, "maintenance" if held is not None else action)
         if new_state == STOPPED:
             stop_entry = ev
         known.update(ev)
         state, manual = new_state, action == "manual-start"
     emit(w_end)
     return pieces, stops, gone_at
+
+
+def _hold_span(entry: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
+    """The maintenance hold a ledger entry carries (its ``maintenance``: since, until), if readable."""
+    hold = entry.get("maintenance")
+    if not isinstance(hold, Mapping):
+        return None
+    try:
+        return _at(hold["since"]), _at(hold["until"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _held_parts(
+    start: datetime, end: datetime, held: tuple[datetime, datetime] | None
+) -> list[tuple[datetime, datetime, bool]]:
+    """[start, end) cut where it meets ``held``: (from, to, inside the hold), in order, none empty."""
+    if held is None or held[1] <= start or held[0] >= end:
+        return [(start, end, False)]
+    lo, hi = max(start, held[0]), min(end, held[1])
+    parts = [(start, lo, False), (lo, hi, True), (hi, end, False)]
+    return [(a, b, m) for a, b, m in parts if b > a]
+
+
+def _schedule_cut(pieces: list[Piece], ev: Evaluator | None) -> list[Piece]:
+    """Maintenance pieces keep only the time the schedule wanted the resource stopped: where the schedule wanted it
+    running anyway, the window cost nothing extra (plain running time)."""
+    if ev is None or not any(p.maintenance for p in pieces):
+        return pieces
+    out: list[Piece] = []
+    for p in pieces:
+        if not p.maintenance:
+            out.append(p)
+            continue
+        cursor = p.start
+        for s, e in ev.running(p.start, p.end):
+            if s > cursor:
+                out.append(replace(p, start=cursor, end=s))
+            out.append(replace(p, start=s, end=e, maintenance=False))
+            cursor = e
+        if cursor < p.end:
+            out.append(replace(p, start=cursor))
+    return out
 
 
 # --- resources in the span ------------------------------------------------------------------------------------------
@@ -605,6 +705,8 @@ class Usage:
     gone_at: datetime | None = None  # gone inside the span and not back at its end
     tags: dict[str, str] | None = None  # None: no tags were stored for it
     manual_start_micros: int | None = 0  # None: its schedule is not known, so the stopped time it set is not
+    # Time its schedule said stopped while an isched:override tag kept it running (None: the schedule is not known).
+    override_micros: int | None = 0
     simulated: int = 0  # ledger entries of passes ahead of the real clock
     repaired: int = 0  # ledger entries recorded late by a repair pass
     prior: Prior = field(default_factory=Prior)
@@ -623,6 +725,11 @@ class Usage:
     @property
     def manual_stopped_micros(self) -> int:
         return self._sum(MANUAL_STOPPED)
+
+    @property
+    def maintenance_micros(self) -> int:
+        """Running time that was a maintenance window the schedule would have kept stopped (part of running)."""
+        return sum(p.micros for p in self.pieces if p.maintenance)
 
     @property
     def managed_micros(self) -> int:
@@ -729,6 +836,7 @@ def usages(
             or (rec.schedule if rec is not None and rec.schedule else "")
             or str((prior.entry or {}).get("schedule") or "")
         )
+        pieces = _schedule_cut(pieces, schedules.get(schedule) if schedule else None)
         label = stops[-1].pricing if stops else pieces[-1].pricing
         gone_now = gone_at is not None
         if rec is not None:
@@ -740,9 +848,14 @@ def usages(
             (prior.entry or {}).get("details"),
         )
         manual: int | None = 0
+        overridden: int | None = 0
         for p in pieces:
-            if p.state == RUNNING and p.manual:
-                lost = schedules.stopped_micros(schedule, p.start, p.end)
+            if p.state != RUNNING or not (p.manual or p.override):
+                continue
+            lost = schedules.stopped_micros(schedule, p.start, p.end)
+            if p.override:  # the override held it, whoever started it
+                overridden = None if lost is None or overridden is None else overridden + lost
+            else:
                 manual = None if lost is None or manual is None else manual + lost
         out.append(
             Usage(
@@ -758,6 +871,7 @@ def usages(
                 gone_at,
                 tags,
                 manual,
+                override_micros=overridden,
                 simulated=sum(1 for e in events if e.get("simulated")),
                 repaired=sum(1 for e in events if e.get("repaired")),
                 prior=prior,
@@ -1017,6 +1131,8 @@ def resource_json(row: Row) -> dict[str, Any]:
         "running_hours": _hours(u.running_micros),
         "manual_stopped_hours": _hours(u.manual_stopped_micros),
         "manual_start_hours": _hours(u.manual_start_micros) if u.manual_start_micros is not None else None,
+        "maintenance_hours": _hours(u.maintenance_micros),
+        "override_hours": _hours(u.override_micros) if u.override_micros is not None else None,
         "managed_hours": _hours(u.managed_micros),
         "hourly_price": _num(row.hourly, 6),
         "estimated_savings": _num(row.savings),
@@ -1063,6 +1179,10 @@ def _sums(rows: Sequence[Row]) -> dict[str, Any]:
         "manual_start_hours": None
         if any(r.usage.manual_start_micros is None for r in priced)
         else _hours(sum(r.usage.manual_start_micros or 0 for r in priced)),
+        "maintenance_hours": _hours(sum(r.usage.maintenance_micros for r in priced)),
+        "override_hours": None
+        if any(r.usage.override_micros is None for r in priced)
+        else _hours(sum(r.usage.override_micros or 0 for r in priced)),
         "estimated_savings": _num(_money_sum(r.savings for r in priced)) if priced or not rows else None,
         "estimated_running_cost": _num(_money_sum(r.running_cost for r in known_run)) if known_run else None,
         "unpriced_resources": len(unpriced),
@@ -1228,6 +1348,13 @@ def report_notes(rows: Sequence[Row]) -> list[str]:
         notes.append(
             "Hours lost to manual starts are not known for "
             + ", ".join(unknown_manual[:10])
+            + ": their schedule is not in the configuration or has only start/stop events."
+        )
+    unknown_override = [r.usage.key.resource for r in rows if r.usage.override_micros is None]
+    if unknown_override:
+        notes.append(
+            "Hours lost to overrides are not known for "
+            + ", ".join(unknown_override[:10])
             + ": their schedule is not in the configuration or has only start/stop events."
         )
     simulated = sum(r.usage.simulated for r in rows)

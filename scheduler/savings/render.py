@@ -58,6 +58,8 @@ CSV_FIELDS = (
     "billing_while_stopped",
     "billing_while_stopped_cost",
     "tags",
+    "maintenance_hours",
+    "override_hours",
 )
 SUMMARY_FIELDS = ("section", "item", "field", "value")
 
@@ -224,6 +226,8 @@ _TOTAL_FIELDS = (
     "running_hours",
     "manual_stopped_hours",
     "manual_start_hours",
+    "maintenance_hours",
+    "override_hours",
     "estimated_savings",
     "estimated_running_cost",
     "cost_if_always_running",
@@ -236,6 +240,7 @@ _GROUP_FIELDS = (
     "running_hours",
     "manual_stopped_hours",
     "manual_start_hours",
+    "override_hours",
     "estimated_savings",
     "estimated_running_cost",
     "unpriced_resources",
@@ -763,6 +768,7 @@ def _group_table(groups: Sequence[Mapping[str, Any]], name: str, title: str, wit
         ("stopped h", True),
         ("by hand h", True),
         ("lost to manual starts h", True),
+        ("lost to overrides h", True),
         ("est. savings", True),
         ("est. running cost", True),
         ("unpriced (stopped h)", True),
@@ -778,6 +784,7 @@ def _group_table(groups: Sequence[Mapping[str, Any]], name: str, title: str, wit
             number(_num(g.get("stopped_hours"))),
             number(_num(g.get("manual_stopped_hours"))),
             number(_num(g.get("manual_start_hours"))),
+            _unknown_or_hours(g.get("override_hours")),
             money(_num(g.get("estimated_savings"))),
             money(_num(g.get("estimated_running_cost"))),
             _unpriced_cell(g),
@@ -847,6 +854,7 @@ def _headline(report: Mapping[str, Any]) -> str:
             "hours lost to manual starts",
             number(_num(t.get("manual_start_hours"))) if t.get("manual_start_hours") is not None else "unknown",
         ),
+        _stat("hours lost to overrides", _unknown_or_hours(t.get("override_hours"))),
         _stat("unpriced stopped hours", number(_num(t.get("unpriced_stopped_hours")))),
         _stat("est. running cost (expected)", money(_num(t.get("estimated_running_cost")))),
         _stat("cost if always running", money(_num(t.get("cost_if_always_running")))),
@@ -1065,6 +1073,11 @@ def _months_html(report: Mapping[str, Any]) -> str:
     return f"<h2>Month by month</h2>{months_svg(report)}{note}{table}"
 
 
+def _unknown_or_hours(value: Any) -> str:
+    """Hours, or "unknown" where the report could not tell (e.g. hours lost to overrides, schedule unknown)."""
+    return number(_num(value)) if value is not None else "unknown"
+
+
 def _resource_table(report: Mapping[str, Any]) -> str:
     t = report["totals"]
     rows: list[list[Cell]] = []
@@ -1091,6 +1104,7 @@ def _resource_table(report: Mapping[str, Any]) -> str:
                 number(_num(r.get("stopped_hours"))),
                 number(_num(r.get("manual_stopped_hours"))),
                 number(_num(manual_start)) if manual_start is not None else "unknown",
+                _unknown_or_hours(r.get("override_hours")),
                 price(_num(r.get("hourly_price"))),
                 money(_num(r.get("estimated_savings"))),
             ]
@@ -1106,6 +1120,7 @@ def _resource_table(report: Mapping[str, Any]) -> str:
             ("stopped h", True),
             ("by hand h", True),
             ("lost h", True),
+            ("override h", True),
             ("hourly price", True),
             ("est. savings", True),
         ],
@@ -1120,6 +1135,7 @@ def _resource_table(report: Mapping[str, Any]) -> str:
             number(_num(t.get("stopped_hours"))),
             number(_num(t.get("manual_stopped_hours"))),
             number(_num(t.get("manual_start_hours"))) if t.get("manual_start_hours") is not None else "unknown",
+            _unknown_or_hours(t.get("override_hours")),
             "",
             money(_num(t.get("estimated_savings"))),
         ],

@@ -8,7 +8,6 @@ from the tag); with neither, it reports an error for that group instead of guess
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,15 +22,19 @@ from scheduler.aws.session import client
 from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase
-from .common import aws_error, chunks, tag_map, unique
+from .capacity import (
+    SAVED_CAPACITY_TAG,
+    SavedCapacity,
+    ScalesToZero,
+    desired_to_price,
+    format_capacity,
+)
+from .common import aws_error, chunks, not_estimated, tag_map, unique
 from .ec2 import WHOLE_REQUEST_ERRORS, run_bisected
 from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
-from .pricing import Component, PriceQuery, Pricing, whole
+from .pricing import Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
-
-SAVED_CAPACITY_TAG = "isched:saved-capacity"
-SIZE_KEYS = ("min", "max", "desired")
 
 # DescribeAutoScalingGroups MaxRecords: default 50, maximum 100; AutoScalingGroupNames: "By default, you can only
 # specify up to 50 names" (API reference).
@@ -47,45 +50,13 @@ MAX_TAG_BATCH = 25
 # Auto Scaling's names for errors about the request or the caller rather than one group.
 _WHOLE_REQUEST_ERRORS = WHOLE_REQUEST_ERRORS | {"InternalFailure"}
 
-
-class CapacityError(ValueError):
-    """Sizes that cannot be restored (missing, negative, not whole numbers, or not min <= desired <= max)."""
-
-
-def format_capacity(sizes: Mapping[str, int]) -> str:
-    return ",".join(f"{k}={sizes[k]}" for k in SIZE_KEYS)
-
-
-def parse_capacity(text: str) -> dict[str, int]:
-    """``min=1,max=3,desired=2`` (any order, spaces allowed) as ``{"min": 1, "max": 3, "desired": 2}``."""
-    values: dict[str, Any] = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise CapacityError(f"'{part.strip()}' is not KEY=VALUE")
-        values[key.strip().lower()] = value.strip()
-    return check_capacity(values)
-
-
-def check_capacity(values: Mapping[str, Any]) -> dict[str, int]:
-    """The sizes in ``values`` as whole numbers, checked the way UpdateAutoScalingGroup would check them."""
-    sizes: dict[str, int] = {}
-    for key in SIZE_KEYS:
-        if key not in values:
-            raise CapacityError(f"'{key}' is missing")
-        sizes[key] = _whole(key, values[key])
-    if not sizes["min"] <= sizes["desired"] <= sizes["max"]:
-        raise CapacityError(f"min <= desired <= max does not hold for {format_capacity(sizes)}")
-    return sizes
-
-
-def _whole(key: str, value: Any) -> int:
-    # Numbers read back from DynamoDB arrive as Decimal; the tag gives strings.
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value >= 0 and int(value) == value:
-        return int(value)
-    raise CapacityError(f"'{key}' must be a whole number >= 0, not {value!r}")
+SAVED = SavedCapacity(
+    noun="Auto Scaling group",
+    keys=("min", "max", "desired"),
+    stored="the stored sizes {} are",
+    nothing="no sizes were saved for it",
+    by_hand="set its min, max and desired sizes by hand",
+)
 
 
 def _sizes(group: Mapping[str, Any]) -> dict[str, int]:
@@ -115,11 +86,12 @@ def groups(asg: Any, page_size: int, **params: Any) -> Iterator[dict[str, Any]]:
         yield from page.get("AutoScalingGroups", [])
 
 
-class AsgAdapter:
+class AsgAdapter(ScalesToZero):
     """The Auto Scaling groups of one region. ``page_size`` and ``tag_batch_size`` exist for tests."""
 
     name = "asg"
     resizable = False
+    saved_capacity = SAVED
 
     def __init__(
         self,
@@ -162,12 +134,7 @@ class AsgAdapter:
         tags = tag_map(group.get("Tags"))
         sizes = _sizes(group)
         running_types = {str(i["InstanceType"]) for i in group.get("Instances", []) if i.get("InstanceType")}
-        details: dict[str, Any] = {**sizes, "instances": len(group.get("Instances", []))}
-        if SAVED_CAPACITY_TAG in tags:
-            try:
-                details["saved_capacity"] = parse_capacity(tags[SAVED_CAPACITY_TAG])
-            except CapacityError as exc:
-                details["saved_capacity_error"] = f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}': {exc}"
+        details: dict[str, Any] = {**sizes, "instances": len(group.get("Instances", [])), **SAVED.from_tags(tags)}
         types = sorted(set(configured) | running_types)
         if types:
             details["instance_types"] = types
@@ -281,11 +248,7 @@ class AsgAdapter:
             if any(sizes.values()):
                 to_save[name] = sizes
                 continue
-            details: dict[str, Any] = {"already_stopped": True}
-            # Without a readable tag nothing is known to restore: the start will say so.
-            with contextlib.suppress(KeyError, CapacityError):
-                details["saved_capacity"] = parse_capacity(tag_map(group.get("Tags"))[SAVED_CAPACITY_TAG])
-            results[name] = ActionResult(name, ok=True, details=details)
+            results[name] = SAVED.already_stopped(name, self._tags(group))
         saved = self._write_tags({n: {SAVED_CAPACITY_TAG: format_capacity(s)} for n, s in to_save.items()})
         for name, sizes in to_save.items():
             if not saved[name].ok:
@@ -299,48 +262,14 @@ class AsgAdapter:
             results[name] = self._update(name, {"min": 0, "max": 0, "desired": 0}, {"saved_capacity": sizes})
         return [results[n] for n in names]
 
-    def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
-        """Restores each group's sizes from before its stop: ``saved[name]`` (``{"min", "max", "desired"}``, or
-        an object holding them under ``saved_capacity``), else the group's tag. Neither gives an error.
+    def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
+        return _sizes(item)
 
-        A group found with a non-zero size was started by hand: its sizes are left as they are.
-        """
-        names = unique(r.id for r in resources)
-        groups, results = self._current(names)
-        for name, group in groups.items():
-            sizes = _sizes(group)
-            if any(sizes.values()):
-                results[name] = ActionResult(name, ok=True, details={"already_running": True, "capacity": sizes})
-                continue
-            target, error = self._sizes_to_restore(name, (saved or {}).get(name), tag_map(group.get("Tags")))
-            if target is None:
-                results[name] = ActionResult(name, ok=False, error=error)
-                continue
-            results[name] = self._update(name, target, {"saved_capacity": target, "capacity": target})
-        return [results[n] for n in names]
+    def _tags(self, item: Mapping[str, Any]) -> dict[str, str]:
+        return tag_map(item.get("Tags"))
 
-    @staticmethod
-    def _sizes_to_restore(
-        name: str, stored: Mapping[str, Any] | None, tags: Mapping[str, str]
-    ) -> tuple[dict[str, int] | None, str]:
-        problems: list[str] = []
-        if stored:
-            values = stored.get("saved_capacity", stored)
-            try:
-                return check_capacity(values if isinstance(values, Mapping) else {}), ""
-            except CapacityError as exc:
-                problems.append(f"the stored sizes {dict(stored)!r} are unusable ({exc})")
-        if SAVED_CAPACITY_TAG in tags:
-            try:
-                return parse_capacity(tags[SAVED_CAPACITY_TAG]), ""
-            except CapacityError as exc:
-                problems.append(f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}' is unusable ({exc})")
-        if not problems:
-            problems.append(f"no sizes were saved for it (no stored state and no {SAVED_CAPACITY_TAG} tag)")
-        return None, (
-            f"cannot start Auto Scaling group '{name}': {'; '.join(problems)}; set its min, max and desired "
-            "sizes by hand"
-        )
+    def _running(self, sizes: dict[str, int]) -> bool:
+        return any(sizes.values())
 
     def _current(self, names: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
         """The groups as they are now (found) and a failed result for each name not found or not looked up."""
@@ -423,6 +352,7 @@ class AsgService(ServiceBase):
     price_list = "ec2"
     plural = "Auto Scaling groups"
     arn_service = "autoscaling"
+    adapter_type = AsgAdapter
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"asg": "Auto Scaling group"}
@@ -430,16 +360,10 @@ class AsgService(ServiceBase):
         self.names_batch = NAMES_BATCH
         self.tag_batch = MAX_TAG_BATCH
 
-    def adapter(self, region: str, session: boto3.Session, **options: Any) -> AsgAdapter:
-        return AsgAdapter(region, session=session)
-
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
     ) -> Pricing:
-        # The capacity a stop saved is what the group would have run; without it, the group's size when seen.
-        desired = whole((capacity or {}).get("desired"))
-        if desired is None:
-            desired = whole(details.get("desired"))
+        desired = desired_to_price(details, capacity)
         types = [str(t) for t in details.get("instance_types") or []]
         type_ = instance_type or (types[0] if len(set(types)) == 1 else None)
         if desired is None:
@@ -450,12 +374,10 @@ class AsgService(ServiceBase):
         return Pricing(type_, desired, (Component(PriceQuery("ec2", region, type_, origin="asg"), desired),))
 
     def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
-        return {
-            "what": "nothing of the group's instances (at zero capacity they are terminated), unless their volumes "
-            "are kept (DeleteOnTermination false)",
-            "estimated_cost": None,
-            "note": "not estimated",
-        }
+        return not_estimated(
+            "nothing of the group's instances (at zero capacity they are terminated), unless their volumes are kept "
+            "(DeleteOnTermination false)"
+        )
 
     def billed_under_own_tag(self, pricing: Pricing) -> bool:
         return False  # its instances are billed, and carry the tag only if launched after it was set

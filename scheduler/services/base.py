@@ -8,11 +8,12 @@ resource's failure is reported with its id and never stops the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import boto3
 
@@ -20,6 +21,7 @@ from scheduler.engine import Observed
 
 from .naming import ClientSource, Found, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Pricing
+from .ssm_windows import Execution
 
 
 @dataclass
@@ -87,6 +89,15 @@ class ServiceAdapter(Protocol):
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets informational tags (last action, last error), batched per the service's maxima."""
+        ...
+
+
+@runtime_checkable
+class MaintenanceWindowSource(Protocol):
+    """An adapter whose resources can follow SSM maintenance windows (EC2: ``ssm_maintenance_windows``)."""
+
+    def maintenance_windows(self, names: Sequence[str], at: datetime) -> list[Execution]:
+        """The executions of the named windows open at ``at`` or to come (problems go to ``warnings``)."""
         ...
 
 
@@ -205,19 +216,31 @@ class ServiceBase:
 
     kinds: Mapping[str, str]
     named_kinds: tuple[str, ...] = ()
+    # What :meth:`adapter` makes, given the region and ``session=``; a service whose adapter takes deployment
+    # options (RDS) overrides :meth:`adapter` instead.
+    adapter_type: Callable[..., ServiceAdapter]
+    # What the API accepts as a name: a bare name that does not match is not sent (None: any name is).
+    name_pattern: re.Pattern[str] | None = None
+    # Whether the service compares ids (and ARNs) without regard to case (RDS, Redshift, SageMaker).
+    case_insensitive = False
     saves_capacity = False
+
+    def adapter(self, region: str, session: boto3.Session, **options: Any) -> ServiceAdapter:
+        return self.adapter_type(region, session=session)
 
     def kind_of_id(self, text: str) -> str | None:
         return None
 
     def kinds_for_name(self, text: str) -> tuple[str, ...]:
+        if self.name_pattern is not None and not self.name_pattern.match(text):
+            return ()
         return self.named_kinds
 
     def normalise(self, kind: str, ident: str) -> str:
-        return ident
+        return ident.lower() if self.case_insensitive else ident
 
     def problem(self, ref: Reference, found: Found) -> str | None:
-        return arn_mismatch(ref, found, self.kinds[found.kind])
+        return arn_mismatch(ref, found, self.kinds[found.kind], fold_case=self.case_insensitive)
 
     def refusal(self, found: Found, op: Operation) -> str | None:
         return None

@@ -1,11 +1,19 @@
-"""Helpers every service module uses: AWS error text, tag lists, batching."""
+"""Helpers every service module uses: AWS error text, tag lists, batching, and acting on (or tagging) resources
+one at a time with each one's failure isolated."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scheduler.engine import State
+
+from .base import ActionResult, Resource
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -35,3 +43,64 @@ def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
 def unique(ids: Iterable[str]) -> list[str]:
     """``ids`` without repeats, in first-seen order (a resource named twice is acted on once)."""
     return list(dict.fromkeys(ids))
+
+
+def not_estimated(what: str, why: str | None = None) -> dict[str, Any]:
+    """What bills on while a resource is stopped when no cost is estimated for it (``why``: the reason, if any)."""
+    return {"what": what, "estimated_cost": None, "note": f"not estimated: {why}" if why else "not estimated"}
+
+
+def guarded(resource: Resource, action: Callable[[Resource], ActionResult], service: str) -> ActionResult:
+    """``action`` on one resource, whatever becomes of it reported for that resource only: an unschedulable resource
+    is refused, an AWS error becomes its result's error, and any other failure is logged too (``service``: its name
+    for the log)."""
+    if resource.unschedulable:
+        return ActionResult(resource.id, ok=False, error=resource.unschedulable)
+    try:
+        return action(resource)
+    except (ClientError, BotoCoreError) as exc:
+        return ActionResult(resource.id, ok=False, error=aws_error(exc))
+    except Exception as exc:  # one resource's surprise must not cost the others their action
+        log.exception("%s action on %s failed", service, resource.id)
+        return ActionResult(resource.id, ok=False, error=aws_error(exc))
+
+
+def already(resource: Resource, goal: State) -> ActionResult | None:
+    """The result for a resource already at (or on its way to) ``goal``, which is not asked again (most services
+    refuse to stop what is stopped); None when it is not there."""
+    if resource.observed.settled is not goal:
+        return None
+    return ActionResult(resource.id, ok=True, details={"status": resource.details.get("status"), "already": True})
+
+
+def tag_each(
+    tags: Mapping[str, Mapping[str, str]],
+    write: Callable[[str, Mapping[str, str]], object],
+    failed: Mapping[str, ActionResult] | None = None,
+) -> list[ActionResult]:
+    """Informational tags for an API that tags one resource per call: ``write(id, tags)`` for each id with tags,
+    one failure never stopping the others. ``failed``: ids known not to be reachable, with their results."""
+    out: list[ActionResult] = []
+    for ident, values in tags.items():
+        if not values:
+            out.append(ActionResult(ident, ok=True))
+        elif failed and ident in failed:
+            out.append(failed[ident])
+        else:
+            try:
+                write(ident, values)
+            except (ClientError, BotoCoreError, LookupError) as exc:
+                out.append(ActionResult(ident, ok=False, error=aws_error(exc)))
+                continue
+            out.append(ActionResult(ident, ok=True))
+    return out
+
+
+def with_missing(
+    ids: Iterable[str], found: Mapping[str, object], failed: dict[str, ActionResult], missing: Callable[[str], str]
+) -> dict[str, ActionResult]:
+    """``failed`` with a failure for each of ``ids`` neither found nor already failed (``missing(id)``: the error)."""
+    for ident in ids:
+        if ident not in found and ident not in failed:
+            failed[ident] = ActionResult(ident, ok=False, error=missing(ident))
+    return failed

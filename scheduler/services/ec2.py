@@ -25,6 +25,7 @@ from .base import ActionResult, Resource, Service, ServiceBase
 from .common import aws_error, chunks, tag_map, unique
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
 from .pricing import Component, PriceQuery, Pricing
+from .ssm_windows import Execution, read_executions
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,13 @@ class Ec2Adapter:
         self.wait_config = {"Delay": max(1, wait_delay), "MaxAttempts": max(1, wait_attempts)}
         self.events_since: datetime | None = None  # unused: EC2 never starts a stopped instance by itself
         self.warnings: list[str] = []
+
+    def maintenance_windows(self, names: Sequence[str], at: datetime) -> list[Execution]:
+        """The open and next executions of the SSM maintenance windows called ``names`` (schedules'
+        ``ssm_maintenance_windows``); problems are added to :attr:`warnings`."""
+        found, problems = read_executions(client("ssm", region=self.region, session=self.session), names, at)
+        self.warnings.extend(problems)
+        return found
 
     # --- discovery ---------------------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ price is unknown here (schedule the instances' Auto Scaling group to save on the
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections import defaultdict
@@ -34,13 +33,12 @@ from scheduler.aws.session import client
 from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase
-from .common import aws_error, chunks, unique
+from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, ScalesToZero, desired_to_price
+from .common import aws_error, chunks, not_estimated, tag_each, unique, with_missing
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
-from .pricing import Component, PriceQuery, Pricing, whole
+from .pricing import Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
-
-SAVED_CAPACITY_TAG = "isched:saved-capacity"
 
 # ListClusters and ListServices maxResults: at most 100; DescribeServices: at most 10 services per call (API
 # reference). TagResource and UntagResource take one resource ARN per call.
@@ -60,27 +58,13 @@ _GB_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*gb\s*\Z", re.IGNORECASE)
 _KIB = Decimal(1024)
 
 
-class SavedCountError(ValueError):
-    """A saved desired count that cannot be restored."""
-
-
-def format_saved(desired: int) -> str:
-    return f"desired={desired}"
-
-
-def parse_saved(text: str) -> int:
-    """``desired=3`` (spaces allowed) as 3."""
-    key, sep, value = text.partition("=")
-    if not sep or key.strip().lower() != "desired":
-        raise SavedCountError(f"'{text}' is not desired=COUNT")
-    return _count(value)
-
-
-def _count(value: Any) -> int:
-    n = whole(value.strip() if isinstance(value, str) else value)
-    if n is None:
-        raise SavedCountError(f"the desired count must be a whole number >= 0, not {value!r}")
-    return n
+SAVED = SavedCapacity(
+    noun="ECS service",
+    keys=("desired",),
+    stored="the stored count {} is",
+    nothing="no desired count was saved for it",
+    by_hand="set its desired count by hand",
+)
 
 
 def service_id(service: Mapping[str, Any]) -> str:
@@ -157,28 +141,26 @@ def launch_kind(details: Mapping[str, Any]) -> str:
     return {"FARGATE": "fargate", "EC2": "ec2", "EXTERNAL": "external"}.get(launch, "default")
 
 
-def task_vcpus(value: Any) -> Decimal | None:
-    """A task definition's ``cpu`` in vCPUs: CPU units (``"256"``) or ``"0.25 vCPU"``."""
+def _task_size(value: Any, text_form: re.Pattern[str]) -> Decimal | None:
+    """A task size given in 1/1024ths (a whole number) or as ``text_form`` (a number and its unit)."""
     text = str(value or "").strip()
     try:
         if text.isdigit():
             return Decimal(text) / _KIB
-        m = _VCPU_TEXT.match(text)
+        m = text_form.match(text)
         return Decimal(m[1]) if m else None
     except InvalidOperation:
         return None
+
+
+def task_vcpus(value: Any) -> Decimal | None:
+    """A task definition's ``cpu`` in vCPUs: CPU units (``"256"``) or ``"0.25 vCPU"``."""
+    return _task_size(value, _VCPU_TEXT)
 
 
 def task_gbs(value: Any) -> Decimal | None:
     """A task definition's ``memory`` in GB (GiB, as Fargate bills it): MiB (``"512"``) or ``"0.5 GB"``."""
-    text = str(value or "").strip()
-    try:
-        if text.isdigit():
-            return Decimal(text) / _KIB
-        m = _GB_TEXT.match(text)
-        return Decimal(m[1]) if m else None
-    except InvalidOperation:
-        return None
+    return _task_size(value, _GB_TEXT)
 
 
 def _plain(n: Decimal) -> str:
@@ -202,11 +184,12 @@ def task_label(details: Mapping[str, Any]) -> str | None:
     }.get(kind)
 
 
-class EcsAdapter:
+class EcsAdapter(ScalesToZero):
     """The ECS services of one region. ``page_size`` and ``describe_batch`` exist for tests."""
 
     name = "ecs"
     resizable = False
+    saved_capacity = SAVED
 
     def __init__(
         self,
@@ -280,11 +263,7 @@ class EcsAdapter:
         providers = [str(p["capacityProvider"]) for p in service.get("capacityProviderStrategy") or []]
         if providers:
             details["capacity_providers"] = providers
-        if SAVED_CAPACITY_TAG in tags:
-            try:
-                details["saved_capacity"] = {"desired": parse_saved(tags[SAVED_CAPACITY_TAG])}
-            except SavedCountError as exc:
-                details["saved_capacity_error"] = f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}': {exc}"
+        details |= SAVED.from_tags(tags)
         schedule = tags[tag_key].strip()
         unschedulable = None if schedule else "the schedule tag is empty"
         if service.get("schedulingStrategy") == "DAEMON":
@@ -314,17 +293,12 @@ class EcsAdapter:
         for ident, service in current.items():
             desired = int(service.get("desiredCount") or 0)
             if not desired:
-                details: dict[str, Any] = {"already_stopped": True}
-                tags = tag_dict(service.get("tags"))
-                # Without a readable tag nothing is known to restore: the start will say so.
-                with contextlib.suppress(KeyError, SavedCountError):
-                    details["saved_capacity"] = {"desired": parse_saved(tags[SAVED_CAPACITY_TAG])}
-                results[ident] = ActionResult(ident, ok=True, details=details)
+                results[ident] = SAVED.already_stopped(ident, self._tags(service))
                 continue
             try:
                 self.client.tag_resource(
                     resourceArn=service["serviceArn"],
-                    tags=[{"key": SAVED_CAPACITY_TAG, "value": format_saved(desired)}],
+                    tags=[{"key": SAVED_CAPACITY_TAG, "value": SAVED.format({"desired": desired})}],
                 )
             except (ClientError, BotoCoreError) as exc:
                 results[ident] = ActionResult(
@@ -334,50 +308,17 @@ class EcsAdapter:
                     "left running so that it is not lost",
                 )
                 continue
-            results[ident] = self._update(ident, 0, {"saved_capacity": {"desired": desired}})
+            results[ident] = self._update(ident, {"desired": 0}, {"saved_capacity": {"desired": desired}})
         return [results[i] for i in ids]
 
-    def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
-        """Restores each service's desired count from before its stop: ``saved[id]`` (``{"desired": N}``, or an
-        object holding it under ``saved_capacity``), else the service's tag. Neither gives an error.
+    def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
+        return {"desired": int(item.get("desiredCount") or 0)}
 
-        A service found with a desired count above 0 was started by hand: its count is left as it is.
-        """
-        ids = unique(r.id for r in resources)
-        current, results = self._current(ids)
-        for ident, service in current.items():
-            desired = int(service.get("desiredCount") or 0)
-            if desired:
-                details = {"already_running": True, "capacity": {"desired": desired}}
-                results[ident] = ActionResult(ident, ok=True, details=details)
-                continue
-            target, error = self._count_to_restore(ident, (saved or {}).get(ident), tag_dict(service.get("tags")))
-            if target is None:
-                results[ident] = ActionResult(ident, ok=False, error=error)
-                continue
-            sizes = {"desired": target}
-            results[ident] = self._update(ident, target, {"saved_capacity": sizes, "capacity": sizes})
-        return [results[i] for i in ids]
+    def _tags(self, item: Mapping[str, Any]) -> dict[str, str]:
+        return tag_dict(item.get("tags"))
 
-    @staticmethod
-    def _count_to_restore(
-        ident: str, stored: Mapping[str, Any] | None, tags: Mapping[str, str]
-    ) -> tuple[int | None, str]:
-        problems: list[str] = []
-        if stored:
-            values = stored.get("saved_capacity", stored)
-            try:
-                return _count(values.get("desired") if isinstance(values, Mapping) else None), ""
-            except SavedCountError as exc:
-                problems.append(f"the stored count {dict(stored)!r} is unusable ({exc})")
-        if SAVED_CAPACITY_TAG in tags:
-            try:
-                return parse_saved(tags[SAVED_CAPACITY_TAG]), ""
-            except SavedCountError as exc:
-                problems.append(f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}' is unusable ({exc})")
-        if not problems:
-            problems.append(f"no desired count was saved for it (no stored state and no {SAVED_CAPACITY_TAG} tag)")
-        return None, f"cannot start ECS service '{ident}': {'; '.join(problems)}; set its desired count by hand"
+    def _running(self, sizes: dict[str, int]) -> bool:
+        return bool(sizes["desired"])
 
     def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
         """The services as they are now (found) and a failed result for each id not found or not looked up."""
@@ -390,15 +331,12 @@ class EcsAdapter:
                     found |= {service_id(s): s for s in describe(self.client, wanted, self.describe_batch)}
                 except (ClientError, BotoCoreError) as exc:
                     failed |= {i: ActionResult(i, ok=False, error=aws_error(exc)) for i in wanted}
-        for ident in ids:
-            if ident not in found and ident not in failed:
-                failed[ident] = ActionResult(ident, ok=False, error=f"ECS service '{ident}' not found in {self.region}")
-        return found, failed
+        return found, with_missing(ids, found, failed, lambda i: f"ECS service '{i}' not found in {self.region}")
 
-    def _update(self, ident: str, desired: int, details: dict[str, Any]) -> ActionResult:
+    def _update(self, ident: str, sizes: Mapping[str, int], details: dict[str, Any]) -> ActionResult:
         cluster, name = ident.split("/", 1)
         try:
-            self.client.update_service(cluster=cluster, service=name, desiredCount=desired)
+            self.client.update_service(cluster=cluster, service=name, desiredCount=sizes["desired"])
         except (ClientError, BotoCoreError) as exc:
             return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
         return ActionResult(ident, ok=True, details=details)
@@ -410,26 +348,15 @@ class EcsAdapter:
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets tags per service (TagResource takes one ARN per call)."""
-        wanted = [i for i in tags if tags[i]]
-        current, results = self._current(wanted)
+        current, failed = self._current([i for i in tags if tags[i]])
         arns = {i: str(s["serviceArn"]) for i, s in current.items()}
-        out: list[ActionResult] = []
-        for ident, values in tags.items():
-            if not values:
-                out.append(ActionResult(ident, ok=True))
-                continue
-            if ident not in arns:
-                out.append(results[ident])
-                continue
-            try:
-                self.client.tag_resource(
-                    resourceArn=arns[ident], tags=[{"key": k, "value": v} for k, v in values.items()]
-                )
-            except (ClientError, BotoCoreError) as exc:
-                out.append(ActionResult(ident, ok=False, error=aws_error(exc)))
-                continue
-            out.append(ActionResult(ident, ok=True))
-        return out
+        return tag_each(
+            tags,
+            lambda ident, values: self.client.tag_resource(
+                resourceArn=arns[ident], tags=[{"key": k, "value": v} for k, v in values.items()]
+            ),
+            failed,
+        )
 
 
 class EcsService(ServiceBase):
@@ -437,26 +364,22 @@ class EcsService(ServiceBase):
 
     name = "ecs"
     named_kinds = ("ecs",)
+    name_pattern = _ID
     saves_capacity = True
     price_list = "ecs"
     plural = "ECS services"
     arn_service = "ecs"
+    adapter_type = EcsAdapter
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"ecs": "ECS service"}
         self.page_size = MAX_PAGE_SIZE
         self.describe_batch = DESCRIBE_BATCH
 
-    def adapter(self, region: str, session: boto3.Session, **options: Any) -> EcsAdapter:
-        return EcsAdapter(region, session=session)
-
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
     ) -> Pricing:
-        # The count a stop saved is what the service would have run; without it, its count when seen.
-        desired = whole((capacity or {}).get("desired"))
-        if desired is None:
-            desired = whole(details.get("desired"))
+        desired = desired_to_price(details, capacity)
         label = task_label(details)
         if desired is None:
             return Pricing(label, 0, problem="the service's desired count is unknown")
@@ -485,18 +408,13 @@ class EcsService(ServiceBase):
         )
 
     def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
-        return {
-            "what": "nothing of the service's tasks (at desired count 0 none run); its load balancers and other "
-            "resources it uses bill on",
-            "estimated_cost": None,
-            "note": "not estimated",
-        }
+        return not_estimated(
+            "nothing of the service's tasks (at desired count 0 none run); its load balancers and other resources "
+            "it uses bill on"
+        )
 
     def billed_under_own_tag(self, pricing: Pricing) -> bool:
         return False  # tasks carry the service's tags only with propagateTags=SERVICE
-
-    def kinds_for_name(self, text: str) -> tuple[str, ...]:
-        return self.named_kinds if _ID.match(text) else ()
 
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
         found = _ARN_LONG.match(resource)

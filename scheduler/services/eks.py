@@ -17,7 +17,6 @@ Scaling group). Spot node groups and groups of several instance types have no si
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -31,15 +30,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .asg import CapacityError, check_capacity, format_capacity, parse_capacity
 from .base import ActionResult, Resource, Service, ServiceBase
-from .common import aws_error, unique
-from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
-from .pricing import Component, PriceQuery, Pricing, whole
+from .capacity import SAVED_CAPACITY_TAG, SIZE_KEYS, CapacityError, SavedCapacity, ScalesToZero, desired_to_price
+from .common import aws_error, not_estimated, tag_each, unique
+from .naming import ClientSource, Found, Operation, TagCall, match_arn
+from .pricing import Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
-
-SAVED_CAPACITY_TAG = "isched:saved-capacity"
 
 # ListClusters and ListNodegroups maxResults: 1-100 (API reference). DescribeNodegroup, UpdateNodegroupConfig and
 # TagResource take one node group per call.
@@ -55,6 +52,21 @@ _ARN_RESOURCE = re.compile(rf"^nodegroup/(?P<cluster>{_CLUSTER})/(?P<nodegroup>{
 
 # States in which a node group cannot be scaled (being created, deleted, or failed at either).
 _OTHER_STATES = {"CREATING", "DELETING", "CREATE_FAILED", "DELETE_FAILED"}
+
+
+def _max_at_least_one(sizes: dict[str, int]) -> None:
+    if sizes["max"] < 1:
+        raise CapacityError("EKS needs a maximum size of at least 1")
+
+
+SAVED = SavedCapacity(
+    noun="EKS node group",
+    keys=SIZE_KEYS,
+    stored="the stored sizes {} are",
+    nothing="no sizes were saved for it",
+    by_hand="set its minimum, maximum and desired sizes by hand",
+    restorable=_max_at_least_one,
+)
 
 
 def _not_found(exc: ClientError) -> bool:
@@ -107,15 +119,21 @@ def every_node_group(eks: Any, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[
                     yield group
 
 
+def tag_dict(group: Mapping[str, Any]) -> dict[str, str]:
+    """A node group's tags (EKS answers a map)."""
+    return {str(k): str(v) for k, v in (group.get("tags") or {}).items()}
+
+
 def group_id(group: Mapping[str, Any]) -> str:
     return f"{group['clusterName']}/{group['nodegroupName']}"
 
 
-class EksAdapter:
+class EksAdapter(ScalesToZero):
     """The managed node groups of one region. ``page_size`` exists for tests."""
 
     name = "eks"
     resizable = False
+    saved_capacity = SAVED
 
     def __init__(self, region: str, session: boto3.Session | None = None, *, page_size: int = MAX_PAGE_SIZE) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -141,7 +159,7 @@ class EksAdapter:
 
     def _resource(self, group: Mapping[str, Any], tag_key: str) -> Resource:
         ident = group_id(group)
-        tags = {str(k): str(v) for k, v in (group.get("tags") or {}).items()}
+        tags = self._tags(group)
         sizes = sizes_of(group)
         details: dict[str, Any] = {**sizes, "cluster": group["clusterName"]}
         types = [str(t) for t in group.get("instanceTypes") or []]
@@ -153,11 +171,7 @@ class EksAdapter:
         for key, name in (("capacityType", "capacity_type"), ("amiType", "ami_type")):
             if group.get(key):
                 details[name] = str(group[key])
-        if SAVED_CAPACITY_TAG in tags:
-            try:
-                details["saved_capacity"] = parse_capacity(tags[SAVED_CAPACITY_TAG])
-            except CapacityError as exc:
-                details["saved_capacity_error"] = f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}': {exc}"
+        details |= SAVED.from_tags(tags)
         schedule = tags[tag_key].strip()
         observed = Observed.RUNNING if sizes["desired"] else Observed.STOPPED
         if group.get("status") in _OTHER_STATES:
@@ -208,70 +222,30 @@ class EksAdapter:
         for ident, group in current.items():
             sizes = sizes_of(group)
             if not sizes["desired"] and not sizes["min"]:
-                details: dict[str, Any] = {"already_stopped": True}
-                with contextlib.suppress(KeyError, CapacityError):
-                    details["saved_capacity"] = parse_capacity((group.get("tags") or {})[SAVED_CAPACITY_TAG])
-                results[ident] = ActionResult(ident, ok=True, details=details)
+                results[ident] = SAVED.already_stopped(ident, self._tags(group))
                 continue
             warning = None
             try:
                 self.client.tag_resource(
-                    resourceArn=group["nodegroupArn"], tags={SAVED_CAPACITY_TAG: format_capacity(sizes)}
+                    resourceArn=group["nodegroupArn"], tags={SAVED_CAPACITY_TAG: SAVED.format(sizes)}
                 )
             except (ClientError, BotoCoreError) as exc:
                 warning = (
-                    f"stopped, but its sizes ({format_capacity(sizes)}) could not be copied to tag "
+                    f"stopped, but its sizes ({SAVED.format(sizes)}) could not be copied to tag "
                     f"{SAVED_CAPACITY_TAG} ({aws_error(exc)}); the state table holds them"
                 )
             target = {"min": 0, "max": sizes["max"], "desired": 0}
             results[ident] = self._update(ident, target, {"saved_capacity": sizes}, warning)
         return [results[i] for i in ids]
 
-    def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
-        """Restores each group's minimum, maximum and desired size from before its stop: ``saved[id]`` (the state
-        table's, ``{"min", "max", "desired"}`` or an object holding them under ``saved_capacity``), else the tag.
+    def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
+        return sizes_of(item)
 
-        A group found with a desired size above 0 was started by hand: its sizes are left as they are.
-        """
-        ids = unique(r.id for r in resources)
-        current, results = self._current(ids)
-        for ident, group in current.items():
-            sizes = sizes_of(group)
-            if sizes["desired"]:
-                results[ident] = ActionResult(ident, ok=True, details={"already_running": True, "capacity": sizes})
-                continue
-            target, error = self._sizes_to_restore(ident, (saved or {}).get(ident), group.get("tags") or {})
-            if target is None:
-                results[ident] = ActionResult(ident, ok=False, error=error)
-                continue
-            results[ident] = self._update(ident, target, {"saved_capacity": target, "capacity": target})
-        return [results[i] for i in ids]
+    def _tags(self, item: Mapping[str, Any]) -> dict[str, str]:
+        return tag_dict(item)
 
-    @staticmethod
-    def _sizes_to_restore(
-        ident: str, stored: Mapping[str, Any] | None, tags: Mapping[str, str]
-    ) -> tuple[dict[str, int] | None, str]:
-        problems: list[str] = []
-        candidates: list[tuple[str, Any]] = []
-        if stored:
-            values = stored.get("saved_capacity", stored)
-            candidates.append((f"the stored sizes {dict(stored)!r} are", values if isinstance(values, Mapping) else {}))
-        if SAVED_CAPACITY_TAG in tags:
-            candidates.append((f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}' is", tags[SAVED_CAPACITY_TAG]))
-        for what, values in candidates:
-            try:
-                sizes = parse_capacity(values) if isinstance(values, str) else check_capacity(values)
-                if sizes["max"] < 1:
-                    raise CapacityError("EKS needs a maximum size of at least 1")
-                return sizes, ""
-            except CapacityError as exc:
-                problems.append(f"{what} unusable ({exc})")
-        if not problems:
-            problems.append(f"no sizes were saved for it (no stored state and no {SAVED_CAPACITY_TAG} tag)")
-        return None, (
-            f"cannot start EKS node group '{ident}': {'; '.join(problems)}; set its minimum, maximum and desired "
-            "sizes by hand"
-        )
+    def _running(self, sizes: dict[str, int]) -> bool:
+        return bool(sizes["desired"])
 
     def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
         """The node groups as they are now (found) and a failed result for each id not found or not read."""
@@ -315,20 +289,11 @@ class EksAdapter:
         """Sets tags per node group (TagResource takes one ARN per call, all its tags at once)."""
         unknown = [i for i in tags if tags[i] and i not in self._arns]
         _, failed = self._current(unknown)
-        out: list[ActionResult] = []
-        for ident, values in tags.items():
-            if not values:
-                out.append(ActionResult(ident, ok=True))
-            elif ident in failed:
-                out.append(failed[ident])
-            else:
-                try:
-                    self.client.tag_resource(resourceArn=self._arns[ident], tags=dict(values))
-                except (ClientError, BotoCoreError) as exc:
-                    out.append(ActionResult(ident, ok=False, error=aws_error(exc)))
-                    continue
-                out.append(ActionResult(ident, ok=True))
-        return out
+        return tag_each(
+            tags,
+            lambda ident, values: self.client.tag_resource(resourceArn=self._arns[ident], tags=dict(values)),
+            failed,
+        )
 
 
 class EksService(ServiceBase):
@@ -336,25 +301,21 @@ class EksService(ServiceBase):
 
     name = "eks"
     named_kinds = ("eks",)
+    name_pattern = _ID
     saves_capacity = True
     price_list = "ec2"
     plural = "EKS managed node groups"
     arn_service = "eks"
+    adapter_type = EksAdapter
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"eks": "EKS node group"}
         self.page_size = MAX_PAGE_SIZE
 
-    def adapter(self, region: str, session: boto3.Session, **options: Any) -> EksAdapter:
-        return EksAdapter(region, session=session)
-
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
     ) -> Pricing:
-        # The size a stop saved is what the group would have run; without it, the group's size when seen.
-        desired = whole((capacity or {}).get("desired"))
-        if desired is None:
-            desired = whole(details.get("desired"))
+        desired = desired_to_price(details, capacity)
         types = sorted({str(t) for t in details.get("instance_types") or []})
         type_ = instance_type or (types[0] if len(types) == 1 else None)
         label = type_ or (", ".join(types) or None)
@@ -371,23 +332,16 @@ class EksService(ServiceBase):
         return Pricing(type_, desired, (Component(query, desired),))
 
     def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
-        return {
-            "what": "the cluster's control plane (billed per cluster, whatever its node groups run); the group's "
-            "instances are terminated at size 0",
-            "estimated_cost": None,
-            "note": "not estimated",
-        }
+        return not_estimated(
+            "the cluster's control plane (billed per cluster, whatever its node groups run); the group's instances "
+            "are terminated at size 0"
+        )
 
     def billed_under_own_tag(self, pricing: Pricing) -> bool:
         return False  # its instances are billed; a node group's tags are not propagated to them
 
-    def kinds_for_name(self, text: str) -> tuple[str, ...]:
-        return self.named_kinds if _ID.match(text) else ()
-
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
-        found = _ARN_RESOURCE.match(resource)
-        if found is None:
-            raise InvalidResource(f"'{value}' is not an EKS node group ARN (…:nodegroup/CLUSTER/NODEGROUP/UUID)")
+        found = match_arn(_ARN_RESOURCE, value, resource, "an EKS node group ARN (…:nodegroup/CLUSTER/NODEGROUP/UUID)")
         return "eks", f"{found['cluster']}/{found['nodegroup']}"
 
     def _found(self, groups: Iterable[Mapping[str, Any]], region: str) -> Iterator[Found]:
@@ -397,7 +351,7 @@ class EksService(ServiceBase):
                 id=group_id(group),
                 region=region,
                 arn=str(group["nodegroupArn"]),
-                tags={str(k): str(v) for k, v in (group.get("tags") or {}).items()},
+                tags=tag_dict(group),
                 state=group.get("status"),
             )
 

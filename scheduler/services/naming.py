@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -66,3 +67,12 @@ def arn_mismatch(ref: Reference, found: Found, name: str, *, fold_case: bool = F
     if given != actual:
         return f"'{ref.value}' does not match the {name} found: {found.arn}"
     return None
+
+
+def match_arn(pattern: re.Pattern[str], value: str, resource: str, expected: str) -> re.Match[str]:
+    """The match of ``pattern`` on the resource part of an ARN; :class:`InvalidResource` saying that ``value`` (the
+    argument as given) is not ``expected`` (e.g. "a Redshift cluster ARN (…:cluster:ID)") when it does not match."""
+    found = pattern.match(resource)
+    if found is None:
+        raise InvalidResource(f"'{value}' is not {expected}")
+    return found

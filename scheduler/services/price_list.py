@@ -7,10 +7,13 @@ rate, and which types its rows in a prices file may name. A service module defin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from scheduler.engine.errors import quote
 
 from .pricing import PriceQuery
 
@@ -92,3 +95,13 @@ class PriceList:
     choose: Callable[[Iterable[Document], PriceQuery], Choice]
     # Why a prices file's (or an option's) ``type`` is not a type of this price list, or None when it is one.
     type_problem: Callable[[str], str | None]
+
+
+def types_like(pattern: re.Pattern[str], what: str) -> Callable[[str], str | None]:
+    """A :attr:`PriceList.type_problem` for the types that fully match ``pattern`` (``what``: such a type, for the
+    message, e.g. "a Redshift node type (e.g. ra3.xlplus)")."""
+
+    def problem(type_: str) -> str | None:
+        return None if pattern.fullmatch(type_) else f"{quote(type_)} is not {what}"
+
+    return problem

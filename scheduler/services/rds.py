@@ -33,8 +33,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 from scheduler.services.base import ActionResult, Resource, Service, ServiceBase
-from scheduler.services.common import aws_error, chunks, tag_map
-from scheduler.services.naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
+from scheduler.services.common import aws_error, chunks, guarded, tag_map
+from scheduler.services.naming import ClientSource, Found, Operation, TagCall, match_arn
 from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, Component, PriceQuery, Pricing, cluster_family, whole
 
 log = logging.getLogger(__name__)
@@ -289,6 +289,8 @@ class RdsAdapter:
         }
         if item.get("AutomaticRestartTime"):
             details["automatic_restart_time"] = _iso(item["AutomaticRestartTime"])
+        if item.get("PreferredMaintenanceWindow"):  # ddd:hh:mm-ddd:hh:mm, UTC: for use_maintenance_window
+            details["maintenance_window"] = str(item["PreferredMaintenanceWindow"])
         return Resource(
             service=self.name,
             id=item[ident],
@@ -356,15 +358,7 @@ class RdsAdapter:
         )
 
     def _guarded(self, resource: Resource, action: Callable[[Resource], ActionResult]) -> ActionResult:
-        if resource.unschedulable:
-            return ActionResult(resource.id, ok=False, error=resource.unschedulable)
-        try:
-            return action(resource)
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(resource.id, ok=False, error=aws_error(exc))
-        except Exception as exc:  # one resource's surprise must not cost the others their action
-            log.exception("RDS action on %s failed", resource.id)
-            return ActionResult(resource.id, ok=False, error=aws_error(exc))
+        return guarded(resource, action, "RDS")
 
     def _stop_one(self, r: Resource) -> ActionResult:
         if _is_cluster(r):
@@ -557,6 +551,9 @@ class RdsService(ServiceBase):
 
     name = "rds"
     named_kinds = ("rds", "rds-cluster")
+    # Names RDS would reject are not sent to it (it may answer InvalidParameterValue rather than "none").
+    name_pattern = _RDS_ID
+    case_insensitive = True
     plural = "RDS DB instances and clusters"
     price_list = "rds"
     arn_service = "rds"
@@ -623,18 +620,10 @@ class RdsService(ServiceBase):
         engine = pricing.components[0].query.engine if pricing.components else None
         return cluster_family(engine) is None
 
-    def kinds_for_name(self, text: str) -> tuple[str, ...]:
-        # Names RDS would reject are not sent to it (it may answer InvalidParameterValue rather than "none").
-        return self.named_kinds if _RDS_ID.match(text) else ()
-
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
-        found = _ARN_RESOURCE.match(resource)
-        if found is None:
-            raise InvalidResource(f"'{value}' is not an RDS DB instance or cluster ARN (…:db:ID or …:cluster:ID)")
+        expected = "an RDS DB instance or cluster ARN (…:db:ID or …:cluster:ID)"
+        found = match_arn(_ARN_RESOURCE, value, resource, expected)
         return ("rds" if found["type"] == "db" else "rds-cluster"), found["id"].lower()
-
-    def normalise(self, kind: str, ident: str) -> str:
-        return ident.lower()
 
     def _found(self, clients: ClientSource, region: str, kind: str, **params: Any) -> Iterator[Found]:
         """The DB instances (kind ``rds``) or DB clusters (``rds-cluster``) DescribeDB… answers for ``params``."""
@@ -670,9 +659,6 @@ class RdsService(ServiceBase):
         # filters on TagList. Instances of a cluster are left out: the cluster is what a schedule acts on.
         yield "RDS DB instances", (r for r in self._found(clients, region, "rds") if not r.cluster)
         yield "RDS DB clusters", self._found(clients, region, "rds-cluster")
-
-    def problem(self, ref: Reference, found: Found) -> str | None:
-        return arn_mismatch(ref, found, self.kinds[found.kind], fold_case=True)
 
     def refusal(self, found: Found, op: Operation) -> str | None:
         if op == "tag" and found.kind == "rds" and found.cluster:

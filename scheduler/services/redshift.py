@@ -19,16 +19,15 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from scheduler.aws.session import client
 from scheduler.engine import Observed, State
-from scheduler.engine.errors import quote
 
 from .base import ActionResult, Resource, Service, ServiceBase
-from .common import aws_error, tag_map
-from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
-from .price_list import Filter, PriceList, choose_matching, term_match
+from .common import already, guarded, not_estimated, tag_each, tag_map
+from .naming import ClientSource, Found, Operation, TagCall, match_arn
+from .price_list import Filter, PriceList, choose_matching, term_match, types_like
 from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
@@ -141,25 +140,22 @@ class RedshiftAdapter:
 
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
         """Pauses each cluster (``hibernate`` is an EC2 option: a pause is what the schedule means)."""
-        return [self._guarded(r, State.STOPPED, self.client.pause_cluster) for r in resources]
+        return [guarded(r, self._action(State.STOPPED, self.client.pause_cluster), "Redshift") for r in resources]
 
     def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
-        return [self._guarded(r, State.RUNNING, self.client.resume_cluster) for r in resources]
+        return [guarded(r, self._action(State.RUNNING, self.client.resume_cluster), "Redshift") for r in resources]
 
-    def _guarded(self, r: Resource, goal: State, call: Callable[..., Any]) -> ActionResult:
-        if r.unschedulable:
-            return ActionResult(r.id, ok=False, error=r.unschedulable)
-        if r.observed.settled is goal:
+    @staticmethod
+    def _action(goal: State, call: Callable[..., Any]) -> Callable[[Resource], ActionResult]:
+        def act(r: Resource) -> ActionResult:
             # Already paused or pausing (resumed or resuming): Redshift would refuse with InvalidClusterState.
-            return ActionResult(r.id, ok=True, details={"status": r.details.get("status"), "already": True})
-        try:
+            done = already(r, goal)
+            if done is not None:
+                return done
             response = call(ClusterIdentifier=r.id)
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(r.id, ok=False, error=aws_error(exc))
-        except Exception as exc:  # one cluster's surprise must not cost the others their action
-            log.exception("Redshift action on %s failed", r.id)
-            return ActionResult(r.id, ok=False, error=aws_error(exc))
-        return ActionResult(r.id, ok=True, details={"status": (response.get("Cluster") or {}).get("ClusterStatus")})
+            return ActionResult(r.id, ok=True, details={"status": (response.get("Cluster") or {}).get("ClusterStatus")})
+
+        return act
 
     def resize(self, resource: Resource, instance_type: str) -> ActionResult:
         return ActionResult(
@@ -170,20 +166,12 @@ class RedshiftAdapter:
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         # CreateTags takes one ResourceName (ARN) per call: no batching is possible.
-        results = []
-        for ident, values in tags.items():
-            if not values:
-                results.append(ActionResult(ident, ok=True))
-                continue
-            try:
-                self.client.create_tags(
-                    ResourceName=self._arn(ident),
-                    Tags=[{"Key": k, "Value": v[:TAG_VALUE_MAX]} for k, v in values.items()],
-                )
-                results.append(ActionResult(ident, ok=True))
-            except (ClientError, BotoCoreError) as exc:
-                results.append(ActionResult(ident, ok=False, error=aws_error(exc)))
-        return results
+        return tag_each(
+            tags,
+            lambda ident, values: self.client.create_tags(
+                ResourceName=self._arn(ident), Tags=[{"Key": k, "Value": v[:TAG_VALUE_MAX]} for k, v in values.items()]
+            ),
+        )
 
     def _arn(self, ident: str) -> str:
         if self._account is None:
@@ -207,18 +195,12 @@ def _matches(attrs: Mapping[str, Any], query: PriceQuery) -> bool:
     return "Node:" in usage or not usage  # USE1-Node:ra3.xlplus (us-east-1 has no prefix: Node:ra3.xlplus)
 
 
-def node_type_problem(type_: str) -> str | None:
-    if _NODE_TYPE.fullmatch(type_):
-        return None
-    return f"{quote(type_)} is not a Redshift node type (e.g. ra3.xlplus)"
-
-
 PRICE_LIST = PriceList(
     name="redshift",
     service_code="AmazonRedshift",
     filters=_filters,
     choose=choose_matching(_matches),
-    type_problem=node_type_problem,
+    type_problem=types_like(_NODE_TYPE, "a Redshift node type (e.g. ra3.xlplus)"),
 )
 
 
@@ -227,16 +209,16 @@ class RedshiftService(ServiceBase):
 
     name = "redshift"
     named_kinds = ("redshift",)
+    name_pattern = _CLUSTER_ID
+    case_insensitive = True
     plural = "Redshift clusters"
     price_list = "redshift"
     arn_service = "redshift"
+    adapter_type = RedshiftAdapter
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"redshift": "Redshift cluster"}
         self.lookup_one_by_one = LOOKUP_ONE_BY_ONE
-
-    def adapter(self, region: str, session: boto3.Session, **options: Any) -> RedshiftAdapter:
-        return RedshiftAdapter(region, session=session)
 
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
@@ -252,23 +234,15 @@ class RedshiftService(ServiceBase):
         return Pricing(label, nodes, (Component(PriceQuery("redshift", region, instance_type), billed),))
 
     def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
-        return {
-            "what": "the cluster's storage (Redshift Managed Storage on RA3 nodes; backups)",
-            "estimated_cost": None,
-            "note": "not estimated: DescribeClusters does not report the storage used",
-        }
-
-    def kinds_for_name(self, text: str) -> tuple[str, ...]:
-        return self.named_kinds if _CLUSTER_ID.match(text) else ()
+        return not_estimated(
+            "the cluster's storage (Redshift Managed Storage on RA3 nodes; backups)",
+            "DescribeClusters does not report the storage used",
+        )
 
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
-        found = _ARN_RESOURCE.match(resource)
-        if found is None:
-            raise InvalidResource(f"'{value}' is not a Redshift cluster ARN (…:cluster:ID)")
-        return "redshift", found["id"].lower()
-
-    def normalise(self, kind: str, ident: str) -> str:
-        return ident.lower()
+        return "redshift", match_arn(_ARN_RESOURCE, value, resource, "a Redshift cluster ARN (…:cluster:ID)")[
+            "id"
+        ].lower()
 
     def _found(self, clients: ClientSource, region: str, cluster: Mapping[str, Any], account: str) -> Found:
         ident = str(cluster["ClusterIdentifier"])
@@ -308,9 +282,6 @@ class RedshiftService(ServiceBase):
     ) -> Iterator[tuple[str, Iterable[Found]]]:
         redshift = clients.get("redshift", region)
         yield "Redshift clusters", self._listed(clients, region, clusters(redshift, TagKeys=[key], TagValues=[value]))
-
-    def problem(self, ref: Reference, found: Found) -> str | None:
-        return arn_mismatch(ref, found, self.kinds[found.kind], fold_case=True)
 
     def tag_writer(
         self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str

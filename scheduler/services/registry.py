@@ -4,8 +4,9 @@ Every service is a module of this package that defines ``SERVICE``, an object sa
 :class:`scheduler.services.base.Service` (discovery and actions through its adapter, lookup by id/name/ARN,
 tag/untag). Modules are imported on first use, so a Lambda worker loads only its own service's code.
 
-Adding a service: write its module (see ``asg.py`` for a compact example), add one line to ``_MODULES`` below,
-its IAM statements to ``template.yaml`` and ``infra/spoke.yaml``, and its tests.
+Adding a service: write its module (``redshift.py`` is the example to read; ``capacity.py`` serves services that
+scale to zero), add one line to ``_MODULES`` below, and follow the other steps of README's "Adding a service"
+(price list, IAM in both templates and ``scripts/check_policies.py``, tests, demo, README table).
 """
 
 from __future__ import annotations

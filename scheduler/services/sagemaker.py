@@ -23,12 +23,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import client
 from scheduler.engine import Observed, State
-from scheduler.engine.errors import quote
 
 from .base import ActionResult, Resource, Service, ServiceBase
-from .common import aws_error, tag_map
-from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
-from .price_list import Filter, PriceList, choose_matching, term_match
+from .common import already, aws_error, guarded, not_estimated, tag_each, tag_map
+from .naming import ClientSource, Found, Operation, TagCall, match_arn
+from .price_list import Filter, PriceList, choose_matching, term_match, types_like
 from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
@@ -141,7 +140,8 @@ class SageMakerAdapter:
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
         """Stops each notebook instance (``hibernate`` is an EC2 option), then records its ML storage volume, which
         goes on billing while it is stopped."""
-        results = [self._guarded(r, State.STOPPED, self.client.stop_notebook_instance) for r in resources]
+        act = self._action(State.STOPPED, self.client.stop_notebook_instance)
+        results = [guarded(r, act, "SageMaker") for r in resources]
         for result in results:
             if result.ok and not result.details.get("already"):
                 volume = self._volume(result.resource)
@@ -150,22 +150,20 @@ class SageMakerAdapter:
         return results
 
     def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
-        return [self._guarded(r, State.RUNNING, self.client.start_notebook_instance) for r in resources]
+        act = self._action(State.RUNNING, self.client.start_notebook_instance)
+        return [guarded(r, act, "SageMaker") for r in resources]
 
-    def _guarded(self, r: Resource, goal: State, call: Callable[..., Any]) -> ActionResult:
-        if r.unschedulable:
-            return ActionResult(r.id, ok=False, error=r.unschedulable)
-        if r.observed.settled is goal:
+    @staticmethod
+    def _action(goal: State, call: Callable[..., Any]) -> Callable[[Resource], ActionResult]:
+        def act(r: Resource) -> ActionResult:
             # Already stopped or stopping (in service or pending): SageMaker would refuse with a ValidationException.
-            return ActionResult(r.id, ok=True, details={"status": r.details.get("status"), "already": True})
-        try:
+            done = already(r, goal)
+            if done is not None:
+                return done
             call(NotebookInstanceName=r.id)
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(r.id, ok=False, error=aws_error(exc))
-        except Exception as exc:  # one notebook's surprise must not cost the others their action
-            log.exception("SageMaker action on %s failed", r.id)
-            return ActionResult(r.id, ok=False, error=aws_error(exc))
-        return ActionResult(r.id, ok=True, details={"status": "Stopping" if goal is State.STOPPED else "Pending"})
+            return ActionResult(r.id, ok=True, details={"status": "Stopping" if goal is State.STOPPED else "Pending"})
+
+        return act
 
     def _volume(self, name: str) -> int | None:
         """The notebook's ML storage volume in GB (best effort: only the report's storage estimate needs it)."""
@@ -187,20 +185,12 @@ class SageMakerAdapter:
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         # AddTags takes one ResourceArn per call: no batching is possible.
-        results = []
-        for ident, values in tags.items():
-            if not values:
-                results.append(ActionResult(ident, ok=True))
-                continue
-            try:
-                self.client.add_tags(
-                    ResourceArn=self._arn(ident),
-                    Tags=[{"Key": k, "Value": tag_value(v)} for k, v in values.items()],
-                )
-                results.append(ActionResult(ident, ok=True))
-            except (ClientError, BotoCoreError, LookupError) as exc:
-                results.append(ActionResult(ident, ok=False, error=aws_error(exc)))
-        return results
+        return tag_each(
+            tags,
+            lambda ident, values: self.client.add_tags(
+                ResourceArn=self._arn(ident), Tags=[{"Key": k, "Value": tag_value(v)} for k, v in values.items()]
+            ),
+        )
 
     def _arn(self, ident: str) -> str:
         if ident not in self._arns:
@@ -225,18 +215,12 @@ def _matches(attrs: Mapping[str, Any], query: PriceQuery) -> bool:
     return not usage or usage.endswith(f"Notebk:{query.type}")
 
 
-def ml_type_problem(type_: str) -> str | None:
-    if _ML_TYPE.fullmatch(type_):
-        return None
-    return f"{quote(type_)} is not a SageMaker ML instance type (e.g. ml.t3.medium)"
-
-
 PRICE_LIST = PriceList(
     name="sagemaker",
     service_code="AmazonSageMaker",
     filters=_filters,
     choose=choose_matching(_matches),
-    type_problem=ml_type_problem,
+    type_problem=types_like(_ML_TYPE, "a SageMaker ML instance type (e.g. ml.t3.medium)"),
 )
 
 
@@ -245,15 +229,15 @@ class SageMakerService(ServiceBase):
 
     name = "sagemaker"
     named_kinds = ("sagemaker",)
+    name_pattern = _NAME
+    case_insensitive = True
     plural = "SageMaker notebook instances"
     price_list = "sagemaker"
     arn_service = "sagemaker"
+    adapter_type = SageMakerAdapter
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"sagemaker": "SageMaker notebook instance"}
-
-    def adapter(self, region: str, session: boto3.Session, **options: Any) -> SageMakerAdapter:
-        return SageMakerAdapter(region, session=session)
 
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
@@ -267,11 +251,7 @@ class SageMakerService(ServiceBase):
         recorded = details.get("billing_while_stopped")
         gb = whole(recorded.get("volume_gb")) if isinstance(recorded, Mapping) else None
         if gb is None:
-            return {
-                "what": what,
-                "estimated_cost": None,
-                "note": "not estimated: the stop did not record the volume size (DescribeNotebookInstance)",
-            }
+            return not_estimated(what, "the stop did not record the volume size (DescribeNotebookInstance)")
         return {
             "what": f"{what} ({gb} GB)",
             "storage_gb": gb,
@@ -280,17 +260,9 @@ class SageMakerService(ServiceBase):
             "note": "ML storage at the US East (N. Virginia) list rate, over the stopped hours",
         }
 
-    def kinds_for_name(self, text: str) -> tuple[str, ...]:
-        return self.named_kinds if _NAME.match(text) else ()
-
     def parse_arn(self, value: str, resource: str) -> tuple[str, str]:
-        found = _ARN_RESOURCE.match(resource)
-        if found is None:
-            raise InvalidResource(f"'{value}' is not a SageMaker notebook instance ARN (…:notebook-instance/NAME)")
-        return "sagemaker", found["id"].lower()
-
-    def normalise(self, kind: str, ident: str) -> str:
-        return ident.lower()
+        expected = "a SageMaker notebook instance ARN (…:notebook-instance/NAME)"
+        return "sagemaker", match_arn(_ARN_RESOURCE, value, resource, expected)["id"].lower()
 
     def _found(self, clients: ClientSource, region: str, wanted: Callable[[str], bool]) -> Iterator[Found]:
         sagemaker = clients.get("sagemaker", region)
@@ -318,9 +290,6 @@ class SageMakerService(ServiceBase):
     ) -> Iterator[tuple[str, Iterable[Found]]]:
         # Nothing lists notebook instances by tag: every one is listed with its tags, the caller filters.
         yield "SageMaker notebook instances", self._found(clients, region, lambda name: True)
-
-    def problem(self, ref: Reference, found: Found) -> str | None:
-        return arn_mismatch(ref, found, self.kinds[found.kind], fold_case=True)
 
     def tag_writer(
         self, clients: ClientSource, region: str, kind: str, op: Operation, key: str, value: str

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws import session as aws
 
 from . import registry
+from .base import Resource
 from .common import aws_error, chunks
 from .naming import Found, InvalidResource, Operation, Reference, ResourceKey, TagCall
 
@@ -38,6 +39,7 @@ __all__ = [
     "resolve",
     "tag_found",
     "tag_targets",
+    "untag_discovered",
     "untag_targets",
 ]
 
@@ -292,14 +294,17 @@ def _apply(
     key: str,
     value: str,
     clients: Clients,
+    follow_members: bool = True,
 ) -> list[Outcome]:
-    """``named``: (input, region, kind, id, arn, resolution) per resource argument, in order."""
+    """``named``: (input, region, kind, id, arn, resolution) per resource argument, in order. ``follow_members``:
+    a cluster's member instances get (or lose) the tag with it."""
     todo: dict[ResourceKey, Found] = {}
     for *_, resolution in named:
         if isinstance(resolution, Found) and _refusal(resolution, op) is None:
             todo.setdefault(resolution.key, resolution)  # the same resource named twice is written once
     errors = _write(list(todo.values()), op, key, value, clients)
-    errors |= _follow_members([r for r in todo.values() if r.key not in errors], op, key, value, clients)
+    if follow_members:
+        errors |= _follow_members([r for r in todo.values() if r.key not in errors], op, key, value, clients)
     outcomes: list[Outcome] = []
     for given, region, kind, ident, arn, resolution in named:
         if isinstance(resolution, str):
@@ -321,30 +326,63 @@ def _apply(
     return outcomes
 
 
-def _run(targets: Sequence[Reference], op: Operation, key: str, value: str, clients: Clients | None) -> list[Outcome]:
+def _run(
+    targets: Sequence[Reference],
+    op: Operation,
+    key: str,
+    value: str,
+    clients: Clients | None,
+    follow_members: bool = True,
+) -> list[Outcome]:
     clients = clients or Clients()
     resolutions = resolve(targets, clients)
     named = [
         (t.value, t.region, t.kind, t.id if t.kind else None, t.arn, r)
         for t, r in zip(targets, resolutions, strict=True)
     ]
-    return _apply(named, op, key, value, clients)
+    return _apply(named, op, key, value, clients, follow_members)
 
 
-def tag_targets(targets: Sequence[Reference], key: str, value: str, clients: Clients | None = None) -> list[Outcome]:
-    """Sets tag ``key=value`` on every resource the targets name; one outcome per target, in order."""
-    return _run(targets, "tag", key, value, clients)
+def tag_targets(
+    targets: Sequence[Reference], key: str, value: str, clients: Clients | None = None, *, follow_members: bool = True
+) -> list[Outcome]:
+    """Sets tag ``key=value`` on every resource the targets name; one outcome per target, in order.
+    ``follow_members=False``: not on a cluster's member instances (a tag only the scheduler reads)."""
+    return _run(targets, "tag", key, value, clients, follow_members)
 
 
-def untag_targets(targets: Sequence[Reference], key: str, clients: Clients | None = None) -> list[Outcome]:
+def untag_targets(
+    targets: Sequence[Reference], key: str, clients: Clients | None = None, *, follow_members: bool = True
+) -> list[Outcome]:
     """Removes tag ``key`` (whatever its value) from every resource the targets name."""
-    return _run(targets, "untag", key, "", clients)
+    return _run(targets, "untag", key, "", clients, follow_members)
 
 
 def tag_found(resources: Sequence[Found], key: str, value: str, clients: Clients | None = None) -> list[Outcome]:
     """Sets tag ``key=value`` on resources already looked up (by :func:`find_where`); outcomes name them by id."""
     named = [(r.id, r.region, r.kind, r.id, r.arn, r) for r in resources]
     return _apply(named, "tag", key, value, clients or Clients())
+
+
+def untag_discovered(resources: Sequence[Resource], key: str, clients: Clients) -> dict[str, str]:
+    """Removes tag ``key`` from resources a scheduling pass discovered (an expired ``isched:override``), batched by
+    each service's tag writer; returns the error per resource id that failed (one failure never stops the others).
+    Only the resource itself: nothing is followed to members."""
+    found: list[Found] = []
+    errors: dict[str, str] = {}
+    for res in resources:
+        try:
+            if not res.arn:
+                raise InvalidResource(f"{res.service} resource '{res.id}' has no ARN")
+            ref = _parse_arn(res.arn, res.arn)
+        except InvalidResource as exc:
+            errors[res.id] = str(exc)
+            continue
+        assert ref.kind is not None
+        found.append(Found(kind=ref.kind, id=res.id, region=ref.region, arn=res.arn))
+    by_key = {f.key: f.id for f in found}
+    errors |= {by_key[k]: text for k, text in _write(found, "untag", key, "", clients).items()}
+    return errors
 
 
 # --- finding by tag --------------------------------------------------------------------------------------------

@@ -12,24 +12,27 @@ Multi-AZ, ASG capacity), partitioned by UTC month so a month's report is one que
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Required, TypedDict
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from scheduler.engine import ResourceState, State
+from scheduler.engine import MaintenanceHold, ResourceState, State
 
 from .tables import Tables
 
 PASS_ITEM = "#pass"
+# Per target: the SSM maintenance window executions seen and not yet over (SSM reports only the next execution).
+SSM_WINDOWS_ITEM = "#ssm-windows"
 LEDGER_RETENTION_DAYS = 800  # two full years of monthly reports, then DynamoDB's TTL removes the record
 
 
 class LedgerEntry(TypedDict, total=False):
     """One ledger item: an action the scheduler took (``start``, ``stop``, ``resize``) or one it observed
-    (``manual-start``, ``manual-stop``, ``gone``, ``returned``), with what pricing needs later."""
+    (``manual-start``, ``manual-stop``, ``gone``, ``returned``; ``override``: an ``isched:override`` tag came into
+    force or changed, ``override-end``: it expired or was removed), with what pricing needs later."""
 
     at: Required[str]  # ISO 8601 UTC
     target: Required[str]
@@ -44,7 +47,11 @@ class LedgerEntry(TypedDict, total=False):
     details: dict[str, Any]  # the resource's details when acted on (platform, engine, sizes, members, tags)
     capacity: dict[str, Any]  # what a stop saved (Auto Scaling sizes)
     simulated: bool  # taken by a pass ahead of the real clock
+    reason: str  # why, for actions of a maintenance window ("maintenance window: ...")
+    maintenance: dict[str, Any]  # the maintenance window a start was for or a stop came after (see hold_data)
     repaired: bool  # recorded late, by a later pass that observed the action's effect
+    rule: str  # why an action was taken, where the report needs it: "override" or "override-end"
+    override: str  # the override in force (``running``, ``stopped@…Z``): on ``override`` entries and their actions
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,9 @@ class ResourceRecord:
     decided_at: str | None = None
     pending: bool = False
     retained: bool = False
+    # Held running for a maintenance window: {"window", "since", "until", "started"} (see MaintenanceHold).
+    maintenance: dict[str, Any] | None = None
+    override: str | None = None  # the state an isched:override tag held it in at the last pass
     first_seen_at: str | None = None
     last_seen_at: str | None = None
     observed: str | None = None
@@ -96,6 +106,8 @@ class ResourceRecord:
             decided_at=datetime.fromisoformat(self.decided_at) if self.decided_at else None,
             pending=self.pending,
             retained=self.retained,
+            maintenance=_hold(self.maintenance),
+            override=State(self.override) if self.override in (State.RUNNING, State.STOPPED) else None,
         )
 
     def with_engine_state(self, state: ResourceState) -> ResourceRecord:
@@ -103,6 +115,8 @@ class ResourceRecord:
         self.decided_at = state.decided_at.isoformat() if state.decided_at else None
         self.pending = state.pending
         self.retained = state.retained
+        self.maintenance = hold_data(state.maintenance) if state.maintenance else None
+        self.override = state.override.value if state.override else None
         return self
 
     def to_data(self) -> dict[str, Any]:
@@ -114,6 +128,28 @@ class ResourceRecord:
     def from_data(cls, resource: str, data: dict[str, Any]) -> ResourceRecord:
         known = {f for f in cls.__dataclass_fields__ if f != "resource"}
         return cls(resource=resource, **{k: v for k, v in data.items() if k in known})
+
+
+def hold_data(hold: MaintenanceHold) -> dict[str, Any]:
+    """A maintenance hold as stored (and as the ledger's ``maintenance`` field): instants as ISO 8601 UTC."""
+    return {
+        "window": hold.window,
+        "since": hold.since.astimezone(UTC).isoformat(),
+        "until": hold.until.astimezone(UTC).isoformat(),
+        "started": hold.started,
+    }
+
+
+def _hold(data: Mapping[str, Any] | None) -> MaintenanceHold | None:
+    """A stored hold; one that cannot be read (written by hand, an older build) is dropped: the schedule decides."""
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        since = datetime.fromisoformat(str(data["since"])).astimezone(UTC)
+        until = datetime.fromisoformat(str(data["until"])).astimezone(UTC)
+    except (KeyError, ValueError):
+        return None
+    return MaintenanceHold(str(data.get("window") or "maintenance window"), since, until, data.get("started") is True)
 
 
 class PassAlreadyClaimed(Exception):
@@ -129,6 +165,7 @@ class PassInfo:
     skipped_at: datetime | None = None  # the latest pass that found the target claimed and did nothing
     skip_reason: str | None = None
     skips: int = 0  # skipped passes since the last completed one
+    ssm_windows: tuple[dict[str, Any], ...] = ()  # remembered SSM window executions (see save_ssm_windows)
 
     def skipping(self) -> bool:
         """Whether the latest pass of this target was skipped (no pass completed since)."""
@@ -162,6 +199,7 @@ class StateStore:
         """All records of ``target`` and its pass item: one (paginated) query."""
         records: dict[str, ResourceRecord] = {}
         info = PassInfo()
+        windows: tuple[dict[str, Any], ...] = ()
         for item in self.model.query(self.partition(target), consistent_read=True):
             if item.resource == PASS_ITEM:
                 info = PassInfo(
@@ -171,9 +209,18 @@ class StateStore:
                     skip_reason=item.skip_reason,
                     skips=int(item.skips or 0),
                 )
+            elif item.resource == SSM_WINDOWS_ITEM:
+                executions = (item.data or {}).get("executions")
+                if isinstance(executions, list):
+                    windows = tuple(dict(e) for e in executions if isinstance(e, Mapping))
             else:
                 records[item.resource] = ResourceRecord.from_data(item.resource, dict(item.data or {}))
-        return records, info
+        return records, replace(info, ssm_windows=windows)
+
+    def save_ssm_windows(self, target: Target, executions: list[dict[str, Any]], now: datetime) -> None:
+        """Remembers the SSM maintenance window executions not yet over (read back by :meth:`load_all`)."""
+        item = self.model(self.partition(target), SSM_WINDOWS_ITEM, data={"executions": executions}, updated_at=now)
+        item.save()
 
     def claim_pass(
         self, target: Target, now: datetime, *, real: datetime, horizon: datetime, lease_until: datetime

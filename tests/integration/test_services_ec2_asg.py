@@ -18,8 +18,9 @@ from botocore.exceptions import ClientError
 
 from scheduler.aws import session
 from scheduler.engine import Observed
-from scheduler.services.asg import SAVED_CAPACITY_TAG, AsgAdapter, CapacityError, parse_capacity
+from scheduler.services.asg import AsgAdapter
 from scheduler.services.base import Resource
+from scheduler.services.capacity import SAVED_CAPACITY_TAG, CapacityError, parse_capacity
 from scheduler.services.ec2 import Ec2Adapter
 
 AMI = "ami-12c6146b"  # one of the AMIs moto serves in every region

@@ -1,0 +1,1 @@
+"""Moving to isched from other schedulers: reading their stored configuration and translating it."""

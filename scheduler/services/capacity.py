@@ -1,0 +1,186 @@
+"""The capacity a stop saves and the start restores, for the services that stop a resource by scaling it to zero
+(Auto Scaling groups, ECS services, EKS node groups).
+
+A stop saves the sizes it replaces with zeros: in the state table, which the worker hands back to the start, and in
+the resource's tag :data:`SAVED_CAPACITY_TAG` (``min=1,max=3,desired=2``; ``desired=3`` for an ECS service), so a
+lost state table or a crash between the two calls never loses them. The start restores them exactly, from the state
+table, else from the tag; with neither it reports an error for that resource rather than guess a size. A resource
+found running at a start (scaled up by hand) keeps the sizes it has.
+
+Each service describes its capacity with a :class:`SavedCapacity` and its adapter subclasses :class:`ScalesToZero`,
+which holds the start; the stop is each service's own (what happens when the tag cannot be written differs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .base import ActionResult, Resource
+from .common import unique
+from .pricing import whole
+
+SAVED_CAPACITY_TAG = "isched:saved-capacity"
+SIZE_KEYS = ("min", "max", "desired")
+
+Sizes = dict[str, int]
+
+
+class CapacityError(ValueError):
+    """Sizes that cannot be restored (missing, negative, not whole numbers, or not min <= desired <= max)."""
+
+
+def format_capacity(sizes: Mapping[str, int], keys: Sequence[str] = SIZE_KEYS) -> str:
+    return ",".join(f"{k}={sizes[k]}" for k in keys)
+
+
+def parse_capacity(text: str, keys: Sequence[str] = SIZE_KEYS) -> Sizes:
+    """``min=1,max=3,desired=2`` (any order, spaces allowed) as ``{"min": 1, "max": 3, "desired": 2}`` (``keys``:
+    the sizes expected)."""
+    values: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise CapacityError(f"'{part.strip()}' is not KEY=VALUE")
+        values[key.strip().lower()] = value.strip()
+    return check_capacity(values, keys)
+
+
+def check_capacity(values: Mapping[str, Any], keys: Sequence[str] = SIZE_KEYS) -> Sizes:
+    """The sizes in ``values`` as whole numbers, checked the way UpdateAutoScalingGroup would check them."""
+    sizes: Sizes = {}
+    for key in keys:
+        if key not in values:
+            raise CapacityError(f"'{key}' is missing")
+        sizes[key] = _whole(key, values[key])
+    if set(SIZE_KEYS) <= set(sizes) and not sizes["min"] <= sizes["desired"] <= sizes["max"]:
+        raise CapacityError(f"min <= desired <= max does not hold for {format_capacity(sizes)}")
+    return sizes
+
+
+def _whole(key: str, value: Any) -> int:
+    # Numbers read back from DynamoDB arrive as Decimal; the tag gives strings.
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value >= 0 and int(value) == value:
+        return int(value)
+    raise CapacityError(f"'{key}' must be a whole number >= 0, not {value!r}")
+
+
+def desired_to_price(details: Mapping[str, Any], capacity: Mapping[str, Any] | None) -> int | None:
+    """How many a resource runs, for its price: the desired size its stop saved (what it would have run), else its
+    desired size when seen."""
+    desired = whole((capacity or {}).get("desired"))
+    return whole(details.get("desired")) if desired is None else desired
+
+
+@dataclass(frozen=True)
+class SavedCapacity:
+    """What one service saves: the sizes it sets (``keys``) and its words for the errors of a start."""
+
+    noun: str  # "Auto Scaling group"
+    keys: tuple[str, ...]  # the sizes saved and restored
+    stored: str  # how the state table's sizes are named: "the stored sizes {} are"
+    nothing: str  # "no sizes were saved for it"
+    by_hand: str  # what a person must do instead: "set its min, max and desired sizes by hand"
+    # A further rule on the sizes a start restores (raises CapacityError): EKS needs a maximum of at least 1.
+    restorable: Callable[[Sizes], None] | None = None
+
+    def parse(self, text: str) -> Sizes:
+        return parse_capacity(text, self.keys)
+
+    def from_values(self, values: Mapping[str, Any]) -> Sizes:
+        return check_capacity(values, self.keys)
+
+    def _restorable(self, sizes: Sizes) -> Sizes:
+        if self.restorable is not None:
+            self.restorable(sizes)
+        return sizes
+
+    def format(self, sizes: Mapping[str, int]) -> str:
+        return format_capacity(sizes, self.keys)
+
+    def from_tags(self, tags: Mapping[str, str]) -> dict[str, Any]:
+        """What the tag says, for a resource's details: ``saved_capacity``, or ``saved_capacity_error`` when it is
+        unreadable; nothing without the tag."""
+        if SAVED_CAPACITY_TAG not in tags:
+            return {}
+        try:
+            return {"saved_capacity": self.parse(tags[SAVED_CAPACITY_TAG])}
+        except CapacityError as exc:
+            return {"saved_capacity_error": f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}': {exc}"}
+
+    def already_stopped(self, ident: str, tags: Mapping[str, str]) -> ActionResult:
+        """The result of a stop of a resource already at zero: left alone, its tag too (rewriting it would save the
+        zeros). Without a readable tag nothing is known to restore: the start will say so."""
+        details: dict[str, Any] = {"already_stopped": True}
+        with contextlib.suppress(KeyError, CapacityError):
+            details["saved_capacity"] = self.parse(tags[SAVED_CAPACITY_TAG])
+        return ActionResult(ident, ok=True, details=details)
+
+    def to_restore(
+        self, ident: str, stored: Mapping[str, Any] | None, tags: Mapping[str, str]
+    ) -> tuple[Sizes | None, str]:
+        """The sizes to restore (``stored``: the state table's, the sizes or an object holding them under
+        ``saved_capacity``; else the tag), or None and why none can be."""
+        problems: list[str] = []
+        if stored:
+            values = stored.get("saved_capacity", stored)
+            try:
+                return self._restorable(self.from_values(values if isinstance(values, Mapping) else {})), ""
+            except CapacityError as exc:
+                problems.append(f"{self.stored.format(repr(dict(stored)))} unusable ({exc})")
+        if SAVED_CAPACITY_TAG in tags:
+            try:
+                return self._restorable(self.parse(tags[SAVED_CAPACITY_TAG])), ""
+            except CapacityError as exc:
+                problems.append(f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}' is unusable ({exc})")
+        if not problems:
+            problems.append(f"{self.nothing} (no stored state and no {SAVED_CAPACITY_TAG} tag)")
+        return None, f"cannot start {self.noun} '{ident}': {'; '.join(problems)}; {self.by_hand}"
+
+
+class ScalesToZero(ABC):
+    """An adapter that stops a resource by scaling it to zero and starts it with the sizes its stop saved."""
+
+    saved_capacity: SavedCapacity
+
+    @abstractmethod
+    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
+        """The resources as they are now (found) and a failed result for each id not found or not read."""
+
+    @abstractmethod
+    def _sizes(self, item: Mapping[str, Any]) -> Sizes:
+        """A resource's sizes, as its describe call answers them."""
+
+    @abstractmethod
+    def _tags(self, item: Mapping[str, Any]) -> dict[str, str]: ...
+
+    @abstractmethod
+    def _running(self, sizes: Sizes) -> bool:
+        """Whether sizes are those of a resource that runs (one started by hand is left as it is)."""
+
+    @abstractmethod
+    def _update(self, ident: str, sizes: Mapping[str, int], details: dict[str, Any]) -> ActionResult:
+        """Sets a resource's sizes."""
+
+    def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
+        """Restores each resource's sizes from before its stop: ``saved[id]`` (the state table's), else its tag.
+        Neither gives an error for that resource. A resource found running was started by hand: left as it is."""
+        ids = unique(r.id for r in resources)
+        current, results = self._current(ids)
+        for ident, item in current.items():
+            sizes = self._sizes(item)
+            if self._running(sizes):
+                results[ident] = ActionResult(ident, ok=True, details={"already_running": True, "capacity": sizes})
+                continue
+            target, error = self.saved_capacity.to_restore(ident, (saved or {}).get(ident), self._tags(item))
+            if target is None:
+                results[ident] = ActionResult(ident, ok=False, error=error)
+                continue
+            results[ident] = self._update(ident, target, {"saved_capacity": target, "capacity": target})
+        return [results[i] for i in ids]
