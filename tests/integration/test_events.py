@@ -333,3 +333,15 @@ def test_stored_configuration_errors_are_published_too(run, setup, region, names
     body = run_at(run, bus, f"{MON}T12:00:00Z", code=1)
     (stored,) = [e for e in body["errors"] if e["error"].startswith("stored configuration: schedules.broken")]
     assert [e["detail"] for e in bus.received("Scheduler Error")] == [stored]
+
+
+def test_no_upcoming_stop_for_a_resource_whose_override_outlasts_the_stop(run, setup, region):
+    """The snooze an Upcoming Stop offers, applied as its tag: that stop is not announced (it will not happen);
+    an override that ends before the stop does not keep it from being announced."""
+    bus = setup
+    snoozed, short, plain = (instance(region, "office") for _ in range(3))
+    ec2 = boto3.client("ec2", region_name=region)
+    ec2.create_tags(Resources=[snoozed], Tags=[{"Key": "isched:override", "Value": f"running@{MON}T18:00:00Z"}])
+    ec2.create_tags(Resources=[short], Tags=[{"Key": "isched:override", "Value": f"running@{MON}T16:55:00Z"}])
+    run_at(run, bus, f"{MON}T16:50:00Z")
+    assert sorted(e["detail"]["resource"] for e in bus.received("Upcoming Stop")) == sorted([short, plain])
