@@ -265,6 +265,11 @@ def schedule_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             metavar="A,B",
             help="EC2: run during each execution of these SSM maintenance windows (names); '' clears.",
         ),
+        click.option(
+            "--notify-before",
+            metavar="MINUTES",
+            help="Publish an 'Upcoming Stop' event this many minutes (1-1440) before each stop; '' clears.",
+        ),
     ]
     for opt in reversed(opts):
         fn = opt(fn)

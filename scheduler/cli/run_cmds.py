@@ -15,13 +15,15 @@ from scheduler.aws.accounts import DEFAULT_ROLE_NAME, AccountSessions
 from scheduler.aws.session import default_region, is_account_id, is_region
 from scheduler.engine import iso_z
 from scheduler.runtime.deployment import Deployment
+from scheduler.runtime.notify import ERROR, Event, EventBridgeSink
 from scheduler.runtime.orchestrator import PassRequest, run_pass, targets_for
 from scheduler.runtime.status import fleet_status
 from scheduler.runtime.worker import invalid_schedules
+from scheduler.services.common import aws_error
 from scheduler.services.registry import SERVICES, not_a_service
 
 from .context import config_store, tables
-from .errors import InputError
+from .errors import CommandError, InputError
 from .options import json_option, parse_instant
 from .output import console, emit_json, err_console, error_line, lit, styled
 
@@ -95,6 +97,13 @@ class _StderrDecisions(logging.Handler):
     default=False,
     help="Take a snapshot of each RDS instance or cluster before stopping it (env ISCHED_RDS_SNAPSHOT).",
 )
+@click.option(
+    "--event-bus",
+    envvar="ISCHED_EVENT_BUS",
+    metavar="NAME",
+    help="Publish the pass's actions, errors and upcoming stops to this EventBridge bus (name or ARN; "
+    "env ISCHED_EVENT_BUS).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print one decision line per resource on stderr.")
 @json_option
 @click.pass_context
@@ -110,6 +119,7 @@ def run_cmd(
     role_name: str,
     external_id: str | None,
     rds_snapshot: bool,
+    event_bus: str | None,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -123,15 +133,21 @@ def run_cmd(
     target skipped because a pass at the same instant already ran there, do not count). The actions and errors
     are printed (as JSON with --json) either way.
 
+    With --event-bus, each action and error is also published as an EventBridge event (source isched), and each
+    running resource whose schedule has notify_before gets one "Upcoming Stop" event per scheduled stop (not in
+    a dry run; no Upcoming Stop from a pass ahead of the real clock).
+
     \b
     Examples:
       isched run --dry-run
       isched run --at 2026-11-27T17:00:00Z --regions eu-west-1,us-east-1 --services ec2,rds --json
       isched run --accounts 111111111111,222222222222 --role-name isched-spoke
+      isched run --event-bus isched-events
     """
     instant = parse_instant(at, "--at") if at else datetime.now(UTC)
     sessions = AccountSessions(role_name=role_name, external_id=external_id)
     acc, reg, svc = _resolve_targets(accounts, regions, services, sessions)
+    events = _event_sink(event_bus, sessions) if event_bus is not None else None
     # A partly invalid stored configuration does not stop the pass: the valid schedules are scheduled, and each
     # item left out is an error naming it.
     config, issues = config_store(ctx).load_partial()
@@ -145,6 +161,7 @@ def run_cmd(
         config,
         logger=logger,
         invalid_schedules=invalid_schedules(issues),
+        events=events,
     )
     targets = targets_for(acc, reg, svc)
     request = PassRequest(at=instant, tag_key=tag_key, dry_run=dry_run)
@@ -171,6 +188,11 @@ def run_cmd(
         }
         for i in issues
     ] + body["errors"]
+    if events is not None and issues and not dry_run:  # the targets' own events went out with their passes
+        unsent = events.publish([Event(ERROR, e) for e in body["errors"][: len(issues)]])
+        for f in unsent:
+            warning = f"could not publish a '{ERROR}' event: {f.error}"
+            body["errors"].append({**f.event.detail, "error": warning, "severity": "warning"})
     failures = [e for e in body["errors"] if is_failure(e)]
     if as_json:
         if failures:
@@ -186,6 +208,20 @@ def run_cmd(
             emit_json(body)
     if failures:
         raise click.exceptions.Exit(1)
+
+
+def _event_sink(bus: str, sessions: AccountSessions) -> EventBridgeSink:
+    """The bus to publish to, with the credentials of the CLI's own account (never a spoke role); exit 2 for a
+    value that cannot be a bus, exit 1 for a bus that cannot be found or described."""
+    try:
+        sink = EventBridgeSink(bus, sessions.base)
+    except ValueError as exc:
+        raise InputError(str(exc), "--event-bus") from exc
+    try:
+        sink.check()
+    except Exception as exc:
+        raise CommandError(f"--event-bus: the event bus '{sink.bus}' cannot be used: {aws_error(exc)}") from exc
+    return sink
 
 
 def is_failure(error: Mapping[str, Any]) -> bool:

@@ -437,6 +437,11 @@ class Evaluator:
             cur += step
         return None
 
+    def first_stop(self, after: datetime, until: datetime) -> datetime | None:
+        """The first stop (leaving a window, or a stop event) in (``after``, ``until``], if any."""
+        stops = [t for t in self.transitions(after, until, include_start=False, include_end=True) if t.action == "stop"]
+        return stops[0].at if stops else None
+
     def pass_view(self, last_pass: datetime | None, now: datetime) -> PassView:
         """Everything a pass needs about this schedule at ``now``, computed once for all its resources."""
         now = _require_aware(now, "now")
@@ -457,6 +462,7 @@ class Evaluator:
             retain_running=s.retain_running,
             stop_new_instances=s.stop_new_instances,
             hibernate=s.hibernate,
+            upcoming_stop=self.first_stop(now, now + timedelta(minutes=s.notify_before)) if s.notify_before else None,
         )
 
 
@@ -495,6 +501,8 @@ class PassView:
     retain_running: bool = False
     stop_new_instances: bool = True
     hibernate: bool = False
+    # With notify_before: the first stop in (now, now + notify_before], to be announced ("Upcoming Stop").
+    upcoming_stop: datetime | None = None
 
     @property
     def last_transition(self) -> Transition | None:

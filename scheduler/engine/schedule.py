@@ -35,6 +35,7 @@ SCHEDULE_FIELDS = (
     "hibernate",
     "holidays",
     "holiday_calendar",
+    "notify_before",
     "use_maintenance_window",
     "ssm_maintenance_windows",
 )
@@ -60,6 +61,8 @@ MAX_PERIOD_REFS = 50
 MAX_HOLIDAYS = 500
 # A period item also holds the names of the schedules that use it (``used_by``).
 MAX_USED_BY_CHARS = 200_000
+# notify_before: minutes between an "Upcoming Stop" notice and the stop (at most a day ahead).
+MAX_NOTIFY_BEFORE = 1440
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class Schedule:
     hibernate: bool = False
     holidays: tuple[date, ...] = ()
     holiday_calendar: str | None = None
+    # Minutes: an "Upcoming Stop" notice is published this long before each scheduled stop (None: no notices).
+    notify_before: int | None = None
     use_maintenance_window: bool = False  # RDS family: run for the preferred maintenance window (SPEC §2 rule 7)
     ssm_maintenance_windows: tuple[str, ...] = ()  # EC2: run during these SSM maintenance windows (by name)
 
@@ -112,6 +117,8 @@ class Schedule:
             out["holidays"] = [d.isoformat() for d in self.holidays]
         if self.holiday_calendar:
             out["holiday_calendar"] = self.holiday_calendar
+        if self.notify_before is not None:
+            out["notify_before"] = self.notify_before
         if self.ssm_maintenance_windows:
             out["ssm_maintenance_windows"] = list(self.ssm_maintenance_windows)
         return out
@@ -190,6 +197,18 @@ def parse_holiday_calendar(value: object) -> str:
     return country.upper() + (f"-{subdiv.upper()}" if subdiv else "")
 
 
+def parse_notify_before(value: object) -> int:
+    """Minutes, 1-1440, as a whole number (digits in a string accepted: the CLI's flags are text)."""
+    minutes: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        minutes = value
+    elif isinstance(value, str) and len(value) <= 8 and value.strip().isdigit() and value.strip().isascii():
+        minutes = int(value.strip())
+    if minutes is None or not 1 <= minutes <= MAX_NOTIFY_BEFORE:
+        raise FieldError(f"{quote(value)} is not a number of minutes from 1 to {MAX_NOTIFY_BEFORE}")
+    return minutes
+
+
 def _parse_list(value: object, limit: int, what: str) -> list[object]:
     if isinstance(value, list | tuple):
         items = list(value)
@@ -254,6 +273,8 @@ def parse_schedule_fields(raw: dict[str, Any], path: str, issues: list[Issue]) -
                 values[key] = tuple(sorted(set(days)))
             elif key == "holiday_calendar":
                 values[key] = parse_holiday_calendar(value) if value is not None else None
+            elif key == "notify_before":
+                values[key] = parse_notify_before(value) if value is not None else None
             elif key == "ssm_maintenance_windows":
                 items = _parse_list(value, MAX_SSM_WINDOWS, "SSM maintenance windows") if value is not None else []
                 values[key] = parse_ssm_window_names(items)

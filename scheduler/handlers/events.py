@@ -17,6 +17,7 @@ from scheduler.aws.session import default_region
 from scheduler.engine import iso_z
 from scheduler.engine.wakeup import ALLOWED_INTERVALS, check_interval
 from scheduler.runtime.lambda_invoker import ASYNC_PAYLOAD_LIMIT
+from scheduler.runtime.notify import check_bus
 from scheduler.runtime.worker import CLOCK_SKEW, MAX_EVENT_AGE
 
 from . import common
@@ -195,6 +196,7 @@ class WorkerSettings:
     namespace: str
     rds_snapshot: bool = False
     default_timezone: str = "UTC"
+    event_bus: str | None = None  # the hub's bus (ARN) for the passes' events; None: no events
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -202,12 +204,19 @@ class WorkerSettings:
         snapshot = env.get("ISCHED_RDS_SNAPSHOT", "").strip().lower() or "false"
         if snapshot not in ("true", "false"):
             raise SettingsError("ISCHED_RDS_SNAPSHOT", f"'{snapshot:.40}' is not true or false")
+        bus = env.get("ISCHED_EVENT_BUS", "").strip() or None
+        if bus is not None:
+            try:
+                check_bus(bus)
+            except ValueError as exc:
+                raise SettingsError("ISCHED_EVENT_BUS", str(exc)) from exc
         return cls(
             role_name=env.get("ISCHED_ROLE_NAME", "").strip() or DEFAULT_ROLE_NAME,
             external_id=env.get("ISCHED_EXTERNAL_ID", "").strip() or None,
             namespace=env.get("ISCHED_NAMESPACE", "").strip() or "default",
             rds_snapshot=snapshot == "true",
             default_timezone=common.env_default_timezone(env),
+            event_bus=bus,
         )
 
 

@@ -20,6 +20,7 @@ from scheduler.aws.accounts import AccountSessions, AssumeRoleError, warm_sessio
 from scheduler.engine import Config, iso_z
 from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.lambda_invoker import PayloadError, WorkerPayload
+from scheduler.runtime.notify import EventBridgeSink, publish_outcome
 from scheduler.runtime.worker import CLOCK_SKEW, MAX_EVENT_AGE, WorkerResult, invalid_schedules
 from scheduler.store.config import StoreError
 from scheduler.store.pass_scope import PassScope, config_digest, read_scope
@@ -156,6 +157,8 @@ def process(
         default_timezone=settings.default_timezone,
     )
     tables = deployment.tables
+    # Events go to the hub's bus with the worker's own (hub) credentials, never the spoke role's.
+    sink = EventBridgeSink(settings.event_bus, deployment.sessions.base) if settings.event_bus else None
     real = (now or common.real_clock()).astimezone(UTC)
     try:
         scope = _check_scope(payload, tables, real)
@@ -179,6 +182,7 @@ def process(
             logger=logger,
             now=real,
             invalid_schedules=invalid,
+            events=sink,
         )
     except PayloadError as exc:
         logger.error(f"rejected payload: {exc}", extra={"field": exc.field})
@@ -207,6 +211,8 @@ def process(
         logger.warning(f"{target}: pass already claimed: skipped", extra={"skipped": result.skipped})
         publish_skip_metric(metrics, target.service)
         return body
+    publish_outcome(sink, result, dry_run=payload.dry_run)
+    body["errors"] = [e.to_json() for e in result.errors]  # with any event that could not be published
     for err in result.errors:
         logger.error(f"{err.resource or target}: {err.error}", extra=err.to_json())
     publish_worker_metrics(metrics, target.service, result, real_errors(result), dry_run=payload.dry_run)

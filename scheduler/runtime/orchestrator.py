@@ -17,6 +17,7 @@ from scheduler.aws.accounts import AccountSessions, AssumeRoleError
 from scheduler.engine import Config, iso_z
 from scheduler.store.state import StateStore, Target
 
+from .notify import EventSink, publish_outcome
 from .worker import ErrorRecord, WorkerResult, run_target
 
 
@@ -53,8 +54,10 @@ class LocalInvoker:
         logger: Any = None,
         adapter_options: dict[str, Any] | None = None,
         invalid_schedules: Mapping[str, str] | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self.config = config
+        self.events = events  # where the passes' events go (None: nowhere)
         self.invalid_schedules = dict(invalid_schedules or {})
         self.state = state
         self.sessions = sessions
@@ -63,8 +66,9 @@ class LocalInvoker:
         self.adapter_options = adapter_options or {}
 
     def run_one(self, target: Target, request: PassRequest) -> WorkerResult:
+        result: WorkerResult
         try:
-            return run_target(
+            result = run_target(
                 target,
                 request.at,
                 self.config,
@@ -76,11 +80,14 @@ class LocalInvoker:
                 logger=self.logger,
                 now=request.now,
                 invalid_schedules=self.invalid_schedules,
+                events=self.events,
             )
         except AssumeRoleError as exc:
-            return _failed(target, request, str(exc))
+            result = _failed(target, request, str(exc))
         except Exception as exc:  # one target's failure (throttled past retries, no permission) is one error
-            return _failed(target, request, f"{type(exc).__name__}: {exc}")
+            result = _failed(target, request, f"{type(exc).__name__}: {exc}")
+        publish_outcome(self.events, result, dry_run=request.dry_run)
+        return result
 
     def invoke(
         self, targets: Sequence[Target], request: PassRequest, on_done: Callable[[WorkerResult], None] | None = None

@@ -54,6 +54,8 @@ from scheduler.store.state import (
     ledger_key,
 )
 
+from .notify import Event, EventSink, announce, upcoming_stop
+
 LAST_ACTION_TAG = "isched:last-action"
 LAST_ERROR_TAG = "isched:last-error"
 MAX_TAG_VALUE = 256
@@ -193,6 +195,7 @@ def run_target(
     logger: DecisionLogger | None = None,
     now: datetime | None = None,
     invalid_schedules: Mapping[str, str] | None = None,
+    events: EventSink | None = None,
 ) -> WorkerResult:
     """One pass for one target, from the account's session to the result: what both invokers (the CLI's local
     thread pool and the Lambda worker) run. Failures to reach the account or the service raise; each invoker has
@@ -210,6 +213,7 @@ def run_target(
         logger=logger,
         now=now,
         invalid_schedules=invalid_schedules,
+        events=events,
     )
 
 
@@ -225,6 +229,7 @@ def run_worker(
     logger: DecisionLogger | None = None,
     now: datetime | None = None,
     invalid_schedules: Mapping[str, str] | None = None,
+    events: EventSink | None = None,
 ) -> WorkerResult:
     """One pass for one target, as if at instant ``at``. ``dry_run`` decides and reports, writes nothing.
 
@@ -238,13 +243,16 @@ def run_worker(
     and state after; whatever write fails, the pass still reports every action it took, and a later pass
     repairs the records (see :func:`_repair`).
 
+    ``events``: where "Upcoming Stop" notices go (see :mod:`scheduler.runtime.notify`); the invoker publishes
+    the pass's actions and errors.
+
     Logs one summary line per pass at INFO (decisions by rule and action, actions, errors, duration and AWS calls);
     a line per resource only for those acted on (INFO) or failing (in the result's errors), every decision at DEBUG.
     """
     log = logger or logging.getLogger("isched.worker")
     started = time.perf_counter()
     with counting_calls() as calls:
-        result = _pass(target, at, config, adapter, state, log, tag_key, dry_run, now, invalid_schedules)
+        result = _pass(target, at, config, adapter, state, log, tag_key, dry_run, now, invalid_schedules, events)
     seconds = time.perf_counter() - started
     log.info(_summary_text(result, seconds, calls), extra={"summary": pass_summary(result, seconds, calls, dry_run)})
     return result
@@ -261,6 +269,7 @@ def _pass(
     dry_run: bool,
     now: datetime | None,
     invalid_schedules: Mapping[str, str] | None,
+    events: EventSink | None = None,
 ) -> WorkerResult:
     """:func:`run_worker` without its summary line."""
     real = (now or datetime.now(UTC)).astimezone(UTC)
@@ -292,7 +301,9 @@ def _pass(
                 f"({iso_z(real)}): a simulation or a forged event cannot hold real-time passes back",
             )
     try:
-        return _claimed_pass(target, at, config, adapter, state, result, log, tag_key, dry_run, invalid_schedules, real)
+        return _claimed_pass(
+            target, at, config, adapter, state, result, log, tag_key, dry_run, invalid_schedules, real, events
+        )
     except BaseException:
         if not dry_run and not simulated:
             # Whatever ended the pass (an AWS or DynamoDB call that failed before acting, a crash), its lease must
@@ -314,6 +325,7 @@ def _claimed_pass(
     dry_run: bool,
     invalid_schedules: Mapping[str, str] | None,
     real: datetime,
+    events: EventSink | None = None,
 ) -> WorkerResult:
     """The pass once claimed (or a dry run, or a simulation): everything after the claim."""
     horizon = real + CLOCK_SKEW
@@ -425,6 +437,8 @@ def _claimed_pass(
     if not simulated:
         ledger += _override_changes(target, items, now_text)
     current = [_record(i, at, now_text) for i in items]
+    if events is not None and not simulated:  # a simulation's notice would announce (and use up) a future stop
+        _announce_stops(target, items, current, events, result)
     result.pending = sum(1 for rec in current if rec.pending)
     # Only records whose content changed are written (a quiet pass costs no DynamoDB writes at all); every record
     # that acted is written, to clear its intent.
@@ -495,6 +509,46 @@ def _claimed_pass(
         with contextlib.suppress(Exception):
             state.release_lease(target, at)
     return result
+
+
+def _announce_stops(
+    target: Target, items: list[_Item], current: list[ResourceRecord], events: EventSink, result: WorkerResult
+) -> None:
+    """Publishes an "Upcoming Stop" for each running resource whose schedule stops it within its notify_before,
+    once per stop (the stop announced is kept in its record, written with the pass); one that could not be
+    published is a warning, and announced again by the next pass."""
+    due: list[tuple[ResourceRecord, Event, str]] = []
+    for i, rec in zip(items, current, strict=True):
+        stop = _stop_to_announce(i)
+        stamp = stop.astimezone(UTC).isoformat() if stop is not None else None
+        if stop is not None and rec.announced_stop != stamp:
+            due.append((rec, upcoming_stop(target, i.resource.id, i.resource.schedule, stop), str(stamp)))
+    if not due:
+        return
+    announced, failures = announce(events, [e for _, e, _ in due])
+    for rec, event, stamp in due:
+        if event.resource in announced:
+            rec.announced_stop = stamp
+    for f in failures:
+        result.error(
+            f.event.resource,
+            f"could not publish its 'Upcoming Stop' event: {f.error} (tried again next pass)",
+            "warning",
+        )
+
+
+def _stop_to_announce(i: _Item) -> datetime | None:
+    """The scheduled stop an "Upcoming Stop" would announce for this resource: its schedule's next stop within
+    notify_before (see :meth:`PassView.upcoming_stop`), if the resource is running and this pass does not stop it.
+    A resource under an ``isched:override`` still in force at the stop is not stopped by it: nothing to announce."""
+    stop = i.view.upcoming_stop if i.view is not None else None
+    if stop is None or i.resource.observed.settled is not State.RUNNING:
+        return None
+    if i.decision is not None and i.decision.acts and i.decision.action == "stop":
+        return None  # stopped by this very pass
+    if i.override is not None and i.override.active(stop):
+        return None
+    return stop
 
 
 def _ssm_windows(

@@ -23,7 +23,8 @@ from croniter import croniter
 from scheduler.engine import MaintenanceWindow, instant_text, parse_instant
 from scheduler.engine.tz import to_instant, zone
 
-from .common import chunks
+# The module, not the name: common imports base, which imports this module (a cycle that a from-import breaks).
+from . import common
 
 # DescribeMaintenanceWindows: MaxResults 10-100; filter values are few names each (chosen well below any limit).
 PAGE_SIZE = 100
@@ -66,7 +67,7 @@ def read_executions(ssm: Any, names: Sequence[str], at: datetime) -> tuple[list[
     warnings: list[str] = []
     seen: set[str] = set()
     paginator = ssm.get_paginator("describe_maintenance_windows")
-    for batch in chunks(list(names), NAMES_PER_CALL):
+    for batch in common.chunks(list(names), NAMES_PER_CALL):
         pages = paginator.paginate(Filters=[{"Key": "Name", "Values": batch}], PaginationConfig={"PageSize": PAGE_SIZE})
         for page in pages:
             for identity in page.get("WindowIdentities") or []:

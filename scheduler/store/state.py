@@ -96,6 +96,8 @@ class ResourceRecord:
     intent: dict[str, Any] | None = None
     # Ledger entries whose write failed, kept here (the state write succeeded) until a later pass writes them.
     unrecorded: list[LedgerEntry] | None = None
+    # The scheduled stop (ISO 8601 UTC) whose "Upcoming Stop" event was published: each stop is announced once.
+    announced_stop: str | None = None
 
     @property
     def engine_state(self) -> ResourceState:

@@ -46,6 +46,9 @@ MOTO_CANNOT_CREATE = {
     # moto's CloudFormation has no EventBridge Scheduler resources (its scheduler API has: see test_wakeup.py).
     "AWS::Scheduler::Schedule",
     "AWS::Scheduler::ScheduleGroup",
+    # Not in moto's CloudFormation either (the notification topic's policy and e-mail subscription).
+    "AWS::SNS::Subscription",
+    "AWS::SNS::TopicPolicy",
 }
 SPOKE = "333344445555"
 # Regions for which moto loads only its few default AMIs: an EC2 backend there starts in milliseconds, not seconds.
@@ -151,7 +154,9 @@ def test_passes_run_on_the_clock_through_eventbridge_scheduler(translated, inter
     res = translated.get("Resources", {})
     full = translate("s3://isched-artifacts/isched.zip", everything=True)["Resources"]
     assert "PassSchedule" not in res  # moto cannot create it: stripped for the deployed tests
-    assert not [k for k, v in full.items() if v["Type"] == "AWS::Events::Rule" and k != "ReportRule"]
+    # The rules are the monthly report's and the notifications' (on the events bus), never the pass's.
+    notify = {"NotifyErrorsRule", "NotifyUpcomingStopsRule", "NotifyActionsRule"}
+    assert not [k for k, v in full.items() if v["Type"] == "AWS::Events::Rule" and k not in {"ReportRule", *notify}]
     params = yaml.safe_load(
         (ROOT / "template.yaml").read_text(encoding="utf-8").split("\nParameters:\n", 1)[1].split("\nConditions:", 1)[0]
     )
@@ -449,3 +454,46 @@ def test_check_policies_refuses_a_weakened_reports_bucket_or_role(tmp_path, caps
     path.write_text(text.replace(old, new), encoding="utf-8")
     assert checker.main([str(path)]) == 1
     assert expected in capsys.readouterr().err
+
+
+def test_deployed_events_own_bus_notifications_and_none(aws, translated):
+    """EventBus=own: the stack's bus, the worker's PutEvents on it alone and its ARN in the worker's environment;
+    the notification topic with its rules (readable messages) and a topic policy for EventBridge. none: nothing."""
+    ns = unique("e")
+    stack, outputs = deploy(
+        copy.deepcopy(translated),
+        Namespace=ns,
+        EventBus="own",
+        NotificationEmail="ops@example.com",
+        NotifyActions="true",
+    )
+    types = {r["LogicalResourceId"]: r["ResourceType"] for r in cfn_resources(stack)}
+    assert types["IschedEventBus"] == "AWS::Events::EventBus"
+    assert {types[k] for k in ("NotifyErrorsRule", "NotifyUpcomingStopsRule", "NotifyActionsRule")} == {
+        "AWS::Events::Rule"
+    }
+    bus_arn = outputs["EventBusArn"]
+    assert bus_arn.endswith(f":event-bus/isched-{ns}")
+    worker = boto3.client("lambda").get_function_configuration(FunctionName=outputs["WorkerFunction"])
+    assert worker["Environment"]["Variables"]["ISCHED_EVENT_BUS"] == bus_arn
+    doc = boto3.client("iam").get_role_policy(RoleName=f"isched-{ns}-worker-us-east-1", PolicyName="publish-events")[
+        "PolicyDocument"
+    ]
+    if isinstance(doc, str):  # moto keeps a YAML-written policy as Python's repr of it
+        import ast
+
+        doc = ast.literal_eval(doc)
+    assert [(s["Action"], s["Resource"]) for s in doc["Statement"]] == [("events:PutEvents", bus_arn)]
+    rule = boto3.client("events").describe_rule(Name=f"isched-{ns}-notify-upcoming-stops", EventBusName=f"isched-{ns}")
+    assert json.loads(rule["EventPattern"]) == {"source": ["isched"], "detail-type": ["Upcoming Stop"]}
+    (target,) = boto3.client("events").list_targets_by_rule(
+        Rule=f"isched-{ns}-notify-upcoming-stops", EventBusName=f"isched-{ns}"
+    )["Targets"]
+    assert target["Arn"] == outputs["NotificationsTopic"]
+    assert "<command>" in target["InputTransformer"]["InputTemplate"]
+
+    off, outputs = deploy(copy.deepcopy(translated), Namespace=unique("e"), EventBus="none", NotificationTopic="true")
+    types = {r["LogicalResourceId"]: r["ResourceType"] for r in cfn_resources(off)}
+    assert not [k for k in types if k.startswith(("Notify", "Notifications", "IschedEventBus", "WorkerEvents"))]
+    worker = boto3.client("lambda").get_function_configuration(FunctionName=outputs["WorkerFunction"])
+    assert worker["Environment"]["Variables"].get("ISCHED_EVENT_BUS", "") == ""
