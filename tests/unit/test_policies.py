@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = (ROOT / "template.yaml", ROOT / "infra" / "spoke.yaml")
+TEMPLATES = (ROOT / "template.yaml", *sorted((ROOT / "infra").glob("*.yaml")))
 
 
 def _load_checker() -> ModuleType:
