@@ -425,6 +425,11 @@ BREAKAGES = [
     ("DeletionProtectionEnabled: true", "DeletionProtectionEnabled: false", "DeletionProtectionEnabled: true"),
     ("arn:${AWS::Partition}:rds:", "arn:aws:rds:", "literal partition"),
     (":snapshot:isched-*", ":snapshot:*", "rds:StopDBInstance allowed without an aws:ResourceTag"),
+    # infra/deploy-role.yaml: PassRole only to Lambda, roles only with the boundary.
+    ("StringEquals: {iam:PassedToService: lambda.amazonaws.com}", "{}", "without an iam:PassedToService condition"),
+    ("StringEquals: {iam:PermissionsBoundary: !Ref BoundaryPolicy}", "{}", "iam:PermissionsBoundary condition"),
+    # infra/operator-policy.yaml: people write the schedule tag and isched's own, nothing else.
+    ('"aws:TagKeys": ["${TagKey}", "isched:*"]', '"aws:TagKeys": ["${TagKey}", "*"]', "and the schedule tag"),
 ]
 
 
