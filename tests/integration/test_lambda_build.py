@@ -98,8 +98,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The worker's artefact. The three functions share one build recipe (one Makefile rule for the three
     build-<LogicalId> targets, the same CodeUri and Metadata: test_every_function_is_built_by_the_same_recipe),
     so one build stands for the three and keeps this test short (pip downloads about 20 MB)."""
-    os.environ.setdefault("PYTHON", sys.executable)  # the Makefile's pip: this interpreter's
-    return build("WorkerFunction", tmp_path_factory.mktemp("sam-build"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHON", sys.executable)  # the Makefile's pip: this interpreter's (`sam build` uses python3)
+        return build("WorkerFunction", tmp_path_factory.mktemp("sam-build"))
 
 
 def test_every_function_is_built_by_the_same_recipe():
