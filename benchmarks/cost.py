@@ -46,7 +46,8 @@ DDB_PITR_GB_MONTH = 0.20
 DDB_FREE_STORAGE_GB = 25
 # Amazon CloudWatch, https://aws.amazon.com/cloudwatch/pricing/ : logs ingestion $0.50 per GB, storage $0.03 per
 # GB-month; custom metrics $0.30 per metric-month (prorated by the hour the metric receives data); standard alarms
-# $0.10 per alarm metric-month. Always-free: 10 custom metrics, 10 alarm metrics, 5 GB of logs.
+# $0.10 per alarm metric-month; dashboards $3.00 per dashboard-month. Always-free: 10 custom metrics, 10 alarm
+# metrics, 5 GB of logs, 3 dashboards.
 LOGS_INGEST_GB = 0.50
 LOGS_STORAGE_GB_MONTH = 0.03
 METRIC_MONTH = 0.30
@@ -54,6 +55,8 @@ ALARM_METRIC_MONTH = 0.10
 CW_FREE_METRICS = 10
 CW_FREE_ALARM_METRICS = 10
 CW_FREE_LOGS_GB = 5
+DASHBOARD_MONTH = 3.00
+CW_FREE_DASHBOARDS = 3
 # CloudWatch Logs bills each event's size plus 26 bytes (same pricing page, "Logs" tab, data ingested).
 LOG_EVENT_OVERHEAD = 26
 # AWS Cost Explorer API, https://aws.amazon.com/aws-cost-management/aws-cost-explorer/pricing/ : $0.01 per request
@@ -65,8 +68,10 @@ EVENTBRIDGE_PER_EVENT = 1.00 / 1_000_000
 
 HOURS_PER_MONTH = 730
 LAMBDA_PLATFORM_LOG_BYTES = 320  # START, END and REPORT lines of one invocation, as Lambda writes them
-# template.yaml: two Lambda Errors alarms (1 metric each) + the worker errors and skipped-passes alarms (3 metrics each)
-ALARM_METRICS = 8
+# template.yaml: Lambda Errors and Throttles alarms of the orchestrator and the worker (1 metric each) + the worker
+# errors and skipped-passes alarms (3 metrics each); one dashboard (Dashboard=true, the default)
+ALARM_METRICS = 10
+DASHBOARDS = 1
 METRIC_ALARM_METRICS = 6  # the two alarms on isched's own metrics, gone with PublishMetrics=false
 
 SCHEDULES = """
@@ -252,6 +257,8 @@ def measure(ec2_per_target: int, rds_per_target: int) -> Measured:
         ("busy", monday + timedelta(hours=17)),
     ):
         event = {"id": current, "time": at.isoformat()}
+        # The handlers refuse a pass far from the real clock (a replay): the clock is the pass's minute, as in Lambda.
+        setattr(common, "real_clock", lambda at=at: at + timedelta(minutes=1))  # noqa: B010
         lam = _Recorder()
         counter.reset()
         meter.reset()
@@ -393,6 +400,12 @@ def model(s: Scenario, m: Measured, *, latency_ms: float, cold_fraction: float, 
             ALARM_METRICS * ALARM_METRIC_MONTH,
             max(0, ALARM_METRICS - CW_FREE_ALARM_METRICS) * ALARM_METRIC_MONTH,
         ),
+        Line(
+            "CloudWatch dashboard",
+            f"{DASHBOARDS} dashboard",
+            DASHBOARDS * DASHBOARD_MONTH,
+            max(0, DASHBOARDS - CW_FREE_DASHBOARDS) * DASHBOARD_MONTH,
+        ),
         Line("EventBridge schedule", f"{passes:,.0f} events", passes * EVENTBRIDGE_PER_EVENT, 0.0),
         Line(
             "Cost Explorer API",
@@ -451,7 +464,7 @@ def main(argv: list[str] | None = None) -> None:
         total = sum(line.usd for line in lines)
         free = sum(line.free_usd for line in lines)
         print(f"  {'total per month':<26} {'':<62} {total:>9.2f} {free:>12.2f}")
-        # PublishMetrics=false: no EMF metrics and no alarm on them (the two Lambda Errors alarms stay).
+        # PublishMetrics=false: no EMF metrics and no alarm on them (the four Lambda alarms and the dashboard stay).
         no_metrics = (
             total
             - next(x.usd for x in lines if x.item.startswith("CloudWatch metrics"))

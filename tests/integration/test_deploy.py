@@ -193,7 +193,8 @@ def test_passes_run_on_the_clock_through_eventbridge_scheduler(translated, inter
     assert passing["Action"] == "iam:PassRole"
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
     role_name = role["RoleName"]["Fn::Sub"]
-    assert passing["Resource"]["Fn::Sub"].endswith(f":role/{role_name}")
+    assert role["Path"] == "/isched/"  # the ARN carries the path
+    assert passing["Resource"]["Fn::Sub"].endswith(f":role/isched/{role_name}")
     env = full["OrchestratorFunction"]["Properties"]["Environment"]["Variables"]
     assert env["ISCHED_WAKEUP_ROLE_ARN"] == passing["Resource"]
     assert env["ISCHED_WAKEUP_TARGET_ARN"] == grant["Resource"]
