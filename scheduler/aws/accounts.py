@@ -56,6 +56,8 @@ class AccountSessions:
         self.external_id = external_id
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
+        self._credentials: dict[str, dict[str, str]] = {}
+        self._gates: dict[str, threading.Lock] = {}
         self._hub: str | None = None
         self._partition: str | None = None
 
@@ -92,7 +94,31 @@ class AccountSessions:
             self._sessions[account] = session
             return session
 
-    def _assume(self, account: str) -> boto3.Session:
+    def has_credentials(self, account: str) -> bool:
+        """Whether the role's credentials in ``account`` are already at hand (no AssumeRole needed)."""
+        with self._lock:
+            return account in self._credentials
+
+    def credentials(self, account: str) -> dict[str, str] | None:
+        """The role's credentials in ``account`` (assumed once, then cached), or None for the hub's own account
+        (its base session signs). For :func:`scheduler.aws.session.client`'s ``credentials``."""
+        if account == self.hub_account:
+            return None
+        with self._lock:
+            cached = self._credentials.get(account)
+            gate = self._gates.setdefault(account, threading.Lock())
+        if cached is not None:
+            return cached
+        with gate:  # one AssumeRole per account, however many regions ask at once
+            with self._lock:
+                cached = self._credentials.get(account)
+            if cached is None:
+                cached = self._assume_credentials(account)
+                with self._lock:
+                    self._credentials[account] = cached
+        return cached
+
+    def _assume_credentials(self, account: str) -> dict[str, str]:
         kwargs: dict[str, Any] = {"RoleArn": self.role_arn(account), "RoleSessionName": "isched"}
         if self.external_id:
             kwargs["ExternalId"] = self.external_id
@@ -100,6 +126,10 @@ class AccountSessions:
             creds = client("sts", session=self.base).assume_role(**kwargs)["Credentials"]
         except (ClientError, BotoCoreError) as exc:
             raise AssumeRoleError(f"cannot assume {kwargs['RoleArn']}: {exc}") from None
+        return {k: str(creds[k]) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+
+    def _assume(self, account: str) -> boto3.Session:
+        creds = self._assume_credentials(account)
         return boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
