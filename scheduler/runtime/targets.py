@@ -174,7 +174,9 @@ def select_targets(
     def look(key: tuple[str, str]) -> tuple[dict[str, bool | None], list[str]]:
         account, region = key
         try:
-            return probe(_AccountClients(sessions, account, counter), region, groups[key], tag_key, counter)
+            clients = _AccountClients(sessions, account, counter)
+            clients.get("sts", region)  # assumes the role first: a refusal is one problem, not one per service
+            return probe(clients, region, groups[key], tag_key, counter)
         except Exception as exc:  # the role could not be assumed, or the account is unreachable
             return dict.fromkeys(groups[key]), [aws_error(exc)]
 
