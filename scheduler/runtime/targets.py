@@ -21,12 +21,17 @@ consistent; typically seconds).
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+import boto3
+import botocore.session
+from botocore.credentials import CredentialProvider, CredentialResolver, Credentials, ReadOnlyCredentials
 
 from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import client
@@ -74,26 +79,94 @@ class Selection:
         }
 
 
-class _AccountClients:
-    """Clients in one account for the look-up (a :class:`scheduler.services.naming.ClientSource`): the hub's own
-    session in the hub account, the lookup role's credentials elsewhere (assumed once per account)."""
+class _ThreadCredentials(Credentials):  # type: ignore[misc]
+    """Signs with the credentials of the account the calling thread is looking up. botocore reads a client's
+    credentials when it signs each request, in the calling thread; so one client per service and region serves
+    every account, where a client per account and region would cost milliseconds of CPU each (thousands a pass)."""
 
-    def __init__(self, sessions: AccountSessions, account: str, counter: _Counter) -> None:
+    def __init__(self) -> None:
+        super().__init__("-", "-")
+        self._local = threading.local()
+
+    def use(self, frozen: ReadOnlyCredentials) -> None:
+        self._local.frozen = frozen
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        frozen: ReadOnlyCredentials = self._local.frozen
+        return frozen
+
+
+class _SharedClients:
+    """One client per service and region for the whole look-up, signing with :class:`_ThreadCredentials`."""
+
+    def __init__(self, sessions: AccountSessions) -> None:
         self.sessions = sessions
+        self.credentials = _ThreadCredentials()
+        core = botocore.session.Session()
+        # The base session's model loader (already warm) and event hooks, and credentials that follow the thread.
+        base = sessions.base._session
+        core.register_component("data_loader", base.get_component("data_loader"))
+        # A copy of its event hooks: they apply as to the base session's clients, and what boto3 registers here
+        # does not pile up on the base session pass after pass.
+        core.register_component("event_emitter", copy.copy(base.get_component("event_emitter")))
+        resolver = CredentialResolver([_Fixed(self.credentials)])
+        core.register_component("credential_provider", resolver)
+        self.session = boto3.Session(botocore_session=core, region_name=sessions.base.region_name)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._hub: ReadOnlyCredentials | None = None
+
+    def client(self, service: str, region: str) -> Any:
+        with self._lock:
+            made = self._clients.get((service, region))
+            if made is None:
+                made = self._clients[(service, region)] = client(service, region, self.session)
+            return made
+
+    def sign_as(self, account: str) -> None:
+        """Makes this thread's calls sign as the look-up identity in ``account``."""
+        creds = self.sessions.credentials(account)
+        if creds is None:
+            if self._hub is None:
+                own = self.sessions.base.get_credentials()
+                if own is None:
+                    raise RuntimeError("the hub session has no credentials")
+                self._hub = own.get_frozen_credentials()
+            self.credentials.use(self._hub)
+        else:
+            self.credentials.use(
+                ReadOnlyCredentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds.get("SessionToken"))
+            )
+
+
+class _Fixed(CredentialProvider):  # type: ignore[misc]
+    METHOD = "isched-lookup"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+class _AccountClients:
+    """Clients in one account for the look-up (a :class:`scheduler.services.naming.ClientSource`), for the calling
+    thread: the hub's own credentials in the hub account, the lookup role's elsewhere (assumed once per account)."""
+
+    def __init__(self, shared: _SharedClients, account: str, counter: _Counter) -> None:
+        self.shared = shared
         self.account = account
-        self.counter = counter
+        before = account == shared.sessions.hub_account or shared.sessions.has_credentials(account)
+        shared.sign_as(account)  # may raise: the role cannot be assumed
+        if not before:
+            counter.add(1)  # the AssumeRole (approximately: regions of one account may ask at once)
 
     def get(self, service: str, region: str) -> Any:
-        if self.account == self.sessions.hub_account:
-            return client(service, region, self.sessions.base)
-        before = self.sessions.has_credentials(self.account)
-        creds = self.sessions.credentials(self.account)
-        if not before:
-            self.counter.add(1)  # the AssumeRole (counted by whichever thread asked first, approximately)
-        return client(service, region, self.sessions.base, credentials=creds)
+        return self.shared.client(service, region)
 
     def partition(self, region: str) -> str:
-        return self.sessions.partition
+        return self.shared.sessions.partition
 
 
 class _Counter:
@@ -170,12 +243,13 @@ def select_targets(
     for t in targets:
         groups.setdefault((t.account, t.region), []).append(t.service)
     counter = _Counter()
+    shared = _SharedClients(sessions)
 
     def look(key: tuple[str, str]) -> tuple[dict[str, bool | None], list[str]]:
         account, region = key
         try:
-            clients = _AccountClients(sessions, account, counter)
-            clients.get("sts", region)  # assumes the role first: a refusal is one problem, not one per service
+            # Assumes the role first: a refusal is one problem, not one per service.
+            clients = _AccountClients(shared, account, counter)
             return probe(clients, region, groups[key], tag_key, counter)
         except Exception as exc:  # the role could not be assumed, or the account is unreachable
             return dict.fromkeys(groups[key]), [aws_error(exc)]
