@@ -433,6 +433,14 @@ class AsgService(ServiceBase):
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> AsgAdapter:
         return AsgAdapter(region, session=session)
 
+    def any_tagged(self, clients: ClientSource, region: str, key: str) -> bool | None:
+        # The Resource Groups Tagging API does not list Auto Scaling groups (its GetResources answers nothing for
+        # them); DescribeTags filtered on the key answers with one call, one record at most.
+        answer = clients.get("autoscaling", region).describe_tags(
+            Filters=[{"Name": "key", "Values": [key]}], MaxRecords=1
+        )
+        return bool(answer.get("Tags"))
+
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
     ) -> Pricing:

@@ -441,6 +441,8 @@ class EcsService(ServiceBase):
     price_list = "ecs"
     plural = "ECS services"
     arn_service = "ecs"
+    # The Resource Groups Tagging API lists services (long ARN format: the only ones that carry tags).
+    tagging_types = ("ecs:service",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"ecs": "ECS service"}

@@ -340,6 +340,7 @@ class EksService(ServiceBase):
     price_list = "ec2"
     plural = "EKS managed node groups"
     arn_service = "eks"
+    tagging_types = ("eks:nodegroup",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"eks": "EKS node group"}

@@ -230,6 +230,7 @@ class RedshiftService(ServiceBase):
     plural = "Redshift clusters"
     price_list = "redshift"
     arn_service = "redshift"
+    tagging_types = ("redshift:cluster",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"redshift": "Redshift cluster"}

@@ -248,6 +248,7 @@ class SageMakerService(ServiceBase):
     plural = "SageMaker notebook instances"
     price_list = "sagemaker"
     arn_service = "sagemaker"
+    tagging_types = ("sagemaker:notebook-instance",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"sagemaker": "SageMaker notebook instance"}

@@ -52,6 +52,11 @@ NEEDS: dict[str, set[str]] = {
         "lambda:UpdateFunctionEventInvokeConfig",
         "lambda:DeleteFunctionEventInvokeConfig",
         "s3:GetObject",
+        # The worker's SQS event (SAM makes an AWS::Lambda::EventSourceMapping of it).
+        "lambda:CreateEventSourceMapping",
+        "lambda:GetEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
     },
     "AWS::Lambda::Permission": {"lambda:AddPermission", "lambda:RemovePermission"},
     "AWS::Logs::LogGroup": {"logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy"},
@@ -67,6 +72,12 @@ NEEDS: dict[str, set[str]] = {
         "scheduler:UpdateSchedule",
         "scheduler:DeleteSchedule",
         "iam:PassRole",
+    },
+    "AWS::SQS::Queue": {
+        "sqs:CreateQueue",
+        "sqs:GetQueueAttributes",
+        "sqs:SetQueueAttributes",
+        "sqs:DeleteQueue",
     },
     "AWS::Events::Rule": {"events:PutRule", "events:DescribeRule", "events:PutTargets", "events:DeleteRule"},
     "AWS::SNS::Topic": {"sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes"},
@@ -101,6 +112,7 @@ NAMED = {
     "AWS::CloudFormation::StackSet": ("StackSetName", "isched-"),
     "AWS::IAM::Role": ("RoleName", "isched-"),
     "AWS::Scheduler::ScheduleGroup": ("Name", "isched-"),
+    "AWS::SQS::Queue": ("QueueName", "isched-"),
 }
 
 

@@ -138,6 +138,9 @@ def test_the_alarms_watch_metrics_the_code_emits_and_lambda_throttles(monkeypatc
         for namespace, name, dims in watched[logical_id]:
             if namespace == "AWS/Lambda":
                 assert name in LAMBDA_METRICS and dims == {"FunctionName"}, logical_id
+            elif namespace == "AWS/SQS":  # the worker's failed passes, kept in its dead-letter queue
+                assert (name, dims) == ("ApproximateNumberOfMessagesVisible", {"QueueName"}), logical_id
+                assert props["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["WorkerDeadLetterQueue", "QueueName"]}
             else:
                 assert Plotted(namespace, name, dims) in emitted, (logical_id, name)
         assert props["AlarmActions"] == [{"Ref": "ErrorsTopic"}], logical_id
@@ -176,6 +179,14 @@ def test_the_dashboard_is_valid_json_laid_out_on_the_grid_and_switchable():
 def test_failed_invocations_have_a_destination_the_function_may_publish_to():
     functions = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == {"OrchestratorFunction", "WorkerFunction", "ReportFunction"}
+    # The worker is fed by its queue's event source mapping, not invoked asynchronously: no destination applies;
+    # a pass that failed every delivery goes to the dead-letter queue (alarmed, see the alarms test).
+    worker = functions.pop("WorkerFunction")["Properties"]
+    assert "EventInvokeConfig" not in worker
+    assert worker["Events"]["Queue"]["Properties"]["Queue"] == {"Fn::GetAtt": ["WorkerQueue", "Arn"]}
+    redrive = RESOURCES["WorkerQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["WorkerDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] >= 2
     for logical_id, fn in functions.items():
         config = fn["Properties"]["EventInvokeConfig"]
         assert 0 <= config["MaximumRetryAttempts"] <= 2, logical_id
