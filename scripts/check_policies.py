@@ -18,15 +18,22 @@ Fails (exit 1, naming each offending statement or resource) on:
   with ``ForAllValues:StringLike`` (or ``StringEquals``) on ``aws:TagKeys`` admitting only ``isched:...`` keys,
   paired with ``Null`` ``aws:TagKeys`` = false or a ``ForAnyValue`` on the same keys (``ForAllValues`` alone is
   true for a request with no tag keys, such as a DeleteTags that removes every tag): the roles may write isched's
-  own tags, never the schedule tag;
+  own tags, never the schedule tag. Policies for people (a resource with ``Metadata: {isched: {audience:
+  operators}}``, infra/operator-policy.yaml) may also admit the schedule tag (the ``TagKey`` parameter): ``isched
+  tag`` and ``untag`` write it;
+* ``iam:PassRole`` on ``*`` or on every role (``role/*``), or without an ``iam:PassedToService`` condition: a
+  role may be passed only to the service it is for, and only roles of a known name or path;
+* an IAM action that creates a role or changes its permissions (CreateRole, PutRolePolicy, AttachRolePolicy,
+  PutRolePermissionsBoundary) on ``*`` or without a ``StringEquals`` ``iam:PermissionsBoundary`` condition, and
+  any grant of an action that removes or rewrites a boundary or a managed policy (DeleteRolePermissionsBoundary,
+  CreatePolicyVersion, SetDefaultPolicyVersion): whoever can write a role's policy could otherwise grant anything;
 * a DynamoDB table without ``DeletionProtectionEnabled: true`` or without ``DeletionPolicy`` and
   ``UpdateReplacePolicy`` ``Retain`` (the tables hold the configuration, the state and the record of savings);
 * a literal partition in an ARN anywhere in a template (``arn:aws:``, ``arn:aws-cn:`` ...): templates use
   ``arn:${AWS::Partition}:`` so that they deploy in every partition;
 * an object read or write (``s3:GetObject*``, ``s3:PutObject*``, ``s3:DeleteObject*``), ``sns:Publish``,
-  ``lambda:InvokeFunction``, ``iam:PassRole`` or an EventBridge Scheduler schedule write allowed on ``Resource: "*"``:
-  each names the bucket (or key prefix), topic, function, role or schedules it needs;
-* ``iam:PassRole`` without an ``iam:PassedToService`` condition (a role is passed to the one service that uses it);
+  ``lambda:InvokeFunction`` or an EventBridge Scheduler schedule write allowed on ``Resource: "*"``: each names the
+  bucket (or key prefix), topic, function or schedules it needs (``iam:PassRole``: see above);
 * an S3 bucket without default encryption, without all four public access blocks, or without a bucket policy in
   the template that denies every request not made over TLS (``aws:SecureTransport`` false) for the bucket and its
   objects (the reports bucket holds finance records);
@@ -36,7 +43,7 @@ Templates are read with CloudFormation's short-form tags (``!Ref``, ``!Sub``, ``
 documents may be YAML objects or JSON text, also inside ``Fn::Sub`` (how a condition key can name a parameter);
 both branches of an ``Fn::If`` are checked.
 
-Usage: check_policies.py [TEMPLATE ...]   (default: template.yaml infra/spoke.yaml)
+Usage: check_policies.py [TEMPLATE ...]   (default: template.yaml and infra/*.yaml, as DEFAULT_TEMPLATES)
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ from typing import Any
 
 import yaml
 
-DEFAULT_TEMPLATES = ("template.yaml", "infra/spoke.yaml")
+DEFAULT_TEMPLATES = ("template.yaml", "infra/spoke.yaml", "infra/deploy-role.yaml", "infra/operator-policy.yaml")
 GUARDED_SERVICES = ("ec2", "autoscaling", "rds", "ecs", "eks", "redshift", "sagemaker")
 GUARDED_VERBS = ("start", "stop", "modify", "update", "reboot", "hibernate", "pause", "resume")
 TAG_CONDITION_PREFIX = "aws:resourcetag/"
@@ -77,6 +84,17 @@ TAG_WRITE_ACTIONS = frozenset(
     }
 )
 OWN_TAG_PREFIX = "isched:"
+# What a tag write of a policy for people may name besides isched's own keys: the TagKey parameter (after _sub_text).
+SCHEDULE_TAG_KEY = "TagKey"
+PASS_ROLE = "iam:passrole"
+# Creating a role, or writing its permissions: only with a permissions boundary (iam:PermissionsBoundary).
+ROLE_WRITES = frozenset(
+    {"iam:createrole", "iam:putrolepolicy", "iam:attachrolepolicy", "iam:putrolepermissionsboundary"}
+)
+# Removing a boundary or rewriting a managed policy (a boundary is one) undoes every other rule.
+NEVER_GRANTED = frozenset(
+    {"iam:deleterolepermissionsboundary", "iam:createpolicyversion", "iam:setdefaultpolicyversion"}
+)
 # Data actions that must name their bucket, key prefix or topic (prefixes: s3:PutObjectTagging ... too).
 SCOPED_ACTION_PREFIXES = (
     "s3:getobject",
@@ -84,13 +102,10 @@ SCOPED_ACTION_PREFIXES = (
     "s3:deleteobject",
     "sns:publish",
     "lambda:invokefunction",
-    "iam:passrole",
     "scheduler:createschedule",
     "scheduler:updateschedule",
     "scheduler:deleteschedule",
 )
-PASS_ROLE = "iam:passrole"
-PASSED_TO_SERVICE = "iam:passedtoservice"
 RESOURCE_POLICY_TYPES = ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy")
 PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
 MODIFY_INSTANCE_ATTRIBUTE = "ec2:modifyinstanceattribute"
@@ -269,18 +284,24 @@ def _instance_type_only(condition: Any) -> str | None:
     return None
 
 
-def _own_tag_keys(values: list[Any]) -> bool:
-    return bool(values) and all(isinstance(v, str) and v.startswith(OWN_TAG_PREFIX) for v in values)
+def _own_tag_keys(values: list[Any], people: bool = False) -> bool:
+    return bool(values) and all(
+        isinstance(v, str) and (v.startswith(OWN_TAG_PREFIX) or (people and v == SCHEDULE_TAG_KEY)) for v in values
+    )
 
 
-def _own_tags_only(condition: Any) -> str | None:
-    """Why ``condition`` does not restrict a tag write to isched's own keys (None: it does)."""
+def _own_tags_only(condition: Any, people: bool = False) -> str | None:
+    """Why ``condition`` does not restrict a tag write to isched's own keys (None: it does); ``people``: a policy
+    for people, which may also write the schedule tag."""
     entries = [(op, values) for op, key, values in _condition_entries(condition) if key == "aws:tagkeys"]
     every = [values for op, values in entries if op in ("forallvalues:stringlike", "forallvalues:stringequals")]
-    if not any(_own_tag_keys(values) for values in every):
-        return f"without a ForAllValues:StringLike condition restricting aws:TagKeys to '{OWN_TAG_PREFIX}*'"
+    if not any(_own_tag_keys(values, people) for values in every):
+        also = f" (and the schedule tag, ${{{SCHEDULE_TAG_KEY}}})" if people else ""
+        return f"without a ForAllValues:StringLike condition restricting aws:TagKeys to '{OWN_TAG_PREFIX}*'{also}"
     some = any(
-        _own_tag_keys(values) for op, values in entries if op in ("foranyvalue:stringlike", "foranyvalue:stringequals")
+        _own_tag_keys(values, people)
+        for op, values in entries
+        if op in ("foranyvalue:stringlike", "foranyvalue:stringequals")
     )
     if not (some or _requires_present(condition, "aws:tagkeys")):
         return (
@@ -316,7 +337,42 @@ def _isched_snapshots_only(stmt: dict[str, Any]) -> bool:
     return bool(texts) and all(t is not None and _ISCHED_SNAPSHOT.match(t) for t in texts)
 
 
-def check_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
+def _every_role(resource: str | None) -> bool:
+    """Whether a PassRole resource (after _sub_text) names every role: ``*`` or ``arn:...:role/*``. None (a
+    ``!GetAtt Role.Arn`` or ``!Ref``) names one resource."""
+    return resource is not None and (resource == "*" or resource.endswith((":role/*", ":*")))
+
+
+def _has_condition(condition: Any, key: str, operators: tuple[str, ...] = ("stringequals", "stringlike")) -> bool:
+    return any(op in operators and k == key and values for op, k, values in _condition_entries(condition))
+
+
+def check_iam_actions(stmt: dict[str, Any], actions: list[str], where: str) -> list[Finding]:
+    """PassRole names its roles and the service; role writes carry a permissions boundary."""
+    findings: list[Finding] = []
+    lowered = {a.lower() for a in actions}
+    condition = stmt.get("Condition")
+    resources = _resource_texts(stmt) or ["*"]
+    if PASS_ROLE in lowered:
+        if any(_every_role(r) for r in resources):
+            findings.append(Finding(where, "iam:PassRole on every role: name the roles (their name or path)"))
+        if not _has_condition(condition, "iam:passedtoservice"):
+            findings.append(Finding(where, "iam:PassRole without an iam:PassedToService condition"))
+    writes = sorted(a for a in actions if a.lower() in ROLE_WRITES)
+    if writes:
+        if any(_every_role(r) for r in resources):
+            findings.append(Finding(where, f"{', '.join(writes)} on every role: name the roles (their path)"))
+        if not _has_condition(condition, "iam:permissionsboundary", ("stringequals",)):
+            findings.append(
+                Finding(where, f"{', '.join(writes)} without a StringEquals iam:PermissionsBoundary condition")
+            )
+    never = sorted(a for a in actions if a.lower() in NEVER_GRANTED)
+    if never:
+        findings.append(Finding(where, f"{', '.join(never)} allowed: it would undo the permissions boundary"))
+    return findings
+
+
+def check_statement(stmt: dict[str, Any], where: str, people: bool = False) -> list[Finding]:
     if stmt.get("Effect") != "Allow":
         return []  # a wildcard in a Deny only narrows what is allowed
     findings: list[Finding] = []
@@ -351,9 +407,6 @@ def check_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
         findings.append(
             Finding(where, f"{', '.join(scoped)} allowed on every resource ('*'): name the resources it needs")
         )
-    passes = [a for a in actions if a.lower() == PASS_ROLE]
-    if passes and not any(key == PASSED_TO_SERVICE for _, key, _ in _condition_entries(condition)):
-        findings.append(Finding(where, f"{passes[0]} allowed without an iam:PassedToService condition"))
 
     tag_writes = [a for a in actions if a.lower() in TAG_WRITE_ACTIONS]
     if tag_writes:
@@ -367,9 +420,10 @@ def check_statement(stmt: dict[str, Any], where: str) -> list[Finding]:
                     "would deny the others)",
                 )
             )
-        problem = _own_tags_only(condition)
+        problem = _own_tags_only(condition, people)
         if problem:
             findings.append(Finding(where, f"{', '.join(tag_writes)} allowed {problem}"))
+    findings.extend(check_iam_actions(stmt, actions, where))
     return findings
 
 
@@ -500,6 +554,17 @@ def _literal_partitions(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _literal_partitions(item, f"{path}[{n}]")
 
 
+def _for_people(resource: dict[str, Any]) -> bool:
+    """Whether a managed policy is for people (``Metadata: {isched: {audience: operators}}``), not for a role."""
+    metadata = resource.get("Metadata") or {}
+    marker = metadata.get("isched") if isinstance(metadata, dict) else None
+    return (
+        resource.get("Type") == "AWS::IAM::ManagedPolicy"
+        and isinstance(marker, dict)
+        and marker.get("audience") == "operators"
+    )
+
+
 def check_template(template: dict[str, Any], name: str) -> tuple[list[Finding], int]:
     """The findings in one parsed template and the number of statements checked."""
     findings: list[Finding] = []
@@ -518,7 +583,7 @@ def check_template(template: dict[str, Any], name: str) -> tuple[list[Finding], 
                     checked += 1
                     sid = stmt.get("Sid")
                     where = f"{name}: {logical_id} {label} statement " + (f"'{sid}'" if sid else f"#{n}")
-                    findings.extend(check_statement(stmt, where))
+                    findings.extend(check_statement(stmt, where, people=_for_people(resource)))
                     if resource.get("Type") in RESOURCE_POLICY_TYPES:
                         findings.extend(check_resource_statement(stmt, where))
     for path, text in _literal_partitions(template, ""):
@@ -542,8 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"policies: {checked} statements in {len(paths)} templates, no wildcard or unguarded action; "
         "instance-type-only modify, isched-only tag writes, protected tables, no literal partition; "
-        "data actions and role passing on named resources, private encrypted TLS-only buckets, no public resource "
-        "policy"
+        "data actions on named resources, private encrypted TLS-only buckets, no public resource policy; "
+        "PassRole scoped to named roles and a service, role writes only with a permissions boundary"
     )
     return 0
 

@@ -86,6 +86,8 @@ class AccountSessions:
         self.external_id = external_id
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
+        # One lock per account: AssumeRole in different accounts runs in parallel, once per account.
+        self._gates: dict[str, threading.Lock] = {}
         self._hub: str | None = hub[0] if hub else None
         self._partition: str | None = hub[1] if hub else None
 
@@ -118,9 +120,37 @@ class AccountSessions:
             cached = self._sessions.get(account)
             if cached is not None:
                 return cached
-            session = self.base if account == self.hub_account else self._assume(account)
-            self._sessions[account] = session
-            return session
+            hub = self.hub_account
+            gate = self._gates.setdefault(account, threading.Lock())
+        with gate:  # one AssumeRole per account, however many regions ask at once; other accounts go on
+            with self._lock:
+                cached = self._sessions.get(account)
+            if cached is None:
+                cached = self.base if account == hub else self._assume(account)
+                with self._lock:
+                    self._sessions[account] = cached
+        return cached
+
+    def has_credentials(self, account: str) -> bool:
+        """Whether the role's session in ``account`` is already at hand (no AssumeRole needed)."""
+        with self._lock:
+            return account in self._sessions
+
+    def credentials(self, account: str) -> dict[str, str] | None:
+        """The role's current credentials in ``account`` (``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``,
+        for :func:`scheduler.aws.session.client`'s ``credentials``), or None for the hub's own account (its base
+        session signs). They come from the account's refreshing session, so a warm process never signs with
+        expired ones."""
+        if account == self.hub_account:
+            return None
+        creds = self.session(account).get_credentials()
+        if creds is None:
+            raise AssumeRoleError(f"no credentials for {self.role_arn(account)}")
+        frozen = creds.get_frozen_credentials()
+        out = {"AccessKeyId": frozen.access_key, "SecretAccessKey": frozen.secret_key}
+        if frozen.token:
+            out["SessionToken"] = frozen.token
+        return out
 
     def _assume(self, account: str) -> boto3.Session:
         """A session on the spoke role of ``account`` whose credentials botocore refreshes (AssumeRole again) when

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -94,13 +94,35 @@ _CLIENTS_LOCK = threading.Lock()
 _MAX_CLIENTS = 512
 
 
-def client(service: str, region: str | None = None, session: boto3.Session | None = None, **config: Any) -> Any:
+def client(
+    service: str,
+    region: str | None = None,
+    session: boto3.Session | None = None,
+    *,
+    credentials: Mapping[str, str] | None = None,
+    **config: Any,
+) -> Any:
     """A client for ``service`` in ``region`` with isched's retry and endpoint policy.
 
     Clients are cached per session, service, region and endpoint: making one costs tens of milliseconds, more
     than most calls, and a pass (or a warm Lambda container) asks for the same few again and again. boto3 clients
     are thread-safe, so workers in threads share them.
+
+    ``credentials`` (``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``, as STS returns them) makes an uncached
+    client of ``session`` that signs with them: a few milliseconds, where a new session per set of credentials
+    costs tens (its model loader starts empty), which matters when one pass reaches hundreds of accounts.
     """
+    if credentials is not None:
+        base = session or boto3.Session()
+        return base.client(
+            service,
+            region_name=region or default_region(base),
+            endpoint_url=endpoint_url(service),
+            config=client_config(**config),
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials.get("SessionToken"),
+        )
     if session is None:
         # No session: the environment decides (it may change between calls), so nothing is cached.
         session = boto3.Session()

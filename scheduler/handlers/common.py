@@ -213,3 +213,27 @@ def publish_worker_metrics(
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     metrics.flush_metrics()
     return published
+
+
+def publish_orchestrator_metrics(
+    metrics: Metrics, *, targets: int, invoked: int, refused: int, lookup_failures: int, duration_ms: float
+) -> dict[str, float]:
+    """One EMF line per pass, dimension ``function`` = ``orchestrator``: configured ``targets``, ``invoked`` (messages
+    or invocations accepted), ``refused`` sends, targets invoked because their ``lookup_failures``, and the pass's
+    ``duration`` in ms. Zero counts are left out (see :func:`publish_worker_metrics`). Returns what was published."""
+    counts: dict[str, float] = {
+        "targets": targets,
+        "invoked": invoked,
+        "refused": refused,
+        "lookup_failures": lookup_failures,
+    }
+    published = {name: float(value) for name, value in counts.items() if value}
+    published["duration"] = round(duration_ms, 1)
+    if env_flag("POWERTOOLS_METRICS_DISABLED"):
+        return {}
+    metrics.add_dimension(name="function", value="orchestrator")
+    for name, value in published.items():
+        unit = MetricUnit.Milliseconds if name == "duration" else MetricUnit.Count
+        metrics.add_metric(name=name, unit=unit, value=value)
+    metrics.flush_metrics()
+    return published

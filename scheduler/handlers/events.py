@@ -18,6 +18,7 @@ from scheduler.engine import iso_z
 from scheduler.engine.wakeup import ALLOWED_INTERVALS, check_interval
 from scheduler.runtime.lambda_invoker import ASYNC_PAYLOAD_LIMIT
 from scheduler.runtime.notify import check_bus
+from scheduler.runtime.targets import DEFAULT_CONCURRENCY
 from scheduler.runtime.worker import CLOCK_SKEW, MAX_EVENT_AGE
 
 from . import common
@@ -161,6 +162,14 @@ class OrchestratorSettings:
     max_payload_bytes: int
     default_timezone: str = "UTC"
     wake_up: WakeUpSettings | None = None
+    # The worker queue's URL: when set, the pass is fanned out as SQS messages (the event source mapping invokes
+    # the worker), else as asynchronous invocations of worker_function.
+    worker_queue: str | None = None
+    # Invoke only the targets with tagged resources or state to settle (scheduler/runtime/targets.py).
+    target_lookup: bool = True
+    # The read-only role the look-up assumes in the other accounts (infra/spoke.yaml: the spoke role's name + -lookup).
+    lookup_role_name: str = DEFAULT_ROLE_NAME + "-lookup"
+    lookup_concurrency: int = DEFAULT_CONCURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorSettings:
@@ -174,18 +183,33 @@ class OrchestratorSettings:
             limit = int(limit_text) if limit_text else ASYNC_PAYLOAD_LIMIT
         except ValueError:
             raise SettingsError("ISCHED_MAX_PAYLOAD_BYTES", f"'{limit_text}' is not a number of bytes") from None
+        role_name = env.get("ISCHED_ROLE_NAME", "").strip() or DEFAULT_ROLE_NAME
+        lookup = env.get("ISCHED_TARGET_LOOKUP", "").strip().lower() or "true"
+        if lookup not in ("true", "false"):
+            raise SettingsError("ISCHED_TARGET_LOOKUP", f"'{lookup:.40}' is not true or false")
+        concurrency_text = env.get("ISCHED_LOOKUP_CONCURRENCY", "").strip()
+        try:
+            concurrency = int(concurrency_text) if concurrency_text else DEFAULT_CONCURRENCY
+        except ValueError:
+            concurrency = 0
+        if not 1 <= concurrency <= 256:
+            raise SettingsError("ISCHED_LOOKUP_CONCURRENCY", f"'{concurrency_text:.40}' is not a number from 1 to 256")
         return cls(
             accounts=tuple(env_accounts(env)),
             organization_id=org,
             regions=tuple(regions),
             services=tuple(env_services(env)),
             tag_key=_tag_key(env),
-            role_name=env.get("ISCHED_ROLE_NAME", "").strip() or DEFAULT_ROLE_NAME,
+            role_name=role_name,
             external_id=env.get("ISCHED_EXTERNAL_ID", "").strip() or None,
             worker_function=env.get("ISCHED_WORKER_FUNCTION", "").strip() or None,
             max_payload_bytes=limit,
             default_timezone=common.env_default_timezone(env),
             wake_up=WakeUpSettings.from_env(env),
+            worker_queue=env.get("ISCHED_WORKER_QUEUE", "").strip() or None,
+            target_lookup=lookup == "true",
+            lookup_role_name=f"{role_name}-lookup",
+            lookup_concurrency=concurrency,
         )
 
 

@@ -2,13 +2,18 @@
 target, then schedules the next wake-up.
 
 It reads its settings and the schedules once, lists the targets (accounts × regions × services; accounts from
-``ISCHED_ACCOUNTS`` and/or the ACTIVE accounts of ``ISCHED_ORGANIZATION_ID``) and sends one asynchronous worker
-invocation per target. It raises (so Lambda retries and the alarm fires) only when the pass cannot start at all.
+``ISCHED_ACCOUNTS`` and/or the ACTIVE accounts of ``ISCHED_ORGANIZATION_ID``), keeps those with something to do
+(``ISCHED_TARGET_LOOKUP``, see :mod:`scheduler.runtime.targets`) and sends one message per target to the worker
+queue (``ISCHED_WORKER_QUEUE``, ten to a batch), or one asynchronous worker invocation per target without a queue.
+It raises (so Lambda retries and the alarm fires) only when the pass cannot start at all. Its metrics (one EMF line
+a pass): ``targets`` configured, ``invoked`` (messages or invocations sent), ``refused`` sends, ``lookup_failures``
+and ``duration`` (ms).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,16 +26,19 @@ from scheduler.engine import iso_z
 from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.lambda_invoker import LambdaInvoker, PayloadBuilder, SubmittedResult
 from scheduler.runtime.orchestrator import Invoker, PassRequest, PassResult, run_pass, targets_for
+from scheduler.runtime.sqs_invoker import SqsInvoker
+from scheduler.runtime.targets import Selection, lookup_sessions, select_targets
 from scheduler.store.pass_scope import publish_scope
 from scheduler.store.tables import Tables
 
 from . import common
-from .common import SettingsError, make_logger, make_tracer
+from .common import SettingsError, make_logger, make_metrics, make_tracer, publish_orchestrator_metrics
 from .events import OrchestratorSettings, ScheduledEvent
 from .wakeup import schedule_wake_up
 
 logger = make_logger("isched-orchestrator")
 tracer = make_tracer("isched-orchestrator")
+metrics = make_metrics()
 
 
 def organization_accounts(organization_id: str, session: boto3.Session | None = None) -> list[str]:
@@ -72,10 +80,13 @@ def orchestrate(
     sessions: AccountSessions | None = None,
     tables: Tables | None = None,
     now: datetime | None = None,
+    lookup_sessions_: AccountSessions | None = None,
 ) -> dict[str, Any]:
-    """One pass: ``invoker`` defaults to :class:`LambdaInvoker` on ``ISCHED_WORKER_FUNCTION``; ``now`` is the real
-    clock (tests set it). With wake-ups configured, it then schedules the wake-up at the next transition before
-    the next regular pass (:mod:`scheduler.handlers.wakeup`)."""
+    """One pass: ``invoker`` defaults to :class:`SqsInvoker` on ``ISCHED_WORKER_QUEUE``, else
+    :class:`LambdaInvoker` on ``ISCHED_WORKER_FUNCTION``; ``now`` is the real clock (tests set it);
+    ``lookup_sessions_`` (tests) assume the lookup role. With wake-ups configured, it then schedules the wake-up at
+    the next transition before the next regular pass (:mod:`scheduler.handlers.wakeup`)."""
+    started = time.perf_counter()
     settings = settings or OrchestratorSettings.from_env()
     real_now = (now or common.real_clock()).astimezone(UTC)
     scheduled = ScheduledEvent.from_event(event, now=real_now)
@@ -99,27 +110,48 @@ def orchestrate(
     # What this pass vouches for: its workers act only on these targets and on this configuration.
     publish_scope(tables, config, accounts, settings.regions, settings.services, scheduled.at, settings.tag_key)
     request = PassRequest(at=scheduled.at, tag_key=settings.tag_key)
-    if invoker is None:
-        if not settings.worker_function:
-            raise SettingsError("ISCHED_WORKER_FUNCTION", "is not set (the worker function's name or ARN)")
-        invoker = LambdaInvoker(
-            settings.worker_function,
-            PayloadBuilder(config, tables.names.config, limit=settings.max_payload_bytes),
-            pass_id=scheduled.id,
-            logger=logger,
-        )
     logger.append_keys(pass_at=iso_z(scheduled.at), pass_id=scheduled.id)
+    if settings.target_lookup:
+        selection = select_targets(
+            targets,
+            lookup_sessions_ or lookup_sessions(sessions, settings.lookup_role_name),
+            deployment.state,
+            settings.tag_key,
+            max_workers=settings.lookup_concurrency,
+        )
+        if selection.problems:
+            # One line for all of them: a fleet of spokes without the lookup role must not flood the logs.
+            logger.warning(
+                f"target look-up failed for {len(selection.problems)} account/region(s): their targets are invoked",
+                extra={"problems": selection.problems[:10]},
+            )
+    else:
+        selection = Selection.everything(targets)
+    if invoker is None:
+        payloads = PayloadBuilder(config, tables.names.config, limit=settings.max_payload_bytes)
+        if settings.worker_queue:
+            invoker = SqsInvoker(settings.worker_queue, payloads, pass_id=scheduled.id, logger=logger)
+        elif settings.worker_function:
+            invoker = LambdaInvoker(settings.worker_function, payloads, pass_id=scheduled.id, logger=logger)
+        else:
+            raise SettingsError(
+                "ISCHED_WORKER_QUEUE",
+                "is not set, nor ISCHED_WORKER_FUNCTION (the worker queue's URL, or the worker function's name or ARN)",
+            )
     logger.info(
-        f"{'wake-up' if scheduled.is_wake_up else 'pass'} at {iso_z(scheduled.at)}: {len(targets)} targets",
+        f"{'wake-up' if scheduled.is_wake_up else 'pass'} at {iso_z(scheduled.at)}: "
+        f"{len(selection.targets)} of {len(targets)} targets",
         extra={
             "accounts": len(accounts),
             "regions": list(settings.regions),
             "services": list(settings.services),
             "schedules": len(config.schedules),
+            "lookup": selection.to_json(),
         },
     )
-    result = run_pass(invoker, targets, request)
+    result = run_pass(invoker, selection.targets, request)
     summary = _summary(result, accounts, settings, targets)
+    summary["lookup"] = selection.to_json()
     summary["errors"] = [
         {"account": None, "region": None, "service": None, "resource": None, "error": f"stored configuration: {i}"}
         for i in issues
@@ -143,6 +175,16 @@ def orchestrate(
             )
         elif wake.status != "none":
             logger.info(f"wake-up {wake.status}", extra={"wake_up": summary["wake_up"]})
+    duration_ms = (time.perf_counter() - started) * 1000
+    summary["duration_ms"] = round(duration_ms)
+    publish_orchestrator_metrics(
+        metrics,
+        targets=len(targets),
+        invoked=summary["submitted"],
+        refused=sum(1 for r in result.results if isinstance(r, SubmittedResult) and not r.submitted),
+        lookup_failures=selection.unknown,
+        duration_ms=duration_ms,
+    )
     logger.info("pass submitted", extra={k: v for k, v in summary.items() if k not in ("actions", "errors")})
     return summary
 

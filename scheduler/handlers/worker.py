@@ -6,14 +6,26 @@ It does not raise for per-resource errors (reported, and retried by the next pas
 repeat (access denied, a missing spoke role or table, a malformed payload), nor for a duplicate invocation whose
 pass was already claimed (logged and returned). Before raising, it releases its claim on the pass, so the retry
 is not mistaken for a duplicate.
+
+From the worker queue (an SQS event source mapping with ``ReportBatchItemFailures``) each message is one payload,
+processed with Powertools' ``BatchProcessor``: a message whose pass raised a retryable error is reported as a batch
+item failure, so SQS delivers it again after its visibility timeout and moves it to the dead-letter queue after the
+queue's ``maxReceiveCount``; the others of the batch are done. A refused message (not JSON, malformed, a target,
+tag key or time outside the orchestrator's pass scope, a forged configuration reference) is dropped, not failed:
+it is logged as an error and counted in the ``errors`` metric (dimension ``service`` = ``payload``, alarmed), because
+every redelivery would be refused the same way and the dead-letter queue is kept for passes worth replaying.
+The same trust checks apply to a message as to a direct invocation: it is the same payload and the same code.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pynamodb.exceptions import UpdateError
 
 from scheduler.aws.accounts import AccountSessions, AssumeRoleError, warm_sessions
@@ -220,16 +232,57 @@ def process(
     return body
 
 
+def is_queue_event(event: object) -> bool:
+    """Whether ``event`` is a batch of SQS messages (the event source mapping's), not a direct payload."""
+    if not isinstance(event, dict):
+        return False
+    records = event.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
+
+
+def process_queue_batch(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    sessions: AccountSessions | None = None,
+    tables: Tables | None = None,
+    adapter_options: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Runs each message's pass; answers ``{"batchItemFailures": [{"itemIdentifier": message id}, ...]}`` for the
+    messages to deliver again (see the module docstring)."""
+
+    def record_handler(record: SQSRecord) -> dict[str, Any]:
+        try:
+            payload = json.loads(record.body)
+        except ValueError:
+            return _reject(PayloadError("", f"message {record.message_id[:80]!r} is not JSON"))
+        return process(payload, sessions=sessions, tables=tables, adapter_options=adapter_options, now=now)
+
+    # A processor per batch: it keeps the batch's successes and failures.
+    processor = BatchProcessor(event_type=EventType.SQS)
+    answer = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return dict(answer)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, sessions: AccountSessions | None = None) -> dict[str, Any]:
-    """Lambda entry point. ``sessions`` is for tests (e.g. an STS that refuses one account's role).
+    """Lambda entry point: a batch from the worker queue, or one payload invoked directly. ``sessions`` is for tests
+    (e.g. an STS that refuses one account's role).
 
     A warm container reuses its sessions, clients and assumed-role credentials (see
-    :func:`scheduler.aws.accounts.warm_sessions`); the hub account is the one in the function's own ARN.
+    :func:`scheduler.aws.accounts.warm_sessions`), for every message of a batch too; the hub account is the one in
+    the function's own ARN.
     """
     if sessions is None:
         settings = WorkerSettings.from_env()
         arn = getattr(context, "invoked_function_arn", None)
         sessions = warm_sessions(settings.role_name, settings.external_id, arn if isinstance(arn, str) else None)
+    if is_queue_event(event):
+        return process_queue_batch(event, context, sessions=sessions)
     return process(event, sessions=sessions)

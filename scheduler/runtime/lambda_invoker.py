@@ -155,26 +155,39 @@ def _target(raw: object) -> Target:
 
 
 class PayloadBuilder:
-    """Builds each target's payload; decides once per pass whether the schedules fit inline."""
+    """Builds each target's payload. The configuration is encoded once per pass (not once per target) and spliced
+    into every payload; whether it fits inline is decided once, by the first payload."""
 
     def __init__(self, config: Config, config_table: str, *, limit: int = ASYNC_PAYLOAD_LIMIT) -> None:
         self.config = config
         self.config_table = config_table
         self.limit = limit
         self._inline: bool | None = None
+        self._config_json: bytes | None = None
+        self.config_encodings = 0  # how many times the configuration was encoded (once per pass)
+
+    def _encoded_config(self) -> bytes:
+        if self._config_json is None:
+            self._config_json = _dumps_value(self.config.to_dict())
+            self.config_encodings += 1
+        return self._config_json
 
     def encode(self, target: Target, request: PassRequest, pass_id: str | None = None) -> bytes:
-        payload = WorkerPayload(request.at, target, request.tag_key, request.dry_run, None, self.config_table, pass_id)
         if self._inline is not False:
-            inline = _dumps(
-                WorkerPayload(request.at, target, request.tag_key, request.dry_run, self.config, None, pass_id)
-            )
-            # Targets differ only in ids of bounded length, so the first answer holds for the whole pass; the
-            # margin covers a longer region name than the first target's.
-            self._inline = len(inline) + 64 <= self.limit
+            fields = WorkerPayload(request.at, target, request.tag_key, request.dry_run, None, None, pass_id).to_json()
+            fields.pop("config_ref")
+            head = _dumps_value(fields)  # a JSON object: ends with "}"
+            config = self._encoded_config()
+            size = len(head) + len(b',"config":') + len(config)
+            if self._inline is None:
+                # Targets differ only in ids of bounded length, so the first answer holds for the whole pass; the
+                # margin covers a longer region name than the first target's.
+                self._inline = size + 64 <= self.limit
             if self._inline:
-                return inline
-        return _dumps(payload)
+                return head[:-1] + b',"config":' + config + b"}"
+        return _dumps(
+            WorkerPayload(request.at, target, request.tag_key, request.dry_run, None, self.config_table, pass_id)
+        )
 
     @property
     def inline(self) -> bool | None:
@@ -182,8 +195,13 @@ class PayloadBuilder:
         return self._inline
 
 
+def _dumps_value(value: object) -> bytes:
+    # ASCII only: every character is then one a queue message (SQS) or an invocation payload may carry.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
 def _dumps(payload: WorkerPayload) -> bytes:
-    return json.dumps(payload.to_json(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _dumps_value(payload.to_json())
 
 
 @dataclass

@@ -499,7 +499,7 @@ def _claimed_pass(
         return result
     try:
         if writes_ok:
-            state.complete_pass(target, at, horizon)
+            state.complete_pass(target, at, horizon, live=_live(items, records, seen))
         else:
             state.release_lease(target, at)  # not completed: the next pass looks at these transitions again
     except Exception as exc:
@@ -520,7 +520,7 @@ def _announce_stops(
     due: list[tuple[ResourceRecord, Event, str]] = []
     for i, rec in zip(items, current, strict=True):
         stop = _stop_to_announce(i)
-        stamp = stop.astimezone(UTC).isoformat() if stop is not None else None
+        stamp = instant_text(stop) if stop is not None else None
         if stop is not None and rec.announced_stop != stamp:
             due.append((rec, upcoming_stop(target, i.resource.id, i.resource.schedule, stop), str(stamp)))
     if not due:
@@ -618,6 +618,16 @@ def _maintenance_windows(
     for name in schedule.ssm_maintenance_windows:
         out.extend(ssm.get(name, ()))
     return out
+
+
+def _live(items: list[_Item], records: Mapping[str, ResourceRecord], seen: set[str]) -> int:
+    """How many resources the next pass must look at even if the tag is gone from all of them: those found now,
+    and records not found with something left to settle (not yet recorded as gone, an intent, an unwritten ledger
+    entry). Zero lets the orchestrator skip the target while nothing is tagged there."""
+    unsettled = sum(
+        1 for rid, rec in records.items() if rid not in seen and (not rec.gone_at or rec.intent or rec.unrecorded)
+    )
+    return len(items) + unsettled
 
 
 def invalid_schedules(issues: Iterable[Issue]) -> dict[str, str]:

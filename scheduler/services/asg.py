@@ -360,6 +360,14 @@ class AsgService(ServiceBase):
         self.names_batch = NAMES_BATCH
         self.tag_batch = MAX_TAG_BATCH
 
+    def any_tagged(self, clients: ClientSource, region: str, key: str) -> bool | None:
+        # The Resource Groups Tagging API does not list Auto Scaling groups (its GetResources answers nothing for
+        # them); DescribeTags filtered on the key answers with one call, one record at most.
+        answer = clients.get("autoscaling", region).describe_tags(
+            Filters=[{"Name": "key", "Values": [key]}], MaxRecords=1
+        )
+        return bool(answer.get("Tags"))
+
     def pricing(
         self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
     ) -> Pricing:

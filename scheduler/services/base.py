@@ -211,6 +211,18 @@ class Service(Protocol):
         """The batch size and the call that tags (or untags) one batch of resources of ``kind``."""
         ...
 
+    @property
+    def tagging_types(self) -> tuple[str, ...]:
+        """The Resource Groups Tagging API's resource types (``service:type``) that list its resources, so the
+        orchestrator can tell with one ``tag:GetResources`` per account and region whether it has anything to
+        schedule there; empty when that API does not list them (then :meth:`any_tagged` is asked)."""
+        ...
+
+    def any_tagged(self, clients: ClientSource, region: str, key: str) -> bool | None:
+        """Whether ``region`` holds any of its resources with tag ``key``, by one cheap call of its own API; None
+        when it cannot tell cheaply (its targets are then always invoked)."""
+        ...
+
 
 class ServiceBase:
     """What most services answer alike; a service module subclasses it and overrides what differs (its kinds,
@@ -248,6 +260,11 @@ class ServiceBase:
         return None
 
     def members(self, found: Found) -> tuple[str, list[str]] | None:
+        return None
+
+    tagging_types: tuple[str, ...] = ()
+
+    def any_tagged(self, clients: ClientSource, region: str, key: str) -> bool | None:
         return None
 
     def billed_under_own_tag(self, pricing: Pricing) -> bool:

@@ -529,6 +529,7 @@ class Ec2Service(ServiceBase):
     plural = "EC2 instances"
     price_list = "ec2"
     arn_service = "ec2"
+    tagging_types = ("ec2:instance",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"ec2": "EC2 instance"}

@@ -370,6 +370,8 @@ class EcsService(ServiceBase):
     plural = "ECS services"
     arn_service = "ecs"
     adapter_type = EcsAdapter
+    # The Resource Groups Tagging API lists services (long ARN format: the only ones that carry tags).
+    tagging_types = ("ecs:service",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"ecs": "ECS service"}

@@ -307,6 +307,7 @@ class EksService(ServiceBase):
     plural = "EKS managed node groups"
     arn_service = "eks"
     adapter_type = EksAdapter
+    tagging_types = ("eks:nodegroup",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"eks": "EKS node group"}

@@ -557,6 +557,8 @@ class RdsService(ServiceBase):
     plural = "RDS DB instances and clusters"
     price_list = "rds"
     arn_service = "rds"
+    # DB instances, and clusters (Aurora, DocumentDB, Neptune).
+    tagging_types = ("rds:db", "rds:cluster")
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"rds": "RDS DB instance", "rds-cluster": "RDS DB cluster"}

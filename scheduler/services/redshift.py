@@ -215,6 +215,7 @@ class RedshiftService(ServiceBase):
     price_list = "redshift"
     arn_service = "redshift"
     adapter_type = RedshiftAdapter
+    tagging_types = ("redshift:cluster",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"redshift": "Redshift cluster"}

@@ -235,6 +235,7 @@ class SageMakerService(ServiceBase):
     price_list = "sagemaker"
     arn_service = "sagemaker"
     adapter_type = SageMakerAdapter
+    tagging_types = ("sagemaker:notebook-instance",)
 
     def __init__(self) -> None:
         self.kinds: dict[str, str] = {"sagemaker": "SageMaker notebook instance"}

@@ -253,7 +253,11 @@ class StateStore:
                 .update_item(
                     self.partition(target),
                     range_key=PASS_ITEM,
-                    actions=[model.claimed_at.set(stamp), model.lease_until.set(instant_text(lease_until))],
+                    actions=[
+                        model.claimed_at.set(stamp),
+                        model.lease_until.set(instant_text(lease_until)),
+                        model.live.remove(),  # unknown until this pass completes
+                    ],
                     condition=ordered & free,
                     return_values="ALL_OLD",
                 )
@@ -280,13 +284,15 @@ class StateStore:
             "this pass would act on the same transitions"
         )
 
-    def complete_pass(self, target: Target, now: datetime, horizon: datetime) -> None:
+    def complete_pass(self, target: Target, now: datetime, horizon: datetime, live: int | None = None) -> None:
         """Records ``now`` as the last completed pass (never backwards, except over a time beyond ``horizon``) and
-        ends this pass's lease and the count of skipped passes."""
+        ends this pass's lease and the count of skipped passes. ``live``: how many resources the next pass must look
+        at even if none is tagged any more (see :meth:`settled_targets`); None leaves it unknown."""
         stamp = instant_text(now)
         model = self.model
         ordered = model.pass_at.does_not_exist() | (model.pass_at < stamp) | (model.pass_at > instant_text(horizon))
         done: list[Action] = [
+            model.live.set(live) if live is not None else model.live.remove(),
             model.pass_at.set(stamp),
             model.updated_at.set(now.astimezone(UTC)),
             model.skips.remove(),
@@ -337,6 +343,19 @@ class StateStore:
             actions=[model.claimed_at.remove(), model.lease_until.remove()],
             condition=model.claimed_at == instant_text(now),
         )
+
+    def settled_targets(self, targets: Iterable[Target]) -> set[Target]:
+        """The targets whose last pass completed and left nothing to look at (``live`` 0): no record of a resource
+        still found, none with an intent or a ledger entry to write. A target without a pass item has no records
+        either. One BatchGetItem per 100 targets (PynamoDB retries unprocessed keys); raises if DynamoDB fails.
+        A pass that was claimed and did not complete, or a pass item of an older build, has no ``live``: unsettled.
+        """
+        by_key = {self.partition(t): t for t in targets}
+        keys = [(k, PASS_ITEM) for k in by_key]
+        found: dict[str, int | None] = {}
+        for item in self.model.batch_get(keys, attributes_to_get=["target", "live"]):
+            found[item.target] = None if item.live is None else int(item.live)
+        return {t for k, t in by_key.items() if k not in found or found[k] == 0}
 
     def save(self, target: Target, records: Iterable[ResourceRecord], now: datetime) -> int:
         n = 0

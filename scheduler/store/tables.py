@@ -94,6 +94,10 @@ class StateItem(Model):
     skipped_at = UnicodeAttribute(null=True)
     skip_reason = UnicodeAttribute(null=True)
     skips = NumberAttribute(null=True)
+    # How many of the target's resources the last completed pass left for the next one to look at (found, or with
+    # an action or ledger entry to settle): 0 lets the orchestrator skip a target with nothing tagged; removed when
+    # a pass is claimed (unknown until it completes).
+    live = NumberAttribute(null=True)
 
 
 class LedgerItem(Model):

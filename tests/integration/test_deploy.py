@@ -128,12 +128,22 @@ def test_translated_template_keeps_the_functions_and_least_privilege_roles(trans
     worker_policies = {p["PolicyName"]: p["PolicyDocument"] for p in res["WorkerRole"]["Properties"]["Policies"]}
     assume = next(s for s in worker_policies["worker"]["Statement"] if s.get("Sid") == "AssumeSpokeRoles")
     assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${SpokeRoleName}"}
-    invoke = next(
-        s
+    orchestrator_statements = {
+        s["Sid"]: s
         for s in res["OrchestratorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        if isinstance(s, dict) and s.get("Sid") == "InvokeWorker"
-    )
-    assert invoke["Resource"][0] == {"Fn::GetAtt": ["WorkerFunction", "Arn"]}
+        if isinstance(s, dict) and "Sid" in s
+    }
+    # The pass goes to the worker queue (and only there); the worker reads it through the event source mapping.
+    send = orchestrator_statements["SendToWorkerQueue"]
+    assert send["Action"] == "sqs:SendMessage" and send["Resource"] == {"Fn::GetAtt": ["WorkerQueue", "Arn"]}
+    assert "InvokeWorker" not in orchestrator_statements
+    mapping = next(v["Properties"] for v in res.values() if v["Type"] == "AWS::Lambda::EventSourceMapping")
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["WorkerQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "WorkerConcurrency"}}
+    queue = res["WorkerQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["WorkerDeadLetterQueue", "Arn"]}
+    assert queue["VisibilityTimeout"] >= 900  # at least the longest worker timeout, as Lambda requires
 
 
 def _if(value: Any, conditions: dict[str, bool]) -> Any:
@@ -198,7 +208,8 @@ def test_passes_run_on_the_clock_through_eventbridge_scheduler(translated, inter
     assert passing["Action"] == "iam:PassRole"
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
     role_name = role["RoleName"]["Fn::Sub"]
-    assert passing["Resource"]["Fn::Sub"].endswith(f":role/{role_name}")
+    assert role["Path"] == "/isched/"  # the ARN carries the path
+    assert passing["Resource"]["Fn::Sub"].endswith(f":role/isched/{role_name}")
     env = full["OrchestratorFunction"]["Properties"]["Environment"]["Variables"]
     assert env["ISCHED_WAKEUP_ROLE_ARN"] == passing["Resource"]
     assert env["ISCHED_WAKEUP_TARGET_ARN"] == grant["Resource"]
@@ -244,7 +255,7 @@ def test_deployed_hub_runs_a_pass_over_two_accounts_and_two_regions(aws, transla
     env = boto3.client("lambda").get_function_configuration(FunctionName=outputs["OrchestratorFunction"])
     variables = env["Environment"]["Variables"]
     assert variables["ISCHED_CONFIG_TABLE"] == outputs["ConfigTable"]
-    assert variables["ISCHED_WORKER_FUNCTION"] == outputs["WorkerFunction"]
+    assert variables["ISCHED_WORKER_QUEUE"].endswith(f"isched-{namespace}-worker")
     for key, value in variables.items():
         monkeypatch.setenv(key, str(value))
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = (ROOT / "template.yaml", ROOT / "infra" / "spoke.yaml")
+TEMPLATES = (ROOT / "template.yaml", *sorted((ROOT / "infra").glob("*.yaml")))
 
 
 def _load_checker() -> ModuleType:
@@ -429,15 +429,15 @@ def test_a_literal_partition_in_a_sub_or_an_output_is_refused_but_not_in_a_descr
 # --- role passing, invocation and schedule writes name their resources ------------------------------------------
 
 PASSED = {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
-ROLE = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/isched-default-scheduler-${AWS::Region}"
+ROLE = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/isched/isched-default-scheduler-${AWS::Region}"
 
 
 @pytest.mark.parametrize(
     ("statement", "expected"),
     [
         (stmt("Pass", "iam:PassRole", ROLE, PASSED), None),
-        (stmt("Pass", "iam:PassRole", ROLE), "iam:PassRole allowed without an iam:PassedToService condition"),
-        (stmt("Pass", "iam:PassRole", "*", PASSED), "iam:PassRole allowed on every resource"),
+        (stmt("Pass", "iam:PassRole", ROLE), "iam:PassRole without an iam:PassedToService condition"),
+        (stmt("Pass", "iam:PassRole", "*", PASSED), "iam:PassRole on every role"),
         (stmt("Invoke", "lambda:InvokeFunction", "*"), "lambda:InvokeFunction allowed on every resource"),
         (stmt("Wake", "scheduler:CreateSchedule", "*"), "scheduler:CreateSchedule allowed on every resource"),
         (stmt("Wake", "scheduler:UpdateSchedule", "*"), "scheduler:UpdateSchedule allowed on every resource"),
@@ -481,7 +481,7 @@ BREAKAGES = [
     (
         "StringEquals: {iam:PassedToService: scheduler.amazonaws.com}",
         "StringEquals: {aws:SourceAccount: !Ref AWS::AccountId}",
-        "iam:PassRole allowed without an iam:PassedToService condition",
+        "iam:PassRole without an iam:PassedToService condition",
     ),
     (
         'Resource: !Sub "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/isched-${Namespace}'
@@ -489,6 +489,11 @@ BREAKAGES = [
         'Resource: "*"',
         "scheduler:CreateSchedule allowed on every resource",
     ),
+    # infra/deploy-role.yaml: PassRole only to Lambda, roles only with the boundary.
+    ("StringEquals: {iam:PassedToService: lambda.amazonaws.com}", "{}", "without an iam:PassedToService condition"),
+    ("StringEquals: {iam:PermissionsBoundary: !Ref BoundaryPolicy}", "{}", "iam:PermissionsBoundary condition"),
+    # infra/operator-policy.yaml: people write the schedule tag and isched's own, nothing else.
+    ('"aws:TagKeys": ["${TagKey}", "isched:*"]', '"aws:TagKeys": ["${TagKey}", "*"]', "and the schedule tag"),
 ]
 
 
