@@ -25,6 +25,11 @@ from .pricing import Pricing
 if TYPE_CHECKING:
     from .ssm_windows import Execution
 
+# A resource's details as its service's adapter builds them: each service declares its keys as a TypedDict
+# (``Ec2Details``, ``RdsDetails``...) and reads them back through its own typed reader; everyone else reads only
+# the common keys, through :func:`scheduler.services.details.common`.
+ServiceDetails = Mapping[str, object]
+
 
 @dataclass
 class Resource:
@@ -41,7 +46,7 @@ class Resource:
     arn: str | None = None
     instance_type: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
+    details: ServiceDetails = field(default_factory=dict)
     restarted_by_service: bool = False
     # Set when the resource cannot be scheduled at all (e.g. an RDS read replica): reported, never acted on.
     unschedulable: str | None = None

@@ -337,7 +337,7 @@ class RdsAdapter:
                 continue
             for ident, at in auto_started.items():
                 r = wanted[ident]
-                r.details["auto_started_at"] = _iso(at)
+                r.details = {**r.details, "auto_started_at": _iso(at)}
                 if ident in stopped and stopped[ident] >= at:
                     continue  # already stopped again after the automatic start (the event is older news)
                 if r.observed not in (Observed.STOPPED, Observed.STOPPING):
