@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import (
     SAVED_CAPACITY_TAG,
     SavedCapacity,
@@ -390,7 +390,7 @@ class AsgService(ServiceBase):
         self.tag_batch = MAX_TAG_BATCH
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         seen = _details(details)
         desired = desired_to_price(seen, capacity)
@@ -403,7 +403,7 @@ class AsgService(ServiceBase):
             return Pricing(", ".join(sorted(set(types))) or None, desired, problem=f"no single instance price: {why}")
         return Pricing(type_, desired, (Component(PriceQuery("ec2", region, type_, origin="asg"), desired),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         return not_estimated(
             "nothing of the group's instances (at zero capacity they are terminated), unless their volumes are kept "
             "(DeleteOnTermination false)"

@@ -152,7 +152,7 @@ class Service(Protocol):
         """The adapter for one region and account; ``options`` are deployment settings it may ignore."""
         ...
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         """What goes on billing while one of its resources is stopped (storage, addresses): ``what``, ``note`` and
         ``estimated_cost`` (a Decimal in USD over ``stopped_hours``, or None when not estimated)."""
         ...
@@ -163,7 +163,7 @@ class Service(Protocol):
         ...
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         """What one resource costs per hour while running, from what a ledger entry or state record says of it
         (``capacity``: what its stop saved, for a service that :attr:`saves_capacity`)."""

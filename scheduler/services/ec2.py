@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from scheduler.aws.session import client
 from scheduler.engine import Observed, instant_text
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import aws_error, chunks, tag_map, unique
 from .details import flag, mapping, maps, text, whole
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
@@ -599,7 +599,7 @@ class Ec2Service(ServiceBase):
         return Ec2Adapter(region, session=session)
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         if not instance_type:
             return Pricing(None, 1, problem="the instance type is unknown")
@@ -607,7 +607,7 @@ class Ec2Service(ServiceBase):
         query = PriceQuery("ec2", region, instance_type, platform=seen.get("platform"), tenancy=seen.get("tenancy"))
         return Pricing(instance_type, 1, (Component(query),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         """EBS volume storage and Elastic IPs, as the stop recorded them (DescribeVolumes/DescribeAddresses right
         after the stop), at US East list rates over the stopped hours."""
         what = "attached EBS volumes, and Elastic IPs"

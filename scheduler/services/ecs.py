@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
 from .common import aws_error, chunks, not_estimated, tag_each, unique, with_missing
 from .details import number, text, texts, whole
@@ -420,7 +420,7 @@ class EcsService(ServiceBase):
         self.describe_batch = DESCRIBE_BATCH
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         d = _details(details)
         desired = desired_to_price(d, capacity)
@@ -451,7 +451,7 @@ class EcsService(ServiceBase):
             ),
         )
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         return not_estimated(
             "nothing of the service's tasks (at desired count 0 none run); its load balancers and other resources "
             "it uses bill on"

@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import (
     SAVED_CAPACITY_TAG,
     SIZE_KEYS,
@@ -355,7 +355,7 @@ class EksService(ServiceBase):
         self.page_size = MAX_PAGE_SIZE
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         d = _details(details)
         desired = desired_to_price(d, capacity)
@@ -375,7 +375,7 @@ class EksService(ServiceBase):
         query = PriceQuery("ec2", region, type_, platform=platform, origin="eks")
         return Pricing(type_, desired, (Component(query, desired),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         return not_estimated(
             "the cluster's control plane (billed per cluster, whatever its node groups run); the group's instances "
             "are terminated at size 0"

@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import client
 from scheduler.engine import Observed, instant_text
-from scheduler.services.base import ActionResult, Resource, Service, ServiceBase
+from scheduler.services.base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from scheduler.services.common import aws_error, chunks, guarded, tag_map
 from scheduler.services.details import flag, maps, text
 from scheduler.services.naming import ClientSource, Found, Operation, TagCall, match_arn
@@ -616,7 +616,7 @@ class RdsService(ServiceBase):
         return RdsAdapter(region, session=session, snapshot_before_stop=bool(options.get("snapshot_before_stop")))
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         d = _details(details)
         if d.get("kind") == "cluster":
@@ -633,7 +633,7 @@ class RdsService(ServiceBase):
         )
         return Pricing(instance_type, 1, (Component(query),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         d = _details(details)
         if d.get("kind") == "cluster":
             family = cluster_family(d.get("engine"))

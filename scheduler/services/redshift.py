@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed, State
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import already, guarded, not_estimated, tag_each, tag_map
 from .details import flag
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
@@ -238,7 +238,7 @@ class RedshiftService(ServiceBase):
         self.lookup_one_by_one = LOOKUP_ONE_BY_ONE
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         """Node type × number of nodes; a Multi-AZ cluster runs (and bills) its nodes in two zones."""
         d = _details(details)
@@ -251,7 +251,7 @@ class RedshiftService(ServiceBase):
         label = f"{instance_type} (Multi-AZ)" if d.get("multi_az") else instance_type
         return Pricing(label, nodes, (Component(PriceQuery("redshift", region, instance_type), billed),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         return not_estimated(
             "the cluster's storage (Redshift Managed Storage on RA3 nodes; backups)",
             "DescribeClusters does not report the storage used",

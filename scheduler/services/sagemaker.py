@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed, State
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import already, aws_error, guarded, not_estimated, tag_each, tag_map
 from .details import mapping
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
@@ -269,13 +269,13 @@ class SageMakerService(ServiceBase):
         self.kinds: dict[str, str] = {"sagemaker": "SageMaker notebook instance"}
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         if not instance_type:
             return Pricing(None, 1, problem="the instance type is unknown")
         return Pricing(instance_type, 1, (Component(PriceQuery("sagemaker", region, instance_type)),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         what = "the notebook's ML storage volume"
         recorded = _details(details).get("billing_while_stopped")
         gb = None if recorded is None else recorded["volume_gb"]
