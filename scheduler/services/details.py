@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import TypedDict
 
 from .pricing import whole
 
-__all__ = ["flag", "mapping", "maps", "number", "text", "texts", "whole"]
+__all__ = ["CommonDetails", "StateReason", "common", "flag", "mapping", "maps", "number", "text", "texts", "whole"]
 
 
 def text(details: Mapping[str, object], key: str) -> str | None:
@@ -55,3 +56,43 @@ def texts(value: object) -> list[str]:
     if not isinstance(value, list | tuple):
         return []
     return [v for v in value if isinstance(v, str)]
+
+
+class StateReason(TypedDict):
+    """Why the service says a resource is in its state (EC2's StateReason)."""
+
+    code: str | None
+    message: str | None
+
+
+class CommonDetails(TypedDict, total=False):
+    """The keys of a resource's details that the worker and the report read, whatever its service (each is
+    written only by the services that know it)."""
+
+    tags: dict[str, str]  # what the worker stores for the report's Name column and --group-by-tag
+    state: str  # EC2's state name
+    status: str  # RDS's, Redshift's, SageMaker's status
+    maintenance_window: str  # RDS: ddd:hh:mm-ddd:hh:mm, UTC
+    state_reason: StateReason  # EC2, when stopped
+    launch_time: str  # EC2: an instant as text
+    stopped_at: str  # EC2: when it stopped (StateTransitionReason), an instant as text
+
+
+def common(details: Mapping[str, object] | None) -> CommonDetails:
+    """The common keys of ``details`` (as a service built them, or a ledger entry or state record gives them
+    back), typed; a key whose value has another type is left out."""
+    found = details or {}
+    out: CommonDetails = {}
+    tags = mapping(found, "tags")
+    if tags is not None:
+        out["tags"] = {k: str(v) for k, v in tags.items()}
+    for key in ("state", "status", "maintenance_window", "launch_time", "stopped_at"):
+        value = text(found, key)
+        if value is not None:
+            out[key] = value
+    reason = found.get("state_reason")
+    if isinstance(reason, Mapping):
+        out["state_reason"] = {"code": text(reason, "code"), "message": text(reason, "message")}
+    elif isinstance(reason, str) and reason:
+        out["state_reason"] = {"code": reason, "message": None}
+    return out

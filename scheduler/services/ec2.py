@@ -23,7 +23,7 @@ from scheduler.engine import Observed, instant_text
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import aws_error, chunks, tag_map, unique
-from .details import flag, mapping, maps, text, whole
+from .details import StateReason, flag, mapping, maps, text, whole
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
 from .pricing import Component, PriceQuery, Pricing
 from .ssm_windows import Execution, read_executions
@@ -31,11 +31,6 @@ from .ssm_windows import Execution, read_executions
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class StateReason(TypedDict):
-    code: str | None
-    message: str | None
 
 
 class Volume(TypedDict):
