@@ -41,6 +41,7 @@ from scheduler.engine import (
 from scheduler.engine.errors import FieldError, Issue
 from scheduler.services import tagging
 from scheduler.services.base import ActionResult, MaintenanceWindowSource, Resource, ServiceAdapter
+from scheduler.services.details import common
 from scheduler.services.registry import make_adapter
 from scheduler.services.ssm_windows import Execution, merge_executions
 from scheduler.store.state import (
@@ -609,8 +610,8 @@ def _maintenance_windows(
 ) -> list[MaintenanceWindow]:
     """The resource's maintenance windows around ``at``, as its schedule asks (SPEC §2 rule 7; off by default)."""
     out: list[MaintenanceWindow] = []
-    preferred = res.details.get("maintenance_window")
-    if schedule.use_maintenance_window and isinstance(preferred, str) and preferred:
+    preferred = common(res.details).get("maintenance_window")
+    if schedule.use_maintenance_window and preferred:
         try:
             out.extend(rds_windows(preferred, at))
         except ValueError as exc:
@@ -866,11 +867,11 @@ def _verify_last_start(item: _Item, last_pass: datetime | None, result: WorkerRe
         return
     if parse_instant(rec.last_action_at) != last_pass or item.resource.observed is not Observed.STOPPED:
         return
-    reason = item.resource.details.get("state_reason") or {}
-    code = str(reason.get("code", "")) if isinstance(reason, dict) else str(reason)
+    reason = common(item.resource.details).get("state_reason")
+    code = (reason["code"] or "") if reason is not None else ""
     if code == "Client.UserInitiatedShutdown":
         return  # someone stopped it by hand after the start: respected, not a failure
-    message = reason.get("message", "") if isinstance(reason, dict) else ""
+    message = (reason["message"] or "") if reason is not None else ""
     why = message or code or "no reason given by the service"
     result.error(item.resource.id, f"started at {rec.last_action_at} but found stopped again: {why}")
 
@@ -1021,16 +1022,16 @@ def _observed_changes(
             if i.decision is not None and i.decision.action in ("start", "resize") and i.decision.acts:
                 continue
             when = now_text
-            launched = res.details.get("launch_time")
+            launched = common(res.details).get("launch_time")
             since = rec.last_seen_at or rec.last_action_at
-            if isinstance(launched, str) and since and _between(since, launched, now_text):
+            if launched is not None and since and _between(since, launched, now_text):
                 when = instant_text(parse_instant(launched))
             entry("manual-start", when, res.id, res.schedule, res.instance_type)
         elif was is State.RUNNING and now is State.STOPPED:
             when = now_text
-            stopped = res.details.get("stopped_at")  # EC2 says when (StateTransitionReason)
+            stopped = common(res.details).get("stopped_at")  # EC2 says when (StateTransitionReason)
             since = rec.last_seen_at or rec.last_action_at
-            if isinstance(stopped, str) and since and _between(since, stopped, now_text):
+            if stopped is not None and since and _between(since, stopped, now_text):
                 when = instant_text(parse_instant(stopped))
             entry("manual-stop", when, res.id, res.schedule, res.instance_type)
     for rid, rec in records.items():

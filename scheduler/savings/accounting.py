@@ -31,6 +31,7 @@ from typing import Any
 
 from scheduler.engine import Config, Evaluator, Observed, State, iso_z, parse_instant
 from scheduler.services import registry
+from scheduler.services.details import common
 from scheduler.services.pricing import PriceQuery, Pricing, whole
 from scheduler.store.state import ResourceRecord, StateStore, Target
 
@@ -298,7 +299,7 @@ def _implied_before(entry: Mapping[str, Any]) -> str | None:
     if action in ("start", "manual-start"):
         return MANUAL_STOPPED  # stopped, and (no scheduler stop being known) not by the scheduler
     if action == "resize":
-        state = str((entry.get("details") or {}).get("state") or "")
+        state = common(entry.get("details")).get("state") or ""
         return RUNNING if state == "running" else MANUAL_STOPPED if state == "stopped" else RUNNING
     return None
 
@@ -774,9 +775,9 @@ class _Schedules:
 
 def _stored_tags(*sources: Mapping[str, Any] | None) -> dict[str, str] | None:
     for details in sources:
-        tags = (details or {}).get("tags")
-        if isinstance(tags, Mapping):
-            return {str(k): str(v) for k, v in tags.items()}
+        tags = common(details).get("tags")
+        if tags is not None:
+            return tags
     return None
 
 

@@ -21,18 +21,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import (
     SAVED_CAPACITY_TAG,
     SavedCapacity,
+    SavedFromTags,
     ScalesToZero,
     desired_to_price,
     format_capacity,
 )
 from .common import aws_error, chunks, not_estimated, tag_map, unique
+from .details import texts
 from .ec2 import WHOLE_REQUEST_ERRORS, run_bisected
 from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
-from .pricing import Component, PriceQuery, Pricing
+from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,27 @@ SAVED = SavedCapacity(
     nothing="no sizes were saved for it",
     by_hand="set its min, max and desired sizes by hand",
 )
+
+
+class AsgDetails(SavedFromTags, total=False):
+    """What an Auto Scaling group's ``details`` hold: its sizes when seen, how many instances it runs, the types
+    it launches or runs, and what its saved-capacity tag says (:class:`SavedFromTags`)."""
+
+    min: int
+    max: int
+    desired: int
+    instances: int
+    instance_types: list[str]
+    tags: dict[str, str]  # added by the worker to what it stores
+
+
+def _details(details: Mapping[str, object]) -> AsgDetails:
+    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
+    Decimals; a value of another type reads as absent)."""
+    out: AsgDetails = {"instance_types": texts(details.get("instance_types"))}
+    if (desired := whole(details.get("desired"))) is not None:
+        out["desired"] = desired
+    return out
 
 
 def _sizes(group: Mapping[str, Any]) -> dict[str, int]:
@@ -134,7 +157,13 @@ class AsgAdapter(ScalesToZero):
         tags = tag_map(group.get("Tags"))
         sizes = _sizes(group)
         running_types = {str(i["InstanceType"]) for i in group.get("Instances", []) if i.get("InstanceType")}
-        details: dict[str, Any] = {**sizes, "instances": len(group.get("Instances", [])), **SAVED.from_tags(tags)}
+        details: AsgDetails = {
+            "min": sizes["min"],
+            "max": sizes["max"],
+            "desired": sizes["desired"],
+            "instances": len(group.get("Instances", [])),
+        }
+        SAVED.record(details, tags)
         types = sorted(set(configured) | running_types)
         if types:
             details["instance_types"] = types
@@ -369,10 +398,11 @@ class AsgService(ServiceBase):
         return bool(answer.get("Tags"))
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
-        desired = desired_to_price(details, capacity)
-        types = [str(t) for t in details.get("instance_types") or []]
+        seen = _details(details)
+        desired = desired_to_price(seen, capacity)
+        types = seen.get("instance_types") or []
         type_ = instance_type or (types[0] if len(set(types)) == 1 else None)
         if desired is None:
             return Pricing(type_, 0, problem="the group's desired capacity is unknown")
@@ -381,7 +411,7 @@ class AsgService(ServiceBase):
             return Pricing(", ".join(sorted(set(types))) or None, desired, problem=f"no single instance price: {why}")
         return Pricing(type_, desired, (Component(PriceQuery("ec2", region, type_, origin="asg"), desired),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         return not_estimated(
             "nothing of the group's instances (at zero capacity they are terminated), unless their volumes are kept "
             "(DeleteOnTermination false)"

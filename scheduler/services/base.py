@@ -25,6 +25,11 @@ from .pricing import Pricing
 if TYPE_CHECKING:
     from .ssm_windows import Execution
 
+# A resource's details as its service's adapter builds them: each service declares its keys as a TypedDict
+# (``Ec2Details``, ``RdsDetails``...) and reads them back through its own typed reader; everyone else reads only
+# the common keys, through :func:`scheduler.services.details.common`.
+ServiceDetails = Mapping[str, object]
+
 
 @dataclass
 class Resource:
@@ -41,7 +46,7 @@ class Resource:
     arn: str | None = None
     instance_type: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
+    details: ServiceDetails = field(default_factory=dict)
     restarted_by_service: bool = False
     # Set when the resource cannot be scheduled at all (e.g. an RDS read replica): reported, never acted on.
     unschedulable: str | None = None
@@ -147,7 +152,7 @@ class Service(Protocol):
         """The adapter for one region and account; ``options`` are deployment settings it may ignore."""
         ...
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         """What goes on billing while one of its resources is stopped (storage, addresses): ``what``, ``note`` and
         ``estimated_cost`` (a Decimal in USD over ``stopped_hours``, or None when not estimated)."""
         ...
@@ -158,7 +163,7 @@ class Service(Protocol):
         ...
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         """What one resource costs per hour while running, from what a ledger entry or state record says of it
         (``capacity``: what its stop saved, for a service that :attr:`saves_capacity`)."""

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from .base import ActionResult, Resource
 from .common import unique
@@ -28,6 +28,13 @@ SAVED_CAPACITY_TAG = "isched:saved-capacity"
 SIZE_KEYS = ("min", "max", "desired")
 
 Sizes = dict[str, int]
+
+
+class SavedFromTags(TypedDict, total=False):
+    """What the saved-capacity tag says, in the details of a service that :attr:`saves_capacity`."""
+
+    saved_capacity: Sizes
+    saved_capacity_error: str  # the tag is unreadable: why
 
 
 class CapacityError(ValueError):
@@ -71,7 +78,7 @@ def _whole(key: str, value: Any) -> int:
     raise CapacityError(f"'{key}' must be a whole number >= 0, not {value!r}")
 
 
-def desired_to_price(details: Mapping[str, Any], capacity: Mapping[str, Any] | None) -> int | None:
+def desired_to_price(details: Mapping[str, object], capacity: Mapping[str, Any] | None) -> int | None:
     """How many a resource runs, for its price: the desired size its stop saved (what it would have run), else its
     desired size when seen."""
     desired = whole((capacity or {}).get("desired"))
@@ -104,7 +111,7 @@ class SavedCapacity:
     def format(self, sizes: Mapping[str, int]) -> str:
         return format_capacity(sizes, self.keys)
 
-    def from_tags(self, tags: Mapping[str, str]) -> dict[str, Any]:
+    def from_tags(self, tags: Mapping[str, str]) -> SavedFromTags:
         """What the tag says, for a resource's details: ``saved_capacity``, or ``saved_capacity_error`` when it is
         unreadable; nothing without the tag."""
         if SAVED_CAPACITY_TAG not in tags:
@@ -113,6 +120,14 @@ class SavedCapacity:
             return {"saved_capacity": self.parse(tags[SAVED_CAPACITY_TAG])}
         except CapacityError as exc:
             return {"saved_capacity_error": f"tag {SAVED_CAPACITY_TAG}='{tags[SAVED_CAPACITY_TAG]}': {exc}"}
+
+    def record(self, details: SavedFromTags, tags: Mapping[str, str]) -> None:
+        """Adds what the tag says (:meth:`from_tags`) to a resource's details."""
+        found = self.from_tags(tags)
+        if "saved_capacity" in found:
+            details["saved_capacity"] = found["saved_capacity"]
+        if "saved_capacity_error" in found:
+            details["saved_capacity_error"] = found["saved_capacity_error"]
 
     def already_stopped(self, ident: str, tags: Mapping[str, str]) -> ActionResult:
         """The result of a stop of a resource already at zero: left alone, its tag too (rewriting it would save the

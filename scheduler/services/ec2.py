@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
@@ -21,8 +21,9 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from scheduler.aws.session import client
 from scheduler.engine import Observed, instant_text
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import aws_error, chunks, tag_map, unique
+from .details import StateReason, flag, mapping, maps, text, whole
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
 from .pricing import Component, PriceQuery, Pricing
 from .ssm_windows import Execution, read_executions
@@ -30,6 +31,59 @@ from .ssm_windows import Execution, read_executions
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class Volume(TypedDict):
+    id: str | None
+    size_gb: int | None
+    type: str | None
+
+
+class StillBilling(TypedDict):
+    """What keeps billing while an instance is stopped, as its stop records it."""
+
+    volumes: list[Volume]
+    elastic_ips: int
+
+
+class Ec2Details(TypedDict, total=False):
+    """What an instance's ``details`` hold (discovery writes all but ``billing_while_stopped``, its stop's)."""
+
+    state: str
+    platform: str | None
+    tenancy: str | None
+    launch_time: str | None
+    hibernation_configured: bool
+    lifecycle: str  # spot or scheduled
+    state_reason: StateReason
+    stopped_at: str
+    billing_while_stopped: StillBilling
+    tags: dict[str, str]  # added by the worker to what it stores
+
+
+def _still_billing(recorded: Mapping[str, object]) -> StillBilling:
+    volumes: list[Volume] = [
+        {"id": text(v, "id"), "size_gb": whole(v.get("size_gb")), "type": text(v, "type")}
+        for v in maps(recorded.get("volumes"))
+    ]
+    ips = whole(recorded.get("elastic_ips"))
+    return {"volumes": volumes, "elastic_ips": ips or 0}
+
+
+def _details(details: Mapping[str, object]) -> Ec2Details:
+    """The keys pricing and the stopped-billing estimate read, as typed (a ledger entry's or state record's
+    details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
+    out: Ec2Details = {"platform": text(details, "platform"), "tenancy": text(details, "tenancy")}
+    if (state := text(details, "state")) is not None:
+        out["state"] = state
+    if (lifecycle := text(details, "lifecycle")) is not None:
+        out["lifecycle"] = lifecycle
+    if (configured := flag(details, "hibernation_configured")) is not None:
+        out["hibernation_configured"] = configured
+    if (recorded := mapping(details, "billing_while_stopped")) is not None:
+        out["billing_while_stopped"] = _still_billing(recorded)
+    return out
+
 
 # Instances launched by an Auto Scaling group carry this tag. The group, not its instances, is what a schedule
 # acts on: stopping a member makes the group replace it (or, for hibernation, mark it unhealthy and terminate it).
@@ -241,7 +295,7 @@ class Ec2Adapter:
         iid = str(inst["InstanceId"])
         state = str(inst.get("State", {}).get("Name", ""))
         launch = inst.get("LaunchTime")
-        details: dict[str, Any] = {
+        details: Ec2Details = {
             "state": state,
             "platform": inst.get("PlatformDetails"),
             "tenancy": inst.get("Placement", {}).get("Tenancy"),
@@ -299,14 +353,14 @@ class Ec2Adapter:
             results[iid].details["billing_while_stopped"] = found
         return [results[i] for i in ids]
 
-    def _still_billing(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+    def _still_billing(self, ids: list[str]) -> dict[str, StillBilling]:
         """What keeps billing while these instances are stopped: their EBS volumes (size, type) and Elastic IPs.
 
         For the savings report's estimate; read after the stop with DescribeVolumes and DescribeAddresses (filters
         of at most :data:`FILTER_VALUES` ids). Best effort: a refused or failed read leaves the estimate out and
         never fails the stop.
         """
-        out: dict[str, dict[str, Any]] = {i: {"volumes": [], "elastic_ips": 0} for i in ids}
+        out: dict[str, StillBilling] = {i: {"volumes": [], "elastic_ips": 0} for i in ids}
         try:
             for chunk in chunks(ids, FILTER_VALUES):
                 pages = self.client.get_paginator("describe_volumes").paginate(
@@ -541,21 +595,20 @@ class Ec2Service(ServiceBase):
         return Ec2Adapter(region, session=session)
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         if not instance_type:
             return Pricing(None, 1, problem="the instance type is unknown")
-        query = PriceQuery(
-            "ec2", region, instance_type, platform=details.get("platform"), tenancy=details.get("tenancy")
-        )
+        seen = _details(details)
+        query = PriceQuery("ec2", region, instance_type, platform=seen.get("platform"), tenancy=seen.get("tenancy"))
         return Pricing(instance_type, 1, (Component(query),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         """EBS volume storage and Elastic IPs, as the stop recorded them (DescribeVolumes/DescribeAddresses right
         after the stop), at US East list rates over the stopped hours."""
         what = "attached EBS volumes, and Elastic IPs"
-        recorded = details.get("billing_while_stopped")
-        if not isinstance(recorded, Mapping):
+        recorded = _details(details).get("billing_while_stopped")
+        if recorded is None:
             return {
                 "what": what,
                 "estimated_cost": None,
@@ -563,17 +616,16 @@ class Ec2Service(ServiceBase):
                 "version, or the role may not call DescribeVolumes/DescribeAddresses)",
             }
         total = Decimal(0)
-        for vol in recorded.get("volumes") or []:
-            size, rate = vol.get("size_gb"), EBS_GB_MONTH.get(str(vol.get("type") or ""))
-            if not isinstance(size, int) or isinstance(size, bool) or rate is None:
+        for vol in recorded["volumes"]:
+            size, rate = vol["size_gb"], EBS_GB_MONTH.get(vol["type"] or "")
+            if size is None or rate is None:
                 return {
                     "what": what,
                     "estimated_cost": None,
-                    "note": f"not estimated: no size or rate for volume {vol.get('id')} ({vol.get('type')})",
+                    "note": f"not estimated: no size or rate for volume {vol['id']} ({vol['type']})",
                 }
             total += stopped_hours * size * rate / HOURS_PER_MONTH
-        ips = recorded.get("elastic_ips")
-        addresses = ips if isinstance(ips, int) and not isinstance(ips, bool) else 0
+        addresses = recorded["elastic_ips"]
         total += stopped_hours * addresses * PUBLIC_IPV4_HOUR
         return {
             "what": what,

@@ -32,9 +32,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import ActionResult, Resource, Service, ServiceBase
-from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, ScalesToZero, desired_to_price
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
+from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
 from .common import aws_error, chunks, not_estimated, tag_each, unique, with_missing
+from .details import number, text, texts, whole
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Component, PriceQuery, Pricing
 
@@ -129,15 +130,59 @@ def every_service(ecs: Any, page_size: int = MAX_PAGE_SIZE, batch: int = DESCRIB
                 yield from (s for s in answer.get("services", []) if s.get("status") != "INACTIVE")
 
 
-def launch_kind(details: Mapping[str, Any]) -> str:
+class EcsDetails(SavedFromTags, total=False):
+    """What an ECS service's ``details`` hold: its cluster, counts, task definition and how its tasks launch, its
+    task definition's size and platform (each only when known), and what its saved-capacity tag says."""
+
+    cluster: str
+    desired: int
+    running: int
+    task_definition: str | None
+    cpu: str  # CPU units ("256") or "0.25 vCPU"
+    memory: str  # MiB ("512") or "0.5 GB"
+    cpu_architecture: str
+    os_family: str
+    launch_type: str
+    capacity_providers: list[str]
+    tags: dict[str, str]  # added by the worker to what it stores
+
+
+def _size_text(value: object) -> str | None:
+    # A task size as the task definition gives it (text); a number read back as such is its CPU units or MiB.
+    if isinstance(value, str):
+        return value
+    found = number(value)
+    return None if found is None else str(found)
+
+
+def _details(details: Mapping[str, object]) -> EcsDetails:
+    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
+    Decimals; a value of another type reads as absent)."""
+    out: EcsDetails = {"capacity_providers": texts(details.get("capacity_providers"))}
+    if (desired := whole(details.get("desired"))) is not None:
+        out["desired"] = desired
+    if (cpu := _size_text(details.get("cpu"))) is not None:
+        out["cpu"] = cpu
+    if (memory := _size_text(details.get("memory"))) is not None:
+        out["memory"] = memory
+    if (arch := text(details, "cpu_architecture")) is not None:
+        out["cpu_architecture"] = arch
+    if (family := text(details, "os_family")) is not None:
+        out["os_family"] = family
+    if (launch := text(details, "launch_type")) is not None:
+        out["launch_type"] = launch
+    return out
+
+
+def launch_kind(details: EcsDetails) -> str:
     """How the service's tasks are billed: ``fargate``, ``fargate-spot``, ``ec2``, ``external`` or ``default``
     (its cluster's default capacity provider strategy, not known from the service)."""
-    providers = [str(p) for p in details.get("capacity_providers") or []]
+    providers = details.get("capacity_providers") or []
     if providers:
         if all(p == "FARGATE" for p in providers):
             return "fargate"
         return "fargate-spot" if "FARGATE_SPOT" in providers else "ec2"
-    launch = str(details.get("launch_type") or "").upper()
+    launch = (details.get("launch_type") or "").upper()
     return {"FARGATE": "fargate", "EC2": "ec2", "EXTERNAL": "external"}.get(launch, "default")
 
 
@@ -167,14 +212,14 @@ def _plain(n: Decimal) -> str:
     return format(n.normalize(), "f")
 
 
-def task_label(details: Mapping[str, Any]) -> str | None:
+def task_label(details: EcsDetails) -> str | None:
     """What a task of the service is, for the report's type column: ``Fargate 0.25 vCPU 0.5 GB``, ``EC2 launch
     type``..."""
     kind = launch_kind(details)
     vcpu, gb = task_vcpus(details.get("cpu")), task_gbs(details.get("memory"))
     if kind in ("fargate", "fargate-spot") and vcpu is not None and gb is not None:
         name = "Fargate Spot" if kind == "fargate-spot" else "Fargate"
-        arm = " ARM" if str(details.get("cpu_architecture") or "").upper() == "ARM64" else ""
+        arm = " ARM" if (details.get("cpu_architecture") or "").upper() == "ARM64" else ""
         return f"{name}{arm} {_plain(vcpu)} vCPU {_plain(gb)} GB"
     return {
         "fargate": "Fargate",
@@ -225,9 +270,9 @@ class EcsAdapter(ScalesToZero):
         sizes = self._task_sizes({str(s["taskDefinition"]) for s in tagged if s.get("taskDefinition")})
         return [self._resource(s, tag_key, sizes.get(str(s.get("taskDefinition")), {})) for s in tagged]
 
-    def _task_sizes(self, arns: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def _task_sizes(self, arns: Iterable[str]) -> dict[str, EcsDetails]:
         """Each task definition's size and platform (for pricing only: a failed read leaves them unknown)."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, EcsDetails] = {}
         for arn in sorted(arns):
             try:
                 task = self.client.describe_task_definition(taskDefinition=arn).get("taskDefinition", {})
@@ -235,35 +280,33 @@ class EcsAdapter(ScalesToZero):
                 log.warning("could not read task definition %s in %s: %s", arn, self.region, aws_error(exc))
                 continue
             platform = task.get("runtimePlatform") or {}
-            out[arn] = {
-                k: v
-                for k, v in {
-                    "cpu": task.get("cpu"),
-                    "memory": task.get("memory"),
-                    "cpu_architecture": platform.get("cpuArchitecture"),
-                    "os_family": platform.get("operatingSystemFamily"),
-                }.items()
-                if v
-            }
+            size: EcsDetails = {}
+            if task.get("cpu"):
+                size["cpu"] = task["cpu"]
+            if task.get("memory"):
+                size["memory"] = task["memory"]
+            if platform.get("cpuArchitecture"):
+                size["cpu_architecture"] = platform["cpuArchitecture"]
+            if platform.get("operatingSystemFamily"):
+                size["os_family"] = platform["operatingSystemFamily"]
+            out[arn] = size
         return out
 
-    def _resource(self, service: Mapping[str, Any], tag_key: str, size: Mapping[str, Any]) -> Resource:
+    def _resource(self, service: Mapping[str, Any], tag_key: str, size: EcsDetails) -> Resource:
         ident = service_id(service)
         tags = tag_dict(service.get("tags"))
         desired = int(service.get("desiredCount") or 0)
-        details: dict[str, Any] = {
-            "cluster": ident.split("/", 1)[0],
-            "desired": desired,
-            "running": int(service.get("runningCount") or 0),
-            "task_definition": service.get("taskDefinition"),
-            **size,
-        }
+        details = size.copy()
+        details["cluster"] = ident.split("/", 1)[0]
+        details["desired"] = desired
+        details["running"] = int(service.get("runningCount") or 0)
+        details["task_definition"] = service.get("taskDefinition")
         if service.get("launchType"):
             details["launch_type"] = service["launchType"]
         providers = [str(p["capacityProvider"]) for p in service.get("capacityProviderStrategy") or []]
         if providers:
             details["capacity_providers"] = providers
-        details |= SAVED.from_tags(tags)
+        SAVED.record(details, tags)
         schedule = tags[tag_key].strip()
         unschedulable = None if schedule else "the schedule tag is empty"
         if service.get("schedulingStrategy") == "DAEMON":
@@ -379,13 +422,14 @@ class EcsService(ServiceBase):
         self.describe_batch = DESCRIBE_BATCH
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
-        desired = desired_to_price(details, capacity)
-        label = task_label(details)
+        d = _details(details)
+        desired = desired_to_price(d, capacity)
+        label = task_label(d)
         if desired is None:
             return Pricing(label, 0, problem="the service's desired count is unknown")
-        kind = launch_kind(details)
+        kind = launch_kind(d)
         if kind != "fargate":
             why = {
                 "fargate-spot": "Fargate Spot has no fixed rate",
@@ -394,12 +438,12 @@ class EcsService(ServiceBase):
                 "default": "its launch type is its cluster's default capacity provider strategy",
             }[kind]
             return Pricing(label, desired, problem=f"no task price: {why}")
-        if str(details.get("os_family") or "LINUX").upper() != "LINUX":
+        if (d.get("os_family") or "LINUX").upper() != "LINUX":
             return Pricing(label, desired, problem="no task price: only Linux Fargate tasks are priced")
-        vcpu, gb = task_vcpus(details.get("cpu")), task_gbs(details.get("memory"))
+        vcpu, gb = task_vcpus(d.get("cpu")), task_gbs(d.get("memory"))
         if vcpu is None or gb is None:
             return Pricing(label, desired, problem="no task price: the task size (cpu and memory) is unknown")
-        arch = "arm-" if str(details.get("cpu_architecture") or "").upper() == "ARM64" else ""
+        arch = "arm-" if (d.get("cpu_architecture") or "").upper() == "ARM64" else ""
         return Pricing(
             label,
             desired,
@@ -409,7 +453,7 @@ class EcsService(ServiceBase):
             ),
         )
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         return not_estimated(
             "nothing of the service's tasks (at desired count 0 none run); its load balancers and other resources "
             "it uses bill on"

@@ -30,11 +30,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed
 
-from .base import ActionResult, Resource, Service, ServiceBase
-from .capacity import SAVED_CAPACITY_TAG, SIZE_KEYS, CapacityError, SavedCapacity, ScalesToZero, desired_to_price
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
+from .capacity import (
+    SAVED_CAPACITY_TAG,
+    SIZE_KEYS,
+    CapacityError,
+    SavedCapacity,
+    SavedFromTags,
+    ScalesToZero,
+    desired_to_price,
+)
 from .common import aws_error, not_estimated, tag_each, unique
+from .details import text, texts
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
-from .pricing import Component, PriceQuery, Pricing
+from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +80,33 @@ SAVED = SavedCapacity(
 
 def _not_found(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException")
+
+
+class EksDetails(SavedFromTags, total=False):
+    """What an EKS node group's ``details`` hold: its sizes when seen, its cluster, the instance types it launches
+    (its own or its launch template's), its capacity and AMI types, and what its saved-capacity tag says."""
+
+    min: int
+    max: int
+    desired: int
+    cluster: str
+    instance_types: list[str]
+    capacity_type: str  # ON_DEMAND, SPOT or CAPACITY_BLOCK
+    ami_type: str
+    tags: dict[str, str]  # added by the worker to what it stores
+
+
+def _details(details: Mapping[str, object]) -> EksDetails:
+    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
+    Decimals; a value of another type reads as absent)."""
+    out: EksDetails = {"instance_types": texts(details.get("instance_types"))}
+    if (desired := whole(details.get("desired"))) is not None:
+        out["desired"] = desired
+    if capacity_type := text(details, "capacity_type"):
+        out["capacity_type"] = capacity_type
+    if ami_type := text(details, "ami_type"):
+        out["ami_type"] = ami_type
+    return out
 
 
 def sizes_of(group: Mapping[str, Any]) -> dict[str, int]:
@@ -161,17 +197,23 @@ class EksAdapter(ScalesToZero):
         ident = group_id(group)
         tags = self._tags(group)
         sizes = sizes_of(group)
-        details: dict[str, Any] = {**sizes, "cluster": group["clusterName"]}
+        details: EksDetails = {
+            "min": sizes["min"],
+            "max": sizes["max"],
+            "desired": sizes["desired"],
+            "cluster": group["clusterName"],
+        }
         types = [str(t) for t in group.get("instanceTypes") or []]
         if not types:
             lt_type = self._launch_template_type(group.get("launchTemplate") or {})
             types = [lt_type] if lt_type else []
         if types:
             details["instance_types"] = types
-        for key, name in (("capacityType", "capacity_type"), ("amiType", "ami_type")):
-            if group.get(key):
-                details[name] = str(group[key])
-        details |= SAVED.from_tags(tags)
+        if group.get("capacityType"):
+            details["capacity_type"] = str(group["capacityType"])
+        if group.get("amiType"):
+            details["ami_type"] = str(group["amiType"])
+        SAVED.record(details, tags)
         schedule = tags[tag_key].strip()
         observed = Observed.RUNNING if sizes["desired"] else Observed.STOPPED
         if group.get("status") in _OTHER_STATES:
@@ -314,25 +356,27 @@ class EksService(ServiceBase):
         self.page_size = MAX_PAGE_SIZE
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
-        desired = desired_to_price(details, capacity)
-        types = sorted({str(t) for t in details.get("instance_types") or []})
+        d = _details(details)
+        desired = desired_to_price(d, capacity)
+        types = sorted(set(d.get("instance_types") or []))
         type_ = instance_type or (types[0] if len(types) == 1 else None)
         label = type_ or (", ".join(types) or None)
         if desired is None:
             return Pricing(label, 0, problem="the node group's desired size is unknown")
-        if str(details.get("capacity_type") or "ON_DEMAND").upper() != "ON_DEMAND":
-            why = f"{str(details['capacity_type']).lower().replace('_', ' ')} capacity has no on-demand rate"
+        capacity_type = d.get("capacity_type") or "ON_DEMAND"
+        if capacity_type.upper() != "ON_DEMAND":
+            why = f"{capacity_type.lower().replace('_', ' ')} capacity has no on-demand rate"
             return Pricing(label, desired, problem=f"no instance price: {why}")
         if type_ is None:
             why = f"it launches several instance types ({', '.join(types)})" if types else "type unknown"
             return Pricing(label, desired, problem=f"no single instance price: {why}")
-        platform = "Windows" if str(details.get("ami_type") or "").upper().startswith("WINDOWS") else None
+        platform = "Windows" if (d.get("ami_type") or "").upper().startswith("WINDOWS") else None
         query = PriceQuery("ec2", region, type_, platform=platform, origin="eks")
         return Pricing(type_, desired, (Component(query, desired),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         return not_estimated(
             "the cluster's control plane (billed per cluster, whatever its node groups run); the group's instances "
             "are terminated at size 0"

@@ -25,19 +25,68 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import client
 from scheduler.engine import Observed, instant_text
-from scheduler.services.base import ActionResult, Resource, Service, ServiceBase
+from scheduler.services.base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from scheduler.services.common import aws_error, chunks, guarded, tag_map
+from scheduler.services.details import flag, maps, text
 from scheduler.services.naming import ClientSource, Found, Operation, TagCall, match_arn
 from scheduler.services.pricing import IO_OPTIMIZED_STORAGE, Component, PriceQuery, Pricing, cluster_family, whole
 
 log = logging.getLogger(__name__)
+
+
+# One instance of a DB cluster ("class" is a keyword, hence the functional form); class None: not described.
+ClusterMember = TypedDict("ClusterMember", {"id": str, "class": str | None, "writer": bool})
+
+
+class RdsDetails(TypedDict, total=False):
+    """What a DB instance's or DB cluster's ``details`` hold (``members`` and the engine mode: clusters only;
+    ``cluster`` and ``license_model``: instances, the latter None on clusters)."""
+
+    kind: Literal["instance", "cluster"]
+    status: str | None
+    engine: str | None
+    engine_version: str | None
+    multi_az: bool
+    storage_type: str | None
+    allocated_storage: int | None
+    license_model: str | None
+    cluster: str  # the DB cluster an instance belongs to
+    engine_mode: str | None
+    members: list[ClusterMember]
+    cluster_instance_class: str  # Multi-AZ DB clusters (non-Aurora): one class for all members
+    automatic_restart_time: str  # when RDS will start a stopped database on its own
+    maintenance_window: str  # ddd:hh:mm-ddd:hh:mm, UTC
+    auto_started_at: str  # when RDS last started it on its own (from its events)
+    tags: dict[str, str]  # added by the worker to what it stores
+
+
+def _details(details: Mapping[str, object]) -> RdsDetails:
+    """The keys pricing and the stopped-billing estimate read, as typed (a ledger entry's or state record's
+    details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
+    out: RdsDetails = {
+        "kind": "cluster" if details.get("kind") == "cluster" else "instance",
+        "engine": text(details, "engine"),
+        "engine_mode": text(details, "engine_mode"),
+        "multi_az": bool(flag(details, "multi_az")),
+        "storage_type": text(details, "storage_type"),
+        "allocated_storage": whole(details.get("allocated_storage")),
+        "license_model": text(details, "license_model"),
+        "members": [
+            {"id": text(m, "id") or "", "class": text(m, "class"), "writer": bool(flag(m, "writer"))}
+            for m in maps(details.get("members"))
+        ],
+    }
+    if (cls := text(details, "cluster_instance_class")) is not None:
+        out["cluster_instance_class"] = cls
+    return out
+
 
 # DescribeDBInstances / DescribeDBClusters / DescribeEvents MaxRecords: minimum 20, maximum 100.
 PAGE_SIZE = 100
@@ -237,7 +286,7 @@ class RdsAdapter:
         return found
 
     def _instance(self, db: dict[str, Any], tags: dict[str, str], schedule: str) -> Resource:
-        extra: dict[str, Any] = {"license_model": db.get("LicenseModel")}
+        extra: RdsDetails = {"license_model": db.get("LicenseModel")}
         if db.get("DBClusterIdentifier"):
             extra["cluster"] = db["DBClusterIdentifier"]
         return self._resource(
@@ -247,7 +296,7 @@ class RdsAdapter:
     def _cluster(
         self, cluster: dict[str, Any], tags: dict[str, str], schedule: str, classes: dict[str, str | None]
     ) -> Resource:
-        extra: dict[str, Any] = {
+        extra: RdsDetails = {
             "engine_mode": cluster.get("EngineMode"),
             # Clusters carry no license model; their members do, and all members share the cluster's engine.
             "license_model": None,
@@ -267,17 +316,17 @@ class RdsAdapter:
     def _resource(
         self,
         item: dict[str, Any],
-        kind: str,
+        kind: Literal["instance", "cluster"],
         tags: dict[str, str],
         schedule: str,
         instance_type: str | None,
         unschedulable: str | None,
-        extra: dict[str, Any],
+        extra: RdsDetails,
     ) -> Resource:
         """A DB instance or cluster as the worker sees it: what both describe alike, plus ``extra`` details."""
         ident, arn, status_key = _FIELDS[kind]
         status = item.get(status_key)
-        details: dict[str, Any] = {
+        details: RdsDetails = {
             "kind": kind,
             "status": status,
             "engine": item.get("Engine"),
@@ -337,7 +386,7 @@ class RdsAdapter:
                 continue
             for ident, at in auto_started.items():
                 r = wanted[ident]
-                r.details["auto_started_at"] = _iso(at)
+                r.details = {**r.details, "auto_started_at": _iso(at)}
                 if ident in stopped and stopped[ident] >= at:
                     continue  # already stopped again after the automatic start (the event is older news)
                 if r.observed not in (Observed.STOPPED, Observed.STOPPING):
@@ -503,21 +552,21 @@ _ARN_RESOURCE = re.compile(r"^(?P<type>db|cluster):(?P<id>[A-Za-z][A-Za-z0-9-]{0
 _CAPACITY_UNITS = {"Aurora": "ACU", "Neptune": "NCU", "DocumentDB": "DCU"}
 
 
-def _cluster_pricing(region: str, d: Mapping[str, Any]) -> Pricing:
+def _cluster_pricing(region: str, d: RdsDetails) -> Pricing:
     """An Aurora, Neptune or DocumentDB cluster is billed as its member instances, each at its class's rate in its
     engine's price list (and its I/O-Optimized rate with that storage); the cluster itself has no hourly price.
     Any other DB cluster is a Multi-AZ DB cluster: one deployment of its class."""
-    engine = str(d.get("engine") or "")
+    engine = d.get("engine") or ""
     family = cluster_family(engine)
-    members = [m for m in d.get("members") or [] if isinstance(m, Mapping)]
-    classes = [str(m.get("class")) if m.get("class") else None for m in members]
+    members = d.get("members") or []
+    classes = [m["class"] or None for m in members]
     if family is None:
         # A Multi-AZ DB cluster: one writer and two readable standbys of one class, billed as one deployment.
         cls = d.get("cluster_instance_class") or next((c for c in classes if c), None)
         if not cls:
             return Pricing(None, len(members) or 3, problem="the DB cluster's instance class is unknown")
-        query = PriceQuery("rds", region, str(cls), engine=engine, deployment="multi-az-cluster")
-        return Pricing(str(cls), len(members) or 3, (Component(query),))
+        query = PriceQuery("rds", region, cls, engine=engine, deployment="multi-az-cluster")
+        return Pricing(cls, len(members) or 3, (Component(query),))
     if d.get("engine_mode") == "serverless":
         return Pricing("serverless", 0, problem="Aurora Serverless v1 is billed per ACU-hour, not per instance")
     if not members:
@@ -537,7 +586,7 @@ def _cluster_pricing(region: str, d: Mapping[str, Any]) -> Pricing:
         return Pricing(
             label, len(members), problem=f"{serverless} members are billed per {unit}-hour, not per instance"
         )
-    storage_type = str(d.get("storage_type") or "")
+    storage_type = d.get("storage_type") or ""
     storage = storage_type if storage_type in IO_OPTIMIZED_STORAGE else None
     parts = tuple(
         Component(PriceQuery("rds", region, c, engine=engine, storage=storage), n) for c, n in sorted(counts.items())
@@ -569,24 +618,25 @@ class RdsService(ServiceBase):
         return RdsAdapter(region, session=session, snapshot_before_stop=bool(options.get("snapshot_before_stop")))
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
-        if details.get("kind") == "cluster":
-            return _cluster_pricing(region, details)
+        d = _details(details)
+        if d.get("kind") == "cluster":
+            return _cluster_pricing(region, d)
         if not instance_type:
             return Pricing(None, 1, problem="the DB instance class is unknown")
         query = PriceQuery(
             "rds",
             region,
             instance_type,
-            engine=details.get("engine"),
-            deployment="multi-az" if details.get("multi_az") else "single-az",
-            license_model=details.get("license_model"),
+            engine=d.get("engine"),
+            deployment="multi-az" if d.get("multi_az") else "single-az",
+            license_model=d.get("license_model"),
         )
         return Pricing(instance_type, 1, (Component(query),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
-        d = details
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
+        d = _details(details)
         if d.get("kind") == "cluster":
             family = cluster_family(d.get("engine"))
             return {
@@ -597,8 +647,8 @@ class RdsService(ServiceBase):
                     f"{family} bills the storage used, which no describe call returns" if family else "no rate is known"
                 ),
             }
-        gb = whole(d.get("allocated_storage"))
-        storage = str(d.get("storage_type") or "")
+        gb = d.get("allocated_storage")
+        storage = d.get("storage_type") or ""
         rate = STORAGE_GB_MONTH.get(storage)
         if gb is None or rate is None:
             return {

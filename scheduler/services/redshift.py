@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import boto3
 from botocore.exceptions import ClientError
@@ -24,8 +24,9 @@ from botocore.exceptions import ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed, State
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import already, guarded, not_estimated, tag_each, tag_map
+from .details import flag
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
 from .price_list import Filter, PriceList, choose_matching, term_match, types_like
 from .pricing import Component, PriceQuery, Pricing, whole
@@ -84,6 +85,22 @@ def _namespace_account(cluster: Mapping[str, Any]) -> str | None:
     return found["account"] if found else None
 
 
+class RedshiftDetails(TypedDict, total=False):
+    """What a Redshift cluster's ``details`` hold (its node type is the resource's ``instance_type``)."""
+
+    kind: Literal["cluster"]
+    status: str | None
+    nodes: int | None
+    multi_az: bool
+    tags: dict[str, str]  # added by the worker to what it stores
+
+
+def _details(details: Mapping[str, object]) -> RedshiftDetails:
+    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
+    Decimals; a value of another type reads as absent)."""
+    return {"nodes": whole(details.get("nodes")), "multi_az": bool(flag(details, "multi_az"))}
+
+
 def _multi_az(cluster: Mapping[str, Any]) -> bool:
     return str(cluster.get("MultiAZ") or "").strip().lower() == "enabled"
 
@@ -119,7 +136,7 @@ class RedshiftAdapter:
 
     def _resource(self, cluster: Mapping[str, Any], tags: dict[str, str], schedule: str) -> Resource:
         status = cluster.get("ClusterStatus")
-        details: dict[str, Any] = {
+        details: RedshiftDetails = {
             "kind": "cluster",
             "status": status,
             "nodes": whole(cluster.get("NumberOfNodes")),
@@ -222,19 +239,20 @@ class RedshiftService(ServiceBase):
         self.lookup_one_by_one = LOOKUP_ONE_BY_ONE
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         """Node type × number of nodes; a Multi-AZ cluster runs (and bills) its nodes in two zones."""
-        nodes = whole(details.get("nodes"))
+        d = _details(details)
+        nodes = d.get("nodes")
         if not instance_type:
             return Pricing(None, nodes or 0, problem="the node type is unknown")
         if not nodes:
             return Pricing(instance_type, 0, problem="the number of nodes is unknown")
-        billed = nodes * 2 if details.get("multi_az") else nodes
-        label = f"{instance_type} (Multi-AZ)" if details.get("multi_az") else instance_type
+        billed = nodes * 2 if d.get("multi_az") else nodes
+        label = f"{instance_type} (Multi-AZ)" if d.get("multi_az") else instance_type
         return Pricing(label, nodes, (Component(PriceQuery("redshift", region, instance_type), billed),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         return not_estimated(
             "the cluster's storage (Redshift Managed Storage on RA3 nodes; backups)",
             "DescribeClusters does not report the storage used",

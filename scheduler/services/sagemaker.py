@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,13 +24,40 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Observed, State
 
-from .base import ActionResult, Resource, Service, ServiceBase
+from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import already, aws_error, guarded, not_estimated, tag_each, tag_map
+from .details import mapping
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
 from .price_list import Filter, PriceList, choose_matching, term_match, types_like
 from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
+
+
+class StillBilling(TypedDict):
+    """What keeps billing while a notebook instance is stopped, as its stop records it."""
+
+    volume_gb: int
+
+
+class SageMakerDetails(TypedDict, total=False):
+    """What a notebook instance's ``details`` hold (``billing_while_stopped``: its stop's)."""
+
+    kind: Literal["notebook-instance"]
+    status: str | None
+    billing_while_stopped: StillBilling
+    tags: dict[str, str]  # added by the worker to what it stores
+
+
+def _details(details: Mapping[str, object]) -> SageMakerDetails:
+    """The keys the stopped-billing estimate reads, as typed (a ledger entry's details, numbers as DynamoDB's
+    Decimals; a value of another type reads as absent)."""
+    out: SageMakerDetails = {}
+    recorded = mapping(details, "billing_while_stopped")
+    if recorded is not None and (gb := whole(recorded.get("volume_gb"))) is not None:
+        out["billing_while_stopped"] = {"volume_gb": gb}
+    return out
+
 
 # ListNotebookInstances MaxResults: 1-100; ListTags MaxResults: 50 or more (API reference; 100 is the largest page).
 PAGE_SIZE = 100
@@ -120,6 +147,7 @@ class SageMakerAdapter:
             self._arns[name] = arn
             schedule = tags[tag_key].strip()
             status = item.get("NotebookInstanceStatus")
+            details: SageMakerDetails = {"kind": "notebook-instance", "status": status}
             found.append(
                 Resource(
                     service=self.name,
@@ -129,7 +157,7 @@ class SageMakerAdapter:
                     arn=arn,
                     instance_type=item.get("InstanceType"),
                     tags=tags,
-                    details={"kind": "notebook-instance", "status": status},
+                    details=details,
                     unschedulable=None if schedule else "the schedule tag is empty",
                 )
             )
@@ -146,7 +174,8 @@ class SageMakerAdapter:
             if result.ok and not result.details.get("already"):
                 volume = self._volume(result.resource)
                 if volume is not None:
-                    result.details["billing_while_stopped"] = {"volume_gb": volume}
+                    billing: StillBilling = {"volume_gb": volume}
+                    result.details["billing_while_stopped"] = billing
         return results
 
     def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
@@ -241,16 +270,16 @@ class SageMakerService(ServiceBase):
         self.kinds: dict[str, str] = {"sagemaker": "SageMaker notebook instance"}
 
     def pricing(
-        self, region: str, instance_type: str | None, details: Mapping[str, Any], capacity: Mapping[str, Any] | None
+        self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         if not instance_type:
             return Pricing(None, 1, problem="the instance type is unknown")
         return Pricing(instance_type, 1, (Component(PriceQuery("sagemaker", region, instance_type)),))
 
-    def billing_while_stopped(self, details: Mapping[str, Any], stopped_hours: Decimal) -> Mapping[str, Any]:
+    def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         what = "the notebook's ML storage volume"
-        recorded = details.get("billing_while_stopped")
-        gb = whole(recorded.get("volume_gb")) if isinstance(recorded, Mapping) else None
+        recorded = _details(details).get("billing_while_stopped")
+        gb = None if recorded is None else recorded["volume_gb"]
         if gb is None:
             return not_estimated(what, "the stop did not record the volume size (DescribeNotebookInstance)")
         return {
