@@ -118,11 +118,15 @@ def _reset_moto_after_module() -> Iterator[None]:
     yield
     if not _started:
         return  # no test of this module started the server
+    from scheduler.aws.accounts import forget_warm_sessions
+    from scheduler.aws.session import reset_clients
+
+    # Cached clients keep their sessions, and each session its own parsed service models (tens of MB for EC2):
+    # dropped after every module, so that they do not pile up over the suite (cheap: the next module makes its own).
+    reset_clients()
+    forget_warm_sessions()
     if _resident_bytes() < RESET_ABOVE_BYTES:
         return
     url = f"http://127.0.0.1:{_started[-1]}/moto-api/reset"
     with contextlib.suppress(OSError):
         urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30).close()
-    from scheduler.aws.session import reset_clients
-
-    reset_clients()
