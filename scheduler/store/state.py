@@ -11,6 +11,7 @@ Multi-AZ, ASG capacity), partitioned by UTC month so a month's report is one que
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -240,6 +241,7 @@ class StateStore:
         """
         stamp = instant_text(now)
         ahead = instant_text(horizon)
+        token = uuid.uuid4().hex
         model = self.model
         ordered = model.claimed_at.does_not_exist() | (model.claimed_at < stamp) | (model.claimed_at > ahead)
         free = (
@@ -256,6 +258,7 @@ class StateStore:
                     actions=[
                         model.claimed_at.set(stamp),
                         model.lease_until.set(instant_text(lease_until)),
+                        model.claim_token.set(token),
                         model.live.remove(),  # unknown until this pass completes
                     ],
                     condition=ordered & free,
@@ -264,12 +267,24 @@ class StateStore:
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
+                if self._own_claim(target, stamp, token):
+                    # The SDK retried a claim that had gone through (its answer was lost): the claim is this
+                    # pass's. What it superseded, if anything, is no longer known.
+                    return None
                 raise PassAlreadyClaimed(self._claimed_why(target, stamp)) from None
             raise
         old = (answer.get("Attributes") or {}).get("claimed_at", {}).get("S")
         if old and old > stamp:
             return _stamp(old)
         return None
+
+    def _own_claim(self, target: Target, stamp: str, token: str) -> bool:
+        """Whether the stored claim is the one this pass made (with ``token``), read consistently."""
+        try:
+            item = self.model.get(self.partition(target), PASS_ITEM, consistent_read=True)
+        except Exception:
+            return False
+        return item.claim_token == token and item.claimed_at == stamp
 
     def _claimed_why(self, target: Target, stamp: str) -> str:
         """Why a claim was refused, read back (a refusal is rare: one more read is cheap)."""
@@ -340,7 +355,7 @@ class StateStore:
         run it."""
         model = self.model
         model(self.partition(target), PASS_ITEM).update(
-            actions=[model.claimed_at.remove(), model.lease_until.remove()],
+            actions=[model.claimed_at.remove(), model.lease_until.remove(), model.claim_token.remove()],
             condition=model.claimed_at == instant_text(now),
         )
 

@@ -90,6 +90,9 @@ class StateItem(Model):
     # The real-clock instant until which the latest claim excludes other passes (it is running); removed when the
     # pass finishes.
     lease_until = UnicodeAttribute(null=True)
+    # Who holds the latest claim: a random token per pass, so a claim whose first request succeeded but whose
+    # answer was lost (a timeout, a dropped connection) is recognised as this pass's own when the SDK retries it.
+    claim_token = UnicodeAttribute(null=True)
     # A pass that found the target already claimed: when, why, and how many since the last completed pass.
     skipped_at = UnicodeAttribute(null=True)
     skip_reason = UnicodeAttribute(null=True)

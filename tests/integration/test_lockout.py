@@ -384,3 +384,33 @@ def test_overlapping_real_passes_never_act_twice(world, namespace):
     stops = [e for e in StateStore(world["tables"]).ledger_month("2026-11") if e["action"] == "stop"]
     assert sorted(e["resource"] for e in stops) == sorted(ids), stops
     assert not [e for e in StateStore(world["tables"]).ledger_month("2026-11") if e["action"] == "manual-stop"]
+
+
+def test_a_claim_the_sdk_resends_after_it_went_through_is_still_this_passs(world):
+    """A claim whose first request succeeded but whose answer was lost (a read timeout, a dropped connection) is
+    sent again by the SDK; the resent request finds the pass claimed. It is this pass's own claim: the pass runs.
+    The resend is botocore's own: a ``needs-retry`` hook asks it to retry the first answered UpdateItem."""
+    store = StateStore(world["tables"], tag_key=world["tag_key"])
+    target = Target(HUB, REGION, "ec2")
+    client = world["tables"].state._get_connection().connection.client
+    sent: list[int] = []
+
+    def resend_once(attempts: int, response: Any = None, **_: Any) -> int | None:
+        sent.append(attempts)
+        return 0 if attempts == 1 and response is not None else None
+
+    client.meta.events.register("needs-retry.dynamodb.UpdateItem", resend_once, unique_id="test-resend")
+    now = datetime(2026, 11, 30, 17, 5, tzinfo=UTC)
+    real = datetime.now(UTC)
+    try:
+        store.claim_pass(target, now, real=real, horizon=real + timedelta(minutes=5), lease_until=real)
+    finally:
+        client.meta.events.unregister("needs-retry.dynamodb.UpdateItem", unique_id="test-resend")
+    assert sent[:2] == [1, 2]  # the claim was sent twice
+    _, info = store.load_all(target)
+    assert info.claimed_at == now
+    # Another pass at the same instant (a duplicated delivery) is still refused: the token is per pass.
+    from scheduler.store.state import PassAlreadyClaimed
+
+    with pytest.raises(PassAlreadyClaimed):
+        store.claim_pass(target, now, real=real, horizon=real + timedelta(minutes=5), lease_until=real)
