@@ -63,6 +63,10 @@ def simulated_aws(region: str = "us-east-1") -> Iterator[None]:
     """moto in-process (no HTTP), with credentials and region set for the duration."""
     from moto import mock_aws
 
+    from scheduler.demo.lean_moto import default_images_only
+
+    default_images_only()
+
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -11,6 +11,11 @@ from typing import Any
 import pytest
 
 from scheduler.cli.main import main
+from scheduler.demo.lean_moto import default_images_only
+
+# Every simulated AWS of the suite (the moto servers, in-process moto, the demo) skips moto's per-region image
+# catalogue: each account × region's EC2 then costs about a second instead of ten.
+default_images_only()
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

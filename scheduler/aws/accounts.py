@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.engine import instant_text
 
-from .session import client, default_region, endpoint_url, is_account_id
+from .session import client, default_region, endpoint_url, is_account_id, new_session
 
 DEFAULT_ROLE_NAME = "isched-spoke"
 DEFAULT_PARTITION = "aws"
@@ -81,7 +81,7 @@ class AccountSessions:
     ) -> None:
         """``hub``: the hub's (account, partition) when already known (from the function's ARN, see
         :func:`function_identity`); otherwise the first use asks STS once."""
-        self.base = base or boto3.Session()
+        self.base = base or new_session()
         self.role_name = role_name
         self.external_id = external_id
         self._lock = threading.Lock()
@@ -163,7 +163,7 @@ class AccountSessions:
         # botocore has no public setter for a session's credentials; boto3's own assume-role profiles end the
         # same way (a provider that returns RefreshableCredentials).
         core._credentials = credentials
-        return boto3.Session(botocore_session=core, region_name=self.base.region_name)
+        return new_session(self.base.region_name, core)
 
     def _credential_fetcher(self, account: str) -> Callable[[], dict[str, str]]:
         kwargs: dict[str, Any] = {"RoleArn": self.role_arn(account), "RoleSessionName": "isched"}

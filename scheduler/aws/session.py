@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from scheduler import __version__
@@ -55,6 +57,52 @@ def endpoint_url(service: str) -> str | None:
 def default_region(session: boto3.Session | None = None) -> str:
     region = (session.region_name if session is not None else None) or os.environ.get("AWS_REGION")
     return region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+_LOADER_LOCK = threading.Lock()
+_LOADER: list[botocore.loaders.Loader] = []
+
+
+def shared_loader() -> botocore.loaders.Loader:
+    """The process's one botocore model loader. A loader caches every service model it parses; each new botocore
+    session would otherwise start with an empty one and parse its services' models again (EC2's alone is tens of
+    megabytes once parsed, and about half a second of CPU)."""
+    with _LOADER_LOCK:
+        if not _LOADER:
+            loader = botocore.loaders.create_loader()
+            loader.search_paths.append(os.path.join(os.path.dirname(boto3.__file__), "data"))  # as boto3 does
+            _LOADER.append(loader)
+        return _LOADER[0]
+
+
+def new_botocore_session() -> botocore.session.Session:
+    """A botocore session (credentials, region and profile from the environment, as always) on the shared loader."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", shared_loader())
+    return core
+
+
+def new_session(
+    region_name: str | None = None, botocore_session: botocore.session.Session | None = None
+) -> boto3.Session:
+    """A boto3 session on the shared model loader: the one way isched makes a session. ``botocore_session``: one with
+    credentials of its own (an assumed role); it is given the shared loader."""
+    core = botocore_session or botocore.session.get_session()
+    loader = shared_loader()
+    core.register_component("data_loader", loader)
+    made = boto3.Session(botocore_session=core, region_name=region_name)
+    with _LOADER_LOCK:
+        # boto3 adds its data folder to the loader's search paths with every session: once is enough.
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return made
+
+
+def _on_shared_loader(session: boto3.Session) -> None:
+    """Gives a caller's session the shared loader before a client is made of it (the models are the same data)."""
+    core = session._session
+    loader = shared_loader()
+    if core.get_component("data_loader") is not loader:
+        core.register_component("data_loader", loader)
 
 
 _CALLS = threading.local()
@@ -112,8 +160,10 @@ def client(
     client of ``session`` that signs with them: a few milliseconds, where a new session per set of credentials
     costs tens (its model loader starts empty), which matters when one pass reaches hundreds of accounts.
     """
+    if session is not None:
+        _on_shared_loader(session)
     if credentials is not None:
-        base = session or boto3.Session()
+        base = session or new_session()
         return base.client(
             service,
             region_name=region or default_region(base),
@@ -125,7 +175,7 @@ def client(
         )
     if session is None:
         # No session: the environment decides (it may change between calls), so nothing is cached.
-        session = boto3.Session()
+        session = new_session()
         return instrument(
             session.client(
                 service,

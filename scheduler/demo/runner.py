@@ -13,9 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from scheduler.aws.session import reset_clients
+from scheduler.aws.session import new_session, reset_clients
 from scheduler.engine import Config, parse_instant, parse_text
 from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.orchestrator import targets_for
@@ -23,6 +21,7 @@ from scheduler.services.registry import SERVICES
 from scheduler.store.state import StateStore
 
 from .fleet import HUB_ACCOUNT, REGIONS, SPOKE_ACCOUNT, Fleet, build, spoke_session
+from .lean_moto import default_images_only
 from .simulate import Simulation, simulate
 
 NAMESPACE = "demo"
@@ -48,6 +47,8 @@ def demo_text(name: str) -> str:
 def embedded_aws() -> Iterator[None]:
     """moto in-process, with its own credentials and no endpoint override, restored afterwards."""
     from moto import mock_aws
+
+    default_images_only()
 
     env = {
         "AWS_ACCESS_KEY_ID": "demo",
@@ -87,7 +88,7 @@ def run_demo(
     say = on_phase or (lambda _msg: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    base = boto3.Session()
+    base = new_session()
     deployment = Deployment.build(namespace=NAMESPACE, base=base, role_name=ROLE_NAME)
     deployment.tables.create_missing()
     store = deployment.config

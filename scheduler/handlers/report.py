@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from scheduler.aws.session import client
+from scheduler.aws.session import client, new_session
 from scheduler.engine import Config, iso_z
 from scheduler.savings.costexplorer import METRICS, CostExplorer
 from scheduler.savings.prices import PricesFileError, PriceTable, parse_prices
@@ -140,7 +140,7 @@ def requested_month(event: object, now: datetime) -> str:
 @functools.cache
 def _session() -> boto3.Session:
     """One session per container, so its clients are made once and reused by warm invocations."""
-    return boto3.Session()
+    return new_session()
 
 
 def read_prices(s3: Any, settings: ReportSettings) -> tuple[PriceTable, str | None]:

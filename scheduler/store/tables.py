@@ -28,7 +28,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
-from scheduler.aws.session import default_region, endpoint_url, instrument
+from scheduler.aws.session import default_region, endpoint_url, instrument, new_botocore_session
 
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
 
@@ -136,8 +136,12 @@ def _models(names: TableNames, region: str, host: str | None) -> tuple[Any, Any,
         _bind(LedgerItem, names.ledger, region, host),
     )
     for model in models:
-        # PynamoDB makes its own botocore client (no network until the first call); counted like isched's own.
-        instrument(model._get_connection().connection.client)
+        connection = model._get_connection().connection
+        # PynamoDB gives each model a botocore session of its own, whose loader parses DynamoDB's model and the
+        # endpoint data again (about 10 MB a model): this one shares the process's loader. Its client is made here,
+        # once (no network until the first call), shared by every thread, and counted like isched's own.
+        connection._local.session = new_botocore_session()
+        instrument(connection.client)
     return models
 
 
