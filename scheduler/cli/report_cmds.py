@@ -17,8 +17,8 @@ from rich.table import Table
 
 from scheduler.aws.session import is_region
 from scheduler.engine import Config, Evaluator, iso_z
-from scheduler.savings.accounting import LEDGER_MONTHS_BACK, hours, months_between, parse_month
 from scheduler.savings.costexplorer import METRICS, CostExplorer
+from scheduler.savings.months import LEDGER_MONTHS_BACK, hours, months_between, parse_month
 from scheduler.savings.prices import (
     PriceBook,
     PricesFileError,

@@ -1,6 +1,6 @@
 """The savings report from the store: the code behind ``isched report`` and the demo's report.
 
-:func:`monthly_report` reads the ledger and state (:mod:`.accounting`), prices every resource's timeline, and,
+:func:`monthly_report` reads the ledger and state (:mod:`.ledger`), prices every resource's timeline, and,
 when asked to (:class:`CostQuestions`), puts Cost Explorer's figures beside the estimate: the actual tagged spend,
 its 12-month forecast, Reserved Instance and Savings Plans coverage of the stopped types, the accounts it covers,
 and a reconciliation of actual against expected spend and against a baseline from before scheduling started.
@@ -18,25 +18,14 @@ from scheduler.engine import Config, iso_z, parse_instant
 from scheduler.services import registry
 from scheduler.store.state import StateStore
 
-from .accounting import (
-    LEDGER_MONTHS_BACK,
-    MonthReader,
-    Row,
-    build_report,
-    earliest_first_seen,
-    month_of,
-    months_between,
-    parse_month,
-    price_of,
-    project,
-    read_ledger,
-    read_state,
-    shift_month,
-    usages,
-    value_usages,
-)
+from .breakdown import build_report
 from .costexplorer import METRICS, CostExplorer, caller_account
+from .ledger import MonthReader, earliest_first_seen, read_ledger, read_state
+from .months import LEDGER_MONTHS_BACK, month_of, months_between, parse_month, shift_month
 from .prices import PriceBook, PriceTable
+from .projection import project
+from .usage import usages
+from .valuation import Row, price_of, value_usages
 
 BASELINE_DAYS = 30  # the baseline: the tagged spend of the 30 whole UTC days before scheduling started
 CE_HISTORY_MONTHS = 13  # Cost Explorer keeps 13 months of daily and monthly data (38 with multi-year data on)

@@ -23,16 +23,10 @@ import pytest
 from scheduler.cli.output import SafeConsole
 from scheduler.cli.report_cmds import print_tables
 from scheduler.engine import parse_text
-from scheduler.savings.accounting import (
-    build_report,
-    months_between,
-    parse_month,
-    price_of,
-    project,
-    usages,
-    value_usages,
-)
+from scheduler.savings.breakdown import build_report
+from scheduler.savings.months import months_between, parse_month
 from scheduler.savings.prices import PriceAnswer, parse_prices
+from scheduler.savings.projection import project
 from scheduler.savings.render import (
     CSV_FIELDS,
     SUMMARY_FIELDS,
@@ -49,6 +43,8 @@ from scheduler.savings.render import (
     text_width,
 )
 from scheduler.savings.report import reconcile
+from scheduler.savings.usage import usages
+from scheduler.savings.valuation import price_of, value_usages
 from tests.unit.test_escaping import SAFE_TAGS, Page
 
 ACCOUNT = "111111111111"
