@@ -12,8 +12,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from scheduler.savings.page import render_html
+from scheduler.savings.png import ChartUnavailable, render_png
 from scheduler.savings.prices import parse_prices
-from scheduler.savings.render import ChartUnavailable, render_html, render_png
 
 from .errors import InputError
 from .options import json_option

@@ -18,7 +18,10 @@ from rich.table import Table
 from scheduler.aws.session import is_region
 from scheduler.engine import Config, Evaluator, iso_z
 from scheduler.savings.costexplorer import METRICS, CostExplorer
+from scheduler.savings.formats import money, number, price, render_csv
 from scheduler.savings.months import LEDGER_MONTHS_BACK, hours, months_between, parse_month
+from scheduler.savings.page import render_html
+from scheduler.savings.png import ChartUnavailable, render_png
 from scheduler.savings.prices import (
     PriceBook,
     PricesFileError,
@@ -26,7 +29,6 @@ from scheduler.savings.prices import (
     load_prices_file,
     type_problem,
 )
-from scheduler.savings.render import ChartUnavailable, money, number, price, render_csv, render_html, render_png
 from scheduler.savings.report import CostQuestions, monthly_report, not_asked
 from scheduler.services.pricing import PriceQuery
 from scheduler.store.config import StoreError

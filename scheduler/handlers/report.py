@@ -31,8 +31,9 @@ from botocore.exceptions import ClientError
 from scheduler.aws.session import client
 from scheduler.engine import Config, iso_z
 from scheduler.savings.costexplorer import METRICS, CostExplorer
+from scheduler.savings.formats import money, number, render_csv
+from scheduler.savings.page import render_html
 from scheduler.savings.prices import PricesFileError, PriceTable, parse_prices
-from scheduler.savings.render import money, number, render_csv, render_html
 from scheduler.savings.report import CostQuestions, monthly_report, not_asked
 from scheduler.store.config import ConfigStore, StoreError
 from scheduler.store.state import StateStore

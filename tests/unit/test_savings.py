@@ -15,9 +15,12 @@ from botocore.stub import Stubber
 
 from scheduler.engine import parse_text
 from scheduler.savings.breakdown import build_report
+from scheduler.savings.charts import nice_ticks
 from scheduler.savings.costexplorer import CostExplorer, summarize
+from scheduler.savings.formats import render_csv
 from scheduler.savings.keys import ResourceKey, pricing_for
 from scheduler.savings.months import parse_month, shift_month
+from scheduler.savings.page import render_html
 from scheduler.savings.prices import (
     JsonCache,
     PriceAnswer,
@@ -32,7 +35,6 @@ from scheduler.savings.prices import (
 )
 from scheduler.savings.priors import open_at_start
 from scheduler.savings.projection import project
-from scheduler.savings.render import nice_ticks, render_csv, render_html
 from scheduler.savings.usage import month_usages, stopped_intervals
 from scheduler.savings.valuation import value_usages
 from scheduler.store.state import ResourceRecord
