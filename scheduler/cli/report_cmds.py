@@ -19,6 +19,7 @@ from scheduler.aws.session import is_region
 from scheduler.engine import Config, Evaluator, iso_z
 from scheduler.savings.costexplorer import METRICS, CostExplorer
 from scheduler.savings.formats import money, number, price, render_csv
+from scheduler.savings.model import Actual
 from scheduler.savings.months import LEDGER_MONTHS_BACK, hours, months_between, parse_month
 from scheduler.savings.page import render_html
 from scheduler.savings.png import ChartUnavailable, render_png
@@ -163,7 +164,7 @@ def report_cmd(
         raise InputError(f"'{chart}': writing a chart needs matplotlib: {CHART_HINT}", "--chart")
 
     questions: CostQuestions | None = None
-    actual: dict[str, Any] | None = None
+    actual: Actual | None = None
     if cost_explorer:
         questions = CostQuestions(CostExplorer(), metric, tag_key, linked_accounts)
     else:

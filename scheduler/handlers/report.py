@@ -32,6 +32,7 @@ from scheduler.aws.session import client
 from scheduler.engine import Config, iso_z
 from scheduler.savings.costexplorer import METRICS, CostExplorer
 from scheduler.savings.formats import money, number, render_csv
+from scheduler.savings.model import Actual
 from scheduler.savings.page import render_html
 from scheduler.savings.prices import PricesFileError, PriceTable, parse_prices
 from scheduler.savings.report import CostQuestions, monthly_report, not_asked
@@ -178,7 +179,7 @@ def build_report(month: str, now: datetime, settings: ReportSettings, tables: Ta
         )
         config = None
     questions: CostQuestions | None = None
-    actual: dict[str, Any] | None = None
+    actual: Actual | None = None
     if settings.cost_explorer:
         questions = CostQuestions(
             CostExplorer(), settings.metric, settings.tag_key, settings.linked_accounts, today=now.date()

@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from scheduler.engine import Config, Evaluator, iso_z
 from scheduler.services.pricing import PriceQuery
 
+from .model import ProjectedSchedule, Projection
 from .months import MICRO, hours, micros_between
 from .usage import Schedules, Usage
 from .valuation import PriceLookup, cents, float_hours, to_float
@@ -75,7 +75,7 @@ def project(
     at: datetime,
     *,
     lookup: PriceLookup | None = None,
-) -> dict[str, Any]:
+) -> Projection:
     """What the current schedules will save over the next 12 months (365 days from ``at``) at current prices.
 
     For each resource still managed: its schedule's stopped hours over the year × its hourly price, and its running
@@ -88,7 +88,7 @@ def project(
     end = at + YEAR
     year_micros = micros_between(at, end)
     total_hours = hours(year_micros)
-    result: dict[str, Any] = {
+    result: Projection = {
         "from": iso_z(at),
         "to": iso_z(end),
         "hours": float(total_hours),
@@ -108,7 +108,8 @@ def project(
         return result
     schedules = Schedules(config)
     years: dict[str, _Year | None] = {}
-    per: dict[str, dict[str, Any]] = {}
+    per: dict[str, ProjectedSchedule] = {}
+    money: dict[str, tuple[Decimal, Decimal]] = {}  # per schedule: exact savings and running cost
     saved_total = Decimal(0)
     cost_total = Decimal(0)
     stopped_total = 0
@@ -132,8 +133,8 @@ def project(
                 "resources": 0,
                 "running_hours": float_hours(run),
                 "stopped_hours": float_hours(year_micros - run),
-                "estimated_savings": Decimal(0),
-                "estimated_running_cost": Decimal(0),
+                "estimated_savings": None,
+                "estimated_running_cost": None,
                 "unpriced_resources": 0,
             },
         )
@@ -167,14 +168,15 @@ def project(
             continue
         priced_any = True
         stopped_total += year_micros - run
-        slot["estimated_savings"] += cents(saved)
-        slot["estimated_running_cost"] += cents(cost)
+        so_far = money.get(name, (Decimal(0), Decimal(0)))
+        money[name] = (so_far[0] + cents(saved), so_far[1] + cents(cost))
         saved_total += cents(saved)
         cost_total += cents(cost)
-    for slot in per.values():
-        all_unpriced = slot["unpriced_resources"] == slot["resources"]
-        slot["estimated_savings"] = None if all_unpriced else to_float(slot["estimated_savings"])
-        slot["estimated_running_cost"] = None if all_unpriced else to_float(slot["estimated_running_cost"])
+    for name, slot in per.items():
+        if slot["unpriced_resources"] != slot["resources"]:
+            saved_sum, cost_sum = money.get(name, (Decimal(0), Decimal(0)))
+            slot["estimated_savings"] = to_float(saved_sum)
+            slot["estimated_running_cost"] = to_float(cost_sum)
     result["by_schedule"] = [per[k] for k in sorted(per)]
     result["stopped_hours"] = float_hours(stopped_total)
     result["estimated_savings"] = to_float(saved_total) if priced_any else None

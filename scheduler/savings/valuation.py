@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any
 
 from scheduler.services.pricing import PriceQuery, Pricing
 
 from .events import RUNNING, STOPPED
+from .model import TypePrice
 from .months import hours, split_days
 from .prices import PriceAnswer
 from .timeline import Stop
@@ -89,7 +89,7 @@ class Row:
     manual_stopped_cost: Decimal | None = None  # what the time stopped by others would have cost running
     by_day: dict[date, Decimal] = field(default_factory=dict)  # the savings' cents per UTC day
     day_micros: dict[date, int] = field(default_factory=dict)  # stopped time per UTC day
-    by_type: list[dict[str, Any]] = field(default_factory=list)
+    by_type: list[TypePrice] = field(default_factory=list)
     priced: bool = False
 
     @property
