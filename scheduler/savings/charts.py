@@ -13,11 +13,11 @@ import calendar
 import itertools
 import math
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
 from .formats import escape, instant_or_none, money, num, number
+from .model import Day, Month, Report, ScheduleGroup
 
 # Colour-blind-safe (Okabe-Ito) colours, one per schedule in the order schedules are listed.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
@@ -33,7 +33,7 @@ TICK_SIZE = 12  # px, the .tick font size
 NAME_SIZE = 13  # px, the .name and .label font size
 
 
-def schedule_colours(report: Mapping[str, Any]) -> dict[str, str]:
+def schedule_colours(report: Report) -> dict[str, str]:
     names = [g["schedule"] for g in report.get("by_schedule", [])]
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
@@ -127,13 +127,13 @@ def _text(x: float, y: float, text: str, cls: str = "tick", anchor: str = "start
     return f'<text x="{x:.1f}" y="{y:.1f}" class="{cls}" text-anchor="{anchor}">{escape(text)}</text>'
 
 
-def chart_days(report: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], str | None]:
+def chart_days(report: Report) -> tuple[list[Day], str | None]:
     """The days the daily chart shows, and a caption for those it leaves out.
 
     Only days the report counts (before ``at``: a report on the 3rd shows 3 days, not the month), and from the
     first day on which anything was stopped (a scheduler that began on the 23rd shows the 23rd onwards), so the
     chart is never mostly empty."""
-    days: Sequence[Mapping[str, Any]] = report.get("daily") or []
+    days: Sequence[Day] = report.get("daily") or []
     at = instant_or_none(report.get("at"))
     if at is not None:
         days = [d for d in days if _day_start(d["date"], at) < at]
@@ -161,7 +161,7 @@ def _day_text(text: str) -> str:
     return f"{d.day} {calendar.month_abbr[d.month]}"
 
 
-def daily_savings_svg(report: Mapping[str, Any], width: int = CHART_WIDTH, height: int = 280) -> str:
+def daily_savings_svg(report: Report, width: int = CHART_WIDTH, height: int = 280) -> str:
     """Stacked bars: each counted UTC day's estimated savings, one colour per schedule (see :func:`chart_days`)."""
     days, _ = chart_days(report)
     colours = schedule_colours(report)
@@ -208,7 +208,7 @@ def daily_savings_svg(report: Mapping[str, Any], width: int = CHART_WIDTH, heigh
     return "".join(parts)
 
 
-def _day_axis(days: Sequence[Mapping[str, Any]], left: float, slot: float, y: float) -> list[str]:
+def _day_axis(days: Sequence[Day], left: float, slot: float, y: float) -> list[str]:
     """Day-of-month labels (the month's name where it starts, over long spans), none overlapping."""
     long_span = len(days) > 62
     wanted: list[tuple[float, str]] = []
@@ -230,10 +230,10 @@ def _day_axis(days: Sequence[Mapping[str, Any]], left: float, slot: float, y: fl
     return [_text(x, y, text, anchor="middle") for x, text in _spaced(wanted, TICK_SIZE)]
 
 
-def hours_by_schedule_svg(report: Mapping[str, Any], width: int = CHART_WIDTH) -> str:
+def hours_by_schedule_svg(report: Report, width: int = CHART_WIDTH) -> str:
     """One horizontal bar per schedule: its resources' running hours, hours stopped by the scheduler (priced, then
     unpriced) and hours stopped by hand, with the stopped share."""
-    groups: Sequence[Mapping[str, Any]] = report.get("by_schedule", [])
+    groups: Sequence[ScheduleGroup] = report.get("by_schedule", [])
     row_h, gap, top = 26, 12, 8
     legend_h = 30
     height = top + max(1, len(groups)) * (row_h + gap) + legend_h
@@ -296,9 +296,9 @@ def hours_by_schedule_svg(report: Mapping[str, Any], width: int = CHART_WIDTH) -
     return "".join(parts)
 
 
-def months_svg(report: Mapping[str, Any], width: int = CHART_WIDTH, height: int = 280) -> str:
+def months_svg(report: Report, width: int = CHART_WIDTH, height: int = 280) -> str:
     """Estimated savings per month (bars, left axis) and cumulative savings (line, right axis)."""
-    months: Sequence[Mapping[str, Any]] = report.get("months") or []
+    months: Sequence[Month] = report.get("months") or []
     values = [num(m.get("estimated_savings")) for m in months]
     cumulative = [num(m.get("cumulative_savings")) for m in months]
     parts = [_svg_open(width, height, "Estimated savings per month and cumulative")]

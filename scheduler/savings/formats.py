@@ -17,7 +17,8 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+
+from .model import Report, ResourceJson
 
 CSV_FIELDS = (
     "month",
@@ -101,7 +102,7 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:g}%"
 
 
-def num(value: Any) -> float | None:
+def num(value: object) -> float | None:
     """A number from the report, or None (a missing, null or non-numeric value is unknown, never 0)."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return None
@@ -120,7 +121,23 @@ def month_title(month: str) -> str:
         return month
 
 
-def instant_or_none(text: Any) -> datetime | None:
+def fields(part: object) -> Mapping[str, object]:
+    """A part of a report read field by field (a figure through :func:`num`): the JSON object, or empty when the
+    part is absent (a key a report may lack, like ``reconciliation``) or not an object."""
+    return part if isinstance(part, Mapping) else {}
+
+
+def records(part: object) -> list[Mapping[str, object]]:
+    """A list of objects in a report, read field by field (empty when absent)."""
+    return [fields(p) for p in part] if isinstance(part, list) else []
+
+
+def texts(part: object) -> list[str]:
+    """A list of sentences or names in a report (empty when absent)."""
+    return [str(t) for t in part] if isinstance(part, list) else []
+
+
+def instant_or_none(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
@@ -129,9 +146,9 @@ def instant_or_none(text: Any) -> datetime | None:
         return None
 
 
-def _resource_cells(report: Mapping[str, Any], r: Mapping[str, Any]) -> list[object]:
-    coverage = r.get("commitment_coverage") or {}
-    billing = r.get("billing_while_stopped") or {}
+def _resource_cells(report: Report, r: ResourceJson) -> list[object]:
+    coverage = fields(r.get("commitment_coverage"))
+    billing = fields(r.get("billing_while_stopped"))
     tags = r.get("tags")
     row = {
         **r,
@@ -150,7 +167,7 @@ def _resource_cells(report: Mapping[str, Any], r: Mapping[str, Any]) -> list[obj
     return cells
 
 
-def render_csv(report: Mapping[str, Any], *, summary: bool = False) -> str:
+def render_csv(report: Report, *, summary: bool = False) -> str:
     """One row per resource (:data:`CSV_FIELDS`); an empty cell where a value is unknown (never 0 for an unknown
     price). With ``summary``, the report-level figures follow: after one empty row, a second block with its own
     header ``section,item,field,value`` (:func:`summary_rows`): totals, the notes, the reconciliation and its
@@ -212,21 +229,21 @@ _GROUP_FIELDS = (
 )
 
 
-def summary_rows(report: Mapping[str, Any]) -> list[list[object]]:
+def summary_rows(report: Report) -> list[list[object]]:
     """The report-level figures as ``[section, item, field, value]`` rows (a value ``None`` is unknown)."""
     rows: list[list[object]] = [["report", "", "month", report.get("month")], ["report", "", "at", report.get("at")]]
     rows.append(["report", "", "currency", report.get("currency", "USD")])
-    t = report.get("totals") or {}
+    t = fields(report.get("totals"))
     rows += [["totals", "", f, t.get(f)] for f in _TOTAL_FIELDS if f in t]
-    billing = t.get("billing_while_stopped") or {}
+    billing = fields(t.get("billing_while_stopped"))
     if billing:
         rows.append(["totals", "", "billing_while_stopped_cost", billing.get("estimated_cost")])
         rows.append(["totals", "", "billing_while_stopped_resources", billing.get("estimated_resources")])
     for n, note in enumerate(report.get("notes") or [], 1):
         rows.append(["note", n, "text", note])
-    rec = report.get("reconciliation") or {}
+    rec = fields(report.get("reconciliation"))
     if rec:
-        period = rec.get("period") or {}
+        period = fields(rec.get("period"))
         rows += [["reconciliation", "", f"period_{k}", v] for k, v in period.items()]
         for f in (
             "actual_cost",
@@ -240,42 +257,42 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[object]]:
             "savings_vs_baseline",
         ):
             rows.append(["reconciliation", "", f, rec.get(f)])
-        baseline = rec.get("baseline") or {}
+        baseline = fields(rec.get("baseline"))
         for f in ("from", "to", "days", "total", "per_day", "for_this_period", "note"):
             if f in baseline:
                 rows.append(["reconciliation", "baseline", f, baseline.get(f)])
-        for n, line in enumerate(rec.get("explanation") or [], 1):
+        for n, line in enumerate(texts(rec.get("explanation")), 1):
             rows.append(["reconciliation", "explanation", n, line])
-    proj = report.get("projection") or {}
+    proj = fields(report.get("projection"))
     if proj:
         for f in ("from", "to", "stopped_hours", "estimated_savings", "estimated_running_cost", "unpriced_resources"):
             rows.append(["projection", "", f, proj.get(f)])
-        for p in proj.get("by_schedule") or []:
+        for p in records(proj.get("by_schedule")):
             rows.append(["projection", p.get("schedule"), "estimated_savings", p.get("estimated_savings")])
-        forecast = proj.get("cost_explorer_forecast") or {}
+        forecast = fields(proj.get("cost_explorer_forecast"))
         for f in ("from", "to", "total", "lower_bound", "upper_bound", "note"):
             if f in forecast:
                 rows.append(["cost_explorer_forecast", "", f, forecast.get(f)])
-    accounts = report.get("accounts") or {}
+    accounts = fields(report.get("accounts"))
     if accounts:
         rows.append(["accounts", "", "scope", accounts.get("scope")])
         for f in ("in_report", "covered", "not_covered"):
             if accounts.get(f) is not None:
-                rows.append(["accounts", "", f, " ".join(str(a) for a in accounts[f])])
+                rows.append(["accounts", "", f, " ".join(texts(accounts[f]))])
     for m in report.get("months") or []:
         for f in ("stopped_hours", "unpriced_stopped_hours", "estimated_savings", "actual_cost", "cumulative_savings"):
             if f in m:
                 rows.append(["month", m["month"], f, m.get(f)])
-    cumulative = report.get("cumulative") or {}
+    cumulative = fields(report.get("cumulative"))
     if cumulative:
         rows.append(
             ["cumulative", cumulative.get("since_month"), "estimated_savings", cumulative.get("estimated_savings")]
         )
     for section, name in (("schedule", "by_schedule"), ("account", "by_account"), ("service", "by_service")):
-        for g in report.get(name) or []:
+        for g in records(fields(report).get(name)):
             rows += [[section, g.get(section), f, g.get(f)] for f in _GROUP_FIELDS if f in g]
-    by_tag = report.get("by_tag") or {}
-    for g in by_tag.get("groups") or []:
+    by_tag = fields(report.get("by_tag"))
+    for g in records(by_tag.get("groups")):
         value = g.get("value")
         item = f"{by_tag.get('key')}={value}" if value is not None else f"{by_tag.get('key')} (untagged)"
         rows += [["tag", item, f, g.get(f)] for f in _GROUP_FIELDS if f in g]

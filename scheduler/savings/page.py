@@ -6,10 +6,10 @@ no user text is put in an attribute.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from .charts import chart_days, daily_savings_svg, hours_by_schedule_svg, months_svg, schedule_colours
-from .formats import escape, money, month_title, num, number, percent, price, signed_money
+from .formats import escape, fields, money, month_title, num, number, percent, price, records, signed_money, texts
+from .model import Report
 
 _CSS = """
 :root { --ink: #1d2433; --muted: #5b6478; --line: #d9dee7; --bg: #f6f7fa; --good: #00795c; --warn: #a35200; }
@@ -108,14 +108,14 @@ def _table(
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _unpriced_cell(g: Mapping[str, Any]) -> str:
+def _unpriced_cell(g: Mapping[str, object]) -> str:
     n = g.get("unpriced_resources") or 0
     if not n:
         return ""
     return f"{n} ({number(num(g.get('unpriced_stopped_hours')))} h)"
 
 
-def _group_table(groups: Sequence[Mapping[str, Any]], name: str, title: str, with_actual: bool = False) -> str:
+def _group_table(groups: Sequence[Mapping[str, object]], name: str, title: str, with_actual: bool = False) -> str:
     headers = [
         (title, False),
         ("resources", True),
@@ -164,13 +164,13 @@ def _stat(key: str, value: str) -> str:
     return f'<div class="stat"><div class="k">{escape(key)}</div><div class="{v_cls}">{escape(value)}</div></div>'
 
 
-def _headline(report: Mapping[str, Any]) -> str:
+def _headline(report: Report) -> str:
     """The cards and the totals strip: what fits on the first screen."""
     t = report["totals"]
-    actual = report.get("actual") or {}
-    proj = report.get("projection") or {}
-    forecast = proj.get("cost_explorer_forecast") or {}
-    rec = report.get("reconciliation") or {}
+    actual = fields(report.get("actual"))
+    proj = fields(report.get("projection"))
+    forecast = fields(proj.get("cost_explorer_forecast"))
+    rec = fields(report.get("reconciliation"))
     savings = num(t.get("estimated_savings"))
     unpriced = t.get("unpriced_resources") or 0
     savings_sub = f"+ {unpriced} unpriced resource(s) not counted" if unpriced else "at on-demand list prices"
@@ -188,7 +188,7 @@ def _headline(report: Mapping[str, Any]) -> str:
         _card("actual cost (Cost Explorer)", money(num(t.get("actual_cost")), "unavailable"), actual_sub),
         _card("next 12 months (projected)", money(num(proj.get("estimated_savings")), "—"), proj_sub),
     ]
-    cumulative = report.get("cumulative") or {}
+    cumulative = fields(report.get("cumulative"))
     if cumulative:
         cards.append(
             _card(
@@ -197,7 +197,7 @@ def _headline(report: Mapping[str, Any]) -> str:
                 "estimated savings since the first action",
             )
         )
-    billing = t.get("billing_while_stopped") or {}
+    billing = fields(t.get("billing_while_stopped"))
     billing_cost = num(billing.get("estimated_cost"))
     stats = [
         _stat(
@@ -224,11 +224,11 @@ def _headline(report: Mapping[str, Any]) -> str:
     return f'<div class="cards">{"".join(cards)}</div><div class="stats">{"".join(stats)}</div>'
 
 
-def _notes(report: Mapping[str, Any]) -> list[str]:
+def _notes(report: Report) -> list[str]:
     """Every caveat, once: the report's notes, plus Cost Explorer's and the projection's when not already there."""
     t = report["totals"]
-    actual = report.get("actual") or {}
-    proj = report.get("projection") or {}
+    actual = fields(report.get("actual"))
+    proj = fields(report.get("projection"))
     notes = [str(n) for n in report.get("notes") or []]
     extra: list[str] = []
     if t.get("unpriced_resources") and not any("could not be priced" in n for n in notes):
@@ -242,12 +242,12 @@ def _notes(report: Mapping[str, Any]) -> list[str]:
     return extra + notes
 
 
-def _reconciliation_html(report: Mapping[str, Any]) -> str:
-    rec = report.get("reconciliation") or {}
+def _reconciliation_html(report: Report) -> str:
+    rec = fields(report.get("reconciliation"))
     if not rec:
         return ""
-    period = rec.get("period") or {}
-    baseline = rec.get("baseline") or {}
+    period = fields(rec.get("period"))
+    baseline = fields(rec.get("baseline"))
     variance = num(rec.get("variance"))
     var_pct = num(rec.get("variance_percent"))
     rows: list[list[Cell]] = [
@@ -307,13 +307,14 @@ def _reconciliation_html(report: Mapping[str, Any]) -> str:
     else:
         rows.append([("baseline", str(baseline.get("note") or "not asked")), "—"])
     table = _table([("figure", False), ("value", True)], rows, cls="kv")
-    explanation = "".join(f"<p>{escape(line)}</p>" for line in rec.get("explanation") or [])
-    accounts = report.get("accounts") or {}
+    explanation = "".join(f"<p>{escape(line)}</p>" for line in texts(rec.get("explanation")))
+    accounts = fields(report.get("accounts"))
     scope = ""
     if accounts:
-        covered = accounts.get("covered")
+        covered = texts(accounts.get("covered"))
+        in_report = ", ".join(texts(accounts.get("in_report")))
         scope = (
-            f'<p class="caption">Accounts in the report: {escape(", ".join(accounts.get("in_report") or []) or "none")}'
+            f'<p class="caption">Accounts in the report: {escape(in_report or "none")}'
             f"; the actual figures cover: {escape(', '.join(covered) if covered else 'not known')} "
             f"({escape(accounts.get('scope'))}).</p>"
         )
@@ -325,11 +326,11 @@ def _reconciliation_html(report: Mapping[str, Any]) -> str:
     )
 
 
-def _projection_html(report: Mapping[str, Any]) -> str:
-    proj = report.get("projection") or {}
+def _projection_html(report: Report) -> str:
+    proj = fields(report.get("projection"))
     if not proj:
         return ""
-    forecast = proj.get("cost_explorer_forecast") or {}
+    forecast = fields(proj.get("cost_explorer_forecast"))
     ours = _table(
         [("isched projection, next 12 months", False), ("value", True)],
         [
@@ -380,7 +381,7 @@ def _projection_html(report: Mapping[str, Any]) -> str:
                     money(num(p.get("estimated_running_cost"))),
                     money(num(p.get("estimated_savings"))),
                 ]
-                for p in proj["by_schedule"]
+                for p in records(proj.get("by_schedule"))
             ],
             total=[
                 "total",
@@ -399,11 +400,11 @@ def _projection_html(report: Mapping[str, Any]) -> str:
     )
 
 
-def _months_html(report: Mapping[str, Any]) -> str:
+def _months_html(report: Report) -> str:
     months = report.get("months")
     if months is None:
         return ""
-    cumulative = report.get("cumulative") or {}
+    cumulative = fields(report.get("cumulative"))
     before = num(cumulative.get("estimated_savings_before_span"))
     caption = (
         f"Cumulative savings count from {cumulative.get('since_month')}"
@@ -437,12 +438,12 @@ def _months_html(report: Mapping[str, Any]) -> str:
     return f"<h2>Month by month</h2>{months_svg(report)}{note}{table}"
 
 
-def _unknown_or_hours(value: Any) -> str:
+def _unknown_or_hours(value: object) -> str:
     """Hours, or "unknown" where the report could not tell (e.g. hours lost to overrides, schedule unknown)."""
     return number(num(value)) if value is not None else "unknown"
 
 
-def _resource_table(report: Mapping[str, Any]) -> str:
+def _resource_table(report: Report) -> str:
     t = report["totals"]
     rows: list[list[Cell]] = []
     for r in report["resources"]:
@@ -453,7 +454,7 @@ def _resource_table(report: Mapping[str, Any]) -> str:
         flags = []
         if r.get("gone_at"):
             flags.append(f"gone {str(r['gone_at'])[:16].replace('T', ' ')}")
-        coverage = r.get("commitment_coverage") or {}
+        coverage = fields(r.get("commitment_coverage"))
         if isinstance(coverage, Mapping) and coverage.get("covered"):
             flags.append("RI/SP covered")
         manual_start = r.get("manual_start_hours")
@@ -507,11 +508,11 @@ def _resource_table(report: Mapping[str, Any]) -> str:
     )
 
 
-def render_html(report: Mapping[str, Any]) -> str:
+def render_html(report: Report) -> str:
     """The whole report as one self-contained HTML page: headline figures and caveats first (one screen at
     1280×800), then the trend, the charts, the reconciliation, the projection, the groups and every resource."""
     title = f"isched savings · {month_title(str(report['month']))}"
-    actual = report.get("actual") or {}
+    actual = fields(report.get("actual"))
     several = report.get("months") is not None
     notes = _notes(report)
     notes_html = ""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
 from datetime import date
-from typing import Any
 
 from .charts import (
     CUMULATIVE_COLOUR,
@@ -17,6 +15,7 @@ from .charts import (
     schedule_colours,
 )
 from .formats import money, month_title, num
+from .model import Report
 
 
 class ChartUnavailable(RuntimeError):
@@ -30,7 +29,7 @@ def chart_text(value: object) -> str:
     return "\u200b" + text if text.startswith("_") else text
 
 
-def render_png(report: Mapping[str, Any], path: str) -> None:
+def render_png(report: Report, path: str) -> None:
     """Savings over time (per month with cumulative savings for several months, else per counted day, stacked
     per schedule) and running vs stopped hours per schedule, as a PNG."""
     try:
