@@ -6,14 +6,9 @@ Money is in US$ as floats rounded to the cent (prices to 6 places), hours as flo
 is unknown, never 0. Keys and nesting are what the report has always had: a key a report may lack is
 ``NotRequired`` (``months`` and ``by_tag`` are asked for; ``accounts``, ``reconciliation`` and the request counts are
 added by :func:`.report.monthly_report` to what :func:`.breakdown.build_report` lays out).
-
-A report read back from outside (a stored or uploaded ``report.json``) comes in through :func:`read_report`.
 """
 
-from __future__ import annotations
-
-import json
-from typing import NotRequired, TypedDict, cast
+from typing import NotRequired, TypedDict
 
 # One resource.
 
@@ -376,41 +371,3 @@ Report = TypedDict(
         "ledger_months_read": NotRequired[int],
     },
 )
-
-_REQUIRED: dict[str, type | tuple[type, ...]] = {
-    "month": str,
-    "currency": str,
-    "at": str,
-    "from": str,
-    "to": str,
-    "resources": list,
-    "totals": dict,
-    "by_schedule": list,
-    "by_account": list,
-    "by_service": list,
-    "daily": list,
-    "unpriced": list,
-    "notes": list,
-}
-
-
-class NotAReport(ValueError):
-    """JSON that is not a savings report (what is wrong is in the message)."""
-
-
-def read_report(text: str | bytes) -> Report:
-    """A report's JSON read back (a stored or uploaded ``report.json``): the top-level keys every report has, with
-    their kinds of value, are checked (:class:`NotAReport` names the first one missing or wrong); the renderers
-    treat any figure inside as unknown when it is not a number."""
-    try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise NotAReport(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise NotAReport(f"a report is a JSON object, not {type(data).__name__}")
-    for key, kind in _REQUIRED.items():
-        if key not in data:
-            raise NotAReport(f"missing key '{key}'")
-        if not isinstance(data[key], kind):
-            raise NotAReport(f"'{key}' is {type(data[key]).__name__}, not {getattr(kind, '__name__', kind)}")
-    return cast(Report, data)  # the shape checked above; the rest is read defensively by every renderer
