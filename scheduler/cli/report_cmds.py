@@ -6,11 +6,11 @@ Also the savings estimate of ``isched schedule preview --savings`` (:func:`previ
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import click
 from rich.table import Table
@@ -485,6 +485,24 @@ def print_tables(report: Report, out: SafeConsole) -> None:
         out.print(styled("[dim]Cost Explorer: {} request(s), US$0.01 each[/]", report["ce_requests"]))
 
 
+class PreviewSavings(TypedDict):
+    """``isched schedules preview --savings``: what one resource would save under a schedule (``--json``'s
+    ``savings``)."""
+
+    service: str
+    region: str
+    type: str
+    hourly_price: float | None
+    price_source: str | None
+    range_hours: float
+    running_hours: float
+    stopped_hours: float | None
+    estimated_savings: float | None
+    note: str | None
+    engine: NotRequired[str]
+    multi_az: NotRequired[bool]
+
+
 def preview_savings(
     ev: Evaluator,
     start: datetime,
@@ -498,7 +516,7 @@ def preview_savings(
     multi_az: bool,
     prices_file: str | None,
     use_api: bool = True,
-) -> dict[str, Any]:
+) -> PreviewSavings:
     """What one resource of ``type_`` would save under the schedule over [start, end): stopped hours × price."""
     if not type_:
         raise InputError("--savings needs the instance type or DB class (e.g. --type t3.large)", "--type")
@@ -529,7 +547,7 @@ def preview_savings(
     savings = None
     if stopped_h is not None and answer.hourly is not None:
         savings = float(round(stopped_h * answer.hourly, 2))
-    out: dict[str, Any] = {
+    out: PreviewSavings = {
         "service": service,
         "region": region,
         "type": type_,
@@ -547,7 +565,7 @@ def preview_savings(
     return out
 
 
-def print_preview_savings(s: Mapping[str, Any]) -> None:
+def print_preview_savings(s: PreviewSavings) -> None:
     what = f"one {s['type']} ({s['service']}, {s['region']})"
     if s["stopped_hours"] is None:
         console.print(f"Savings for {what}: unknown ({s['note']})")

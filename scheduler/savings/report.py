@@ -234,9 +234,6 @@ def _cumulative(
     }
 
 
-# --- Cost Explorer around the estimate -------------------------------------------------------------------------------
-
-
 def _accounts(rows: Sequence[Row], caller: str | None, linked: LinkedSpend | None) -> Accounts:
     """Which accounts the actual figures cover, against the accounts in the report."""
     in_report = sorted({r.usage.key.account for r in rows})

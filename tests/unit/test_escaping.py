@@ -1,5 +1,6 @@
 """User text is data, never markup: the terminal helpers (scheduler/cli/output.py), the CSV cells and the HTML page
-(scheduler/savings/formats.py, charts.py, page.py, png.py), and a check of the CLI's source that every styled line goes through them."""
+(scheduler/savings/formats.py, charts.py, page.py, png.py), and a check of the CLI's source that every styled line
+goes through them."""
 
 from __future__ import annotations
 
