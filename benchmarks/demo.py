@@ -13,6 +13,7 @@ from typing import Any
 from _aws import hook_all_clients
 
 from scheduler.demo import runner
+from scheduler.savings.model import Report
 from scheduler.savings.prices import parse_prices
 
 
@@ -34,7 +35,7 @@ class AwsTimer:
             self.calls += 1
 
 
-def timed_demo(days: int, every_pass: bool) -> tuple[runner.DemoRun, dict[str, Any], float]:
+def timed_demo(days: int, every_pass: bool) -> tuple[runner.DemoRun, Report, float]:
     t0 = time.perf_counter()
     with runner.embedded_aws():
         run = runner.run_demo(days=days, seed=7, every_pass=every_pass)

@@ -8,7 +8,7 @@ for a holiday and a clock change. Below the grid, each schedule's transitions ar
 Readable without the script: every fact is text on the page, and each tick is a button whose label (and tooltip)
 says what happens when. The script only adds a richer tooltip on hover, focus or click. It builds the tooltip with
 ``textContent`` from ``data-`` attributes, so user text never becomes markup; every interpolated value is escaped
-(:func:`scheduler.savings.render.escape`), and a Content-Security-Policy allows no request and no script but the
+(:func:`scheduler.savings.formats.escape`), and a Content-Security-Policy allows no request and no script but the
 page's own (by its hash).
 """
 
@@ -23,7 +23,8 @@ from datetime import datetime
 from scheduler.engine import iso_z, zone
 from scheduler.engine.errors import printable
 from scheduler.engine.evaluate import Interval
-from scheduler.savings.render import PALETTE, escape, number
+from scheduler.savings.charts import PALETTE
+from scheduler.savings.formats import escape, number
 
 from .model import CalendarDay, DayTransition, MonthCalendar, ScheduleMonth, intervals_text
 

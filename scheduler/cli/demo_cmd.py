@@ -12,8 +12,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from scheduler.savings.model import Report
+from scheduler.savings.page import render_html
+from scheduler.savings.png import ChartUnavailable, render_png
 from scheduler.savings.prices import parse_prices
-from scheduler.savings.render import ChartUnavailable, render_html, render_png
 
 from .errors import InputError
 from .options import json_option
@@ -100,7 +102,7 @@ def demo_cmd(days: int, out: str, seed: int, every_pass: bool, as_json: bool) ->
     _print(run, report, files)
 
 
-def _write_files(directory: Any, report: dict[str, Any]) -> list[str]:
+def _write_files(directory: Any, report: Report) -> list[str]:
     files = []
     html = directory / "report.html"
     html.write_text(render_html(report), encoding="utf-8")
@@ -116,7 +118,7 @@ def _write_files(directory: Any, report: dict[str, Any]) -> list[str]:
     return files
 
 
-def _print(run: Any, report: dict[str, Any], files: list[str]) -> None:
+def _print(run: Any, report: Report, files: list[str]) -> None:
     from scheduler.cli.report_cmds import print_tables
     from scheduler.demo import runner
     from scheduler.demo.fleet import REGIONS

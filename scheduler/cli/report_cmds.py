@@ -6,19 +6,23 @@ Also the savings estimate of ``isched schedule preview --savings`` (:func:`previ
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import click
 from rich.table import Table
 
 from scheduler.aws.session import is_region
 from scheduler.engine import Config, Evaluator, iso_z
-from scheduler.savings.accounting import LEDGER_MONTHS_BACK, hours, months_between, parse_month
 from scheduler.savings.costexplorer import METRICS, CostExplorer
+from scheduler.savings.formats import money, number, price, render_csv
+from scheduler.savings.model import Actual, Reconciliation, Report, ResourceJson, Sums
+from scheduler.savings.months import LEDGER_MONTHS_BACK, hours, months_between, parse_month
+from scheduler.savings.page import render_html
+from scheduler.savings.png import ChartUnavailable, render_png
 from scheduler.savings.prices import (
     PriceBook,
     PricesFileError,
@@ -26,7 +30,6 @@ from scheduler.savings.prices import (
     load_prices_file,
     type_problem,
 )
-from scheduler.savings.render import ChartUnavailable, money, number, price, render_csv, render_html, render_png
 from scheduler.savings.report import CostQuestions, monthly_report, not_asked
 from scheduler.services.pricing import PriceQuery
 from scheduler.store.config import StoreError
@@ -161,7 +164,7 @@ def report_cmd(
         raise InputError(f"'{chart}': writing a chart needs matplotlib: {CHART_HINT}", "--chart")
 
     questions: CostQuestions | None = None
-    actual: dict[str, Any] | None = None
+    actual: Actual | None = None
     if cost_explorer:
         questions = CostQuestions(CostExplorer(), metric, tag_key, linked_accounts)
     else:
@@ -240,7 +243,7 @@ def _month(text: str, option: str) -> str:
     return first.strftime("%Y-%m")
 
 
-def _json_text(report: Mapping[str, Any]) -> str:
+def _json_text(report: Report) -> str:
     import json
 
     return json.dumps(report, indent=2) + "\n"
@@ -261,21 +264,24 @@ def _emit_text(text: str, out: str | None) -> None:
         fh.write(text)
 
 
-def _hours_or_unknown(value: Any) -> str:
+def _hours_or_unknown(value: float | None) -> str:
     return "unknown" if value is None else number(value)
 
 
-def _group_table(title: str, groups: list[dict[str, Any]], name: str, *, actual: bool = False) -> Table:
+def _group_table(
+    title: str, groups: Sequence[tuple[str | None, Sums, float | None]], name: str, *, actual: bool = False
+) -> Table:
+    """One row per group: its name (``groups``: name, sums, actual cost), its sums, and the actual cost if asked."""
     table = Table(title=title, show_edge=False, header_style="bold", title_justify="left")
     table.add_column(name, overflow="fold")
     for col in ("resources", "running h", "stopped h", "by hand h", "lost h", "override h", "est. savings", "unpriced"):
         table.add_column(col, justify="right")
     if actual:
         table.add_column("actual cost", justify="right")
-    for g in groups:
+    for label, g, actual_cost in groups:
         unpriced = g["unpriced_resources"]
         cells = [
-            str(g[name]) or "(none)",
+            str(label) or "(none)",
             str(g["resources"]),
             number(g["running_hours"]),
             number(g["stopped_hours"]),
@@ -286,16 +292,16 @@ def _group_table(title: str, groups: list[dict[str, Any]], name: str, *, actual:
             f"{unpriced} ({number(g.get('unpriced_stopped_hours'))} h)" if unpriced else "",
         ]
         if actual:
-            cells.append(money(g.get("actual_cost"), "—"))
+            cells.append(money(actual_cost, "—"))
         table.add_row(*cells)
     return table
 
 
-def _totals_table(report: Mapping[str, Any]) -> Table:
+def _totals_table(report: Report) -> Table:
     t = report["totals"]
-    actual = report.get("actual") or {}
-    proj = report.get("projection") or {}
-    rec = report.get("reconciliation") or {}
+    actual = report["actual"]
+    proj = report["projection"]
+    rec = report.get("reconciliation")
     totals = Table(show_header=False, show_edge=False)
     totals.add_column("what", style="bold")
     totals.add_column("value", justify="right")
@@ -311,38 +317,39 @@ def _totals_table(report: Mapping[str, Any]) -> Table:
     totals.add_row("hours lost to overrides", _hours_or_unknown(t.get("override_hours")))
     totals.add_row("estimated running cost (expected)", money(t["estimated_running_cost"]))
     totals.add_row("cost if always running", money(t.get("cost_if_always_running")))
-    totals.add_row(f"actual cost ({actual.get('metric', 'Cost Explorer')})", money(t["actual_cost"], "unavailable"))
-    if rec.get("variance") is not None:
-        pct = rec.get("variance_percent")
+    metric = actual["metric"] if actual is not None else "Cost Explorer"
+    totals.add_row(f"actual cost ({metric})", money(t["actual_cost"], "unavailable"))
+    if rec is not None and rec["variance"] is not None:
+        pct = rec["variance_percent"]
         totals.add_row("actual − expected", f"{money(rec['variance'])}" + (f" ({pct:+g}%)" if pct is not None else ""))
-    billing = t.get("billing_while_stopped") or {}
-    if billing.get("estimated_cost") is not None:
+    billing = t["billing_while_stopped"]
+    if billing["estimated_cost"] is not None:
         totals.add_row(
             "billing while stopped (estimated)",
-            f"{money(billing['estimated_cost'])} ({billing.get('estimated_resources')} resource(s))",
+            f"{money(billing['estimated_cost'])} ({billing['estimated_resources']} resource(s))",
         )
-    totals.add_row("resources", f"{t['resources']} ({t.get('priced_resources', '?')} priced)")
+    totals.add_row("resources", f"{t['resources']} ({t['priced_resources']} priced)")
     if t["unpriced_resources"]:
         totals.add_row(
             lit("unpriced", "yellow"), f"{t['unpriced_resources']} resource(s), {number(t['unpriced_hours'])} h"
         )
-    if proj.get("estimated_savings") is not None:
+    if proj is not None and proj["estimated_savings"] is not None:
         totals.add_row("next 12 months (projected savings)", money(proj["estimated_savings"]))
-    forecast = proj.get("cost_explorer_forecast") or {}
-    if forecast.get("total") is not None:
+    forecast = proj.get("cost_explorer_forecast") if proj is not None else None
+    if forecast is not None and forecast["total"] is not None:
         bounds = ""
-        if forecast.get("lower_bound") is not None and forecast.get("upper_bound") is not None:
+        if forecast["lower_bound"] is not None and forecast["upper_bound"] is not None:
             bounds = f" ({money(forecast['lower_bound'])} – {money(forecast['upper_bound'])})"
         totals.add_row("Cost Explorer forecast of the tagged spend, 12 months", money(forecast["total"]) + bounds)
-    cumulative = report.get("cumulative") or {}
+    cumulative = report.get("cumulative")
     if cumulative:
         totals.add_row(f"cumulative savings since {cumulative['since_month']}", money(cumulative["estimated_savings"]))
     return totals
 
 
-def _resource_tables(report: Mapping[str, Any]) -> list[Table]:
+def _resource_tables(report: Report) -> list[Table]:
     """The resources, one table per account and region (so that each row fits a terminal)."""
-    where: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    where: dict[tuple[str, str], list[ResourceJson]] = {}
     for r in report["resources"]:
         where.setdefault((str(r["account"]), str(r["region"])), []).append(r)
     tables = []
@@ -370,7 +377,8 @@ def _resource_tables(report: Mapping[str, Any]) -> list[Table]:
             flags = []
             if r.get("gone_at"):
                 flags.append(f"gone {r['gone_at']}")
-            if (r.get("commitment_coverage") or {}).get("covered"):
+            coverage = r["commitment_coverage"]
+            if coverage is not None and coverage["covered"]:
                 flags.append("RI/SP covered")
             cells = [r["service"], r["resource"], r.get("name") or ""] if named else [r["service"], r["resource"]]
             table.add_row(
@@ -389,7 +397,7 @@ def _resource_tables(report: Mapping[str, Any]) -> list[Table]:
     return tables
 
 
-def _reconciliation_table(rec: Mapping[str, Any]) -> Table:
+def _reconciliation_table(rec: Reconciliation) -> Table:
     table = Table(
         title=f"Reconciliation ({rec['period']['from']} to {rec['period']['to']})",
         show_header=False,
@@ -407,19 +415,19 @@ def _reconciliation_table(rec: Mapping[str, Any]) -> Table:
         table.add_row("expected cost not under the tag (ASG, Aurora)", money(rec["expected_cost_not_under_tag"]))
         table.add_row("variance against what the tag can see", money(rec.get("variance_under_tag"), "—"))
     table.add_row("cost if always running", money(rec.get("cost_if_always_running")))
-    baseline = rec.get("baseline") or {}
-    if baseline.get("for_this_period") is not None:
-        per_day = f"{money(baseline.get('per_day'))}/day before {baseline.get('to')}"
+    baseline = rec["baseline"]
+    if baseline is not None and baseline["for_this_period"] is not None:
+        per_day = f"{money(baseline['per_day'])}/day before {baseline['to']}"
         table.add_row(f"baseline ({per_day} × {baseline.get('period_days')} d)", money(baseline["for_this_period"]))
         diff = rec.get("savings_vs_baseline")
         if diff is not None:
             table.add_row("actual against the baseline", f"{money(abs(diff))} {'lower' if diff >= 0 else 'higher'}")
     else:
-        table.add_row("baseline", str(baseline.get("note") or "not asked"))
+        table.add_row("baseline", str((baseline["note"] if baseline is not None else None) or "not asked"))
     return table
 
 
-def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
+def print_tables(report: Report, out: SafeConsole) -> None:
     """The human report: totals, then by month, schedule, account, service and tag, then every resource, then
     the reconciliation and the notes."""
     span = "UTC months" if report.get("months") is not None else "UTC month"
@@ -440,14 +448,14 @@ def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
                 money(m.get("cumulative_savings"), "—"),
             )
         out.print(months)
-    out.print(_group_table("By schedule", report["by_schedule"], "schedule", actual=True))
-    out.print(_group_table("By account", report["by_account"], "account"))
-    out.print(_group_table("By service", report["by_service"], "service"))
-    if report.get("by_tag") is not None:
-        groups = [
-            {**g, "tag": g["value"] if g["value"] is not None else "(untagged)"} for g in report["by_tag"]["groups"]
-        ]
-        out.print(_group_table(f"By tag {report['by_tag']['key']}", groups, "tag"))
+    by_schedule = [(g["schedule"], g, g["actual_cost"]) for g in report["by_schedule"]]
+    out.print(_group_table("By schedule", by_schedule, "schedule", actual=True))
+    out.print(_group_table("By account", [(g["account"], g, None) for g in report["by_account"]], "account"))
+    out.print(_group_table("By service", [(g["service"], g, None) for g in report["by_service"]], "service"))
+    by_tag = report.get("by_tag")
+    if by_tag is not None:
+        groups = [(g["value"] if g["value"] is not None else "(untagged)", g, None) for g in by_tag["groups"]]
+        out.print(_group_table(f"By tag {by_tag['key']}", groups, "tag"))
     for table in _resource_tables(report):
         out.print(table)
     for u in report.get("unpriced") or []:
@@ -455,18 +463,18 @@ def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
             styled("[yellow]unpriced:[/] {} {} ({}): {}", u["service"], u["resource"], u["region"], u["reason"]),
             soft_wrap=True,
         )
-    rec = report.get("reconciliation") or {}
+    rec = report.get("reconciliation")
     if rec:
         out.print()
         out.print(_reconciliation_table(rec))
-        for line in rec.get("explanation") or []:
+        for line in rec["explanation"]:
             out.print(styled("  {}", line), soft_wrap=True)
-    accounts = report.get("accounts") or {}
-    if accounts.get("scope"):
+    accounts = report.get("accounts")
+    if accounts is not None and accounts["scope"]:
         out.print(
             styled(
                 "[bold]Accounts:[/] in the report {}; actual figures: {}",
-                ", ".join(accounts.get("in_report") or []) or "none",
+                ", ".join(accounts["in_report"]) or "none",
                 accounts["scope"],
             ),
             soft_wrap=True,
@@ -475,6 +483,24 @@ def print_tables(report: Mapping[str, Any], out: SafeConsole) -> None:
         out.print(styled("[yellow]note:[/] {}", note), soft_wrap=True)
     if report.get("ce_requests"):
         out.print(styled("[dim]Cost Explorer: {} request(s), US$0.01 each[/]", report["ce_requests"]))
+
+
+class PreviewSavings(TypedDict):
+    """``isched schedules preview --savings``: what one resource would save under a schedule (``--json``'s
+    ``savings``)."""
+
+    service: str
+    region: str
+    type: str
+    hourly_price: float | None
+    price_source: str | None
+    range_hours: float
+    running_hours: float
+    stopped_hours: float | None
+    estimated_savings: float | None
+    note: str | None
+    engine: NotRequired[str]
+    multi_az: NotRequired[bool]
 
 
 def preview_savings(
@@ -490,7 +516,7 @@ def preview_savings(
     multi_az: bool,
     prices_file: str | None,
     use_api: bool = True,
-) -> dict[str, Any]:
+) -> PreviewSavings:
     """What one resource of ``type_`` would save under the schedule over [start, end): stopped hours × price."""
     if not type_:
         raise InputError("--savings needs the instance type or DB class (e.g. --type t3.large)", "--type")
@@ -521,7 +547,7 @@ def preview_savings(
     savings = None
     if stopped_h is not None and answer.hourly is not None:
         savings = float(round(stopped_h * answer.hourly, 2))
-    out: dict[str, Any] = {
+    out: PreviewSavings = {
         "service": service,
         "region": region,
         "type": type_,
@@ -539,7 +565,7 @@ def preview_savings(
     return out
 
 
-def print_preview_savings(s: Mapping[str, Any]) -> None:
+def print_preview_savings(s: PreviewSavings) -> None:
     what = f"one {s['type']} ({s['service']}, {s['region']})"
     if s["stopped_hours"] is None:
         console.print(f"Savings for {what}: unknown ({s['note']})")

@@ -17,6 +17,7 @@ from scheduler.aws.session import new_session, reset_clients
 from scheduler.engine import Config, parse_instant, parse_text
 from scheduler.runtime.deployment import Deployment
 from scheduler.runtime.orchestrator import targets_for
+from scheduler.savings.model import Report
 from scheduler.services.registry import SERVICES
 from scheduler.store.state import StateStore
 
@@ -174,7 +175,7 @@ def out_dir(path: str | None) -> Path:
     return p
 
 
-def demo_report(run: DemoRun, prices: Any) -> dict[str, Any]:
+def demo_report(run: DemoRun, prices: Any) -> Report:
     """The monthly-style report for the simulated period, with the demo's price table and no Cost Explorer
     (the embedded AWS has no billing data)."""
     from scheduler.savings.report import monthly_report, not_asked

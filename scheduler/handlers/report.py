@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import boto3
 from botocore.exceptions import ClientError
@@ -31,8 +31,10 @@ from botocore.exceptions import ClientError
 from scheduler.aws.session import client, new_session
 from scheduler.engine import Config, iso_z
 from scheduler.savings.costexplorer import METRICS, CostExplorer
+from scheduler.savings.formats import money, number, render_csv
+from scheduler.savings.model import Actual, Report
+from scheduler.savings.page import render_html
 from scheduler.savings.prices import PricesFileError, PriceTable, parse_prices
-from scheduler.savings.render import money, number, render_csv, render_html
 from scheduler.savings.report import CostQuestions, monthly_report, not_asked
 from scheduler.store.config import ConfigStore, StoreError
 from scheduler.store.state import StateStore
@@ -166,7 +168,7 @@ def read_prices(s3: Any, settings: ReportSettings) -> tuple[PriceTable, str | No
         return PriceTable(), f"the prices file {where} was not used: {first}"
 
 
-def build_report(month: str, now: datetime, settings: ReportSettings, tables: Tables, prices: PriceTable) -> Any:
+def build_report(month: str, now: datetime, settings: ReportSettings, tables: Tables, prices: PriceTable) -> Report:
     """``isched report --month MONTH`` as the function runs it (with the stack's settings)."""
     config: Config | None
     try:
@@ -177,7 +179,7 @@ def build_report(month: str, now: datetime, settings: ReportSettings, tables: Ta
         )
         config = None
     questions: CostQuestions | None = None
-    actual: dict[str, Any] | None = None
+    actual: Actual | None = None
     if settings.cost_explorer:
         questions = CostQuestions(
             CostExplorer(), settings.metric, settings.tag_key, settings.linked_accounts, today=now.date()
@@ -198,27 +200,45 @@ def build_report(month: str, now: datetime, settings: ReportSettings, tables: Ta
     )
 
 
-def summary_of(report: Mapping[str, Any], settings: ReportSettings, month: str) -> dict[str, Any]:
+class Summary(TypedDict):
+    """What the topic's subscribers get (JSON for SQS, Lambda and HTTPS; text for e-mail), and what the function
+    returns (with ``published``)."""
+
+    month: str
+    currency: str
+    counted_to: str
+    stopped_hours: float
+    estimated_savings: float | None
+    savings_percent: float | None
+    actual_cost: float | None
+    unpriced_resources: int
+    resources: int
+    bucket: str
+    keys: dict[str, str]
+    published: NotRequired[bool]
+
+
+def summary_of(report: Report, settings: ReportSettings, month: str) -> Summary:
     """The figures the topic's subscribers get."""
     t = report["totals"]
     return {
         "month": month,
-        "currency": report.get("currency", "USD"),
-        "counted_to": report.get("at"),
-        "stopped_hours": t.get("stopped_hours"),
-        "estimated_savings": t.get("estimated_savings"),
-        "savings_percent": t.get("savings_percent"),
-        "actual_cost": t.get("actual_cost"),
-        "unpriced_resources": t.get("unpriced_resources"),
-        "resources": t.get("resources"),
+        "currency": report["currency"],
+        "counted_to": report["at"],
+        "stopped_hours": t["stopped_hours"],
+        "estimated_savings": t["estimated_savings"],
+        "savings_percent": t["savings_percent"],
+        "actual_cost": t["actual_cost"],
+        "unpriced_resources": t["unpriced_resources"],
+        "resources": t["resources"],
         "bucket": settings.bucket,
         "keys": {fmt: settings.key(month, fmt) for fmt in CONTENT_TYPES},
     }
 
 
-def summary_text(summary: Mapping[str, Any], report: Mapping[str, Any]) -> str:
-    actual = report.get("actual") or {}
-    metric = f", {actual['metric']}" if actual.get("metric") else ""
+def summary_text(summary: Summary, report: Report) -> str:
+    actual = report["actual"]
+    metric = f", {actual['metric']}" if actual is not None and actual["metric"] else ""
     lines = [
         f"isched savings report for {summary['month']} (UTC month, counted to {summary['counted_to']})",
         "",
@@ -230,15 +250,13 @@ def summary_text(summary: Mapping[str, Any], report: Mapping[str, Any]) -> str:
         "The report:",
         *(f"  s3://{summary['bucket']}/{key}" for key in summary["keys"].values()),
     ]
-    notes = report.get("notes") or []
+    notes = report["notes"]
     if notes:
         lines += ["", "What these numbers do not include:", *(f"- {n}" for n in notes)]
     return "\n".join(lines) + "\n"
 
 
-def deliver(
-    report: Mapping[str, Any], month: str, settings: ReportSettings, s3: Any, sns: Any | None
-) -> dict[str, Any]:
+def deliver(report: Report, month: str, settings: ReportSettings, s3: Any, sns: Any | None) -> Summary:
     """Writes the three files, then publishes the summary (so a subscriber never hears of a missing file)."""
     bodies = {
         "html": render_html(report),
@@ -281,7 +299,7 @@ def process(
     s3: Any = None,
     sns: Any = None,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """Builds and delivers one month's report; returns the summary (with ``published``)."""
     settings = settings or ReportSettings.from_env()
     real = (now or common.real_clock()).astimezone(UTC)
@@ -306,6 +324,6 @@ def process(
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> Summary:
     """Lambda entry point."""
     return process(event)

@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .model import Actual, Coverage, Forecast, LinkedSpend
 from .prices import JsonCache, cache_dir
 
 METRICS = {"unblended": "UnblendedCost", "amortized": "AmortizedCost"}
@@ -76,7 +77,7 @@ class ActualSpend:
     requests: int = 0
     cached: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> Actual:
         def money(v: Decimal | None) -> float | None:
             return None if v is None else float(round(v, 2))
 
@@ -314,7 +315,7 @@ class CostExplorer:
             if not token:
                 return results
 
-    def linked_spend(self, start: date, end: date, metric: str, tag_key: str) -> dict[str, Any]:
+    def linked_spend(self, start: date, end: date, metric: str, tag_key: str) -> LinkedSpend:
         """The tagged compute spend of [start, end) per linked account (asked from the management account)."""
         key = self._key("linked", {"start": start, "end": end, "metric": metric, "tag": tag_key})
         cached = self.cache.get(key, self._ttl(end))
@@ -357,12 +358,10 @@ class CostExplorer:
 
     # --- forecast ----------------------------------------------------------------------------------------------
 
-    def forecast(
-        self, start: date, end: date, metric: str, tag_key: str, values: Iterable[str] | None
-    ) -> dict[str, Any]:
+    def forecast(self, start: date, end: date, metric: str, tag_key: str, values: Iterable[str] | None) -> Forecast:
         """Cost Explorer's forecast of the tagged compute spend over [start, end) (GetCostForecast, monthly)."""
         values = sorted(set(values)) if values is not None else None
-        out: dict[str, Any] = {
+        out: Forecast = {
             "from": start.isoformat(),
             "to": end.isoformat(),
             "metric": FORECAST_METRICS.get(metric, "UNBLENDED_COST"),
@@ -423,10 +422,10 @@ class CostExplorer:
 
     # --- Reserved Instances and Savings Plans --------------------------------------------------------------------
 
-    def coverage(self, start: date, end: date) -> dict[str, Any]:
+    def coverage(self, start: date, end: date) -> Coverage:
         """How much of each instance type's usage Reserved Instances covered (EC2 and RDS), and of each instance
         family's spend Savings Plans covered, over [start, end). Percentages; missing keys are not covered."""
-        out: dict[str, Any] = {
+        out: Coverage = {
             "available": False,
             "reservations": {},
             "savings_plans": {},
@@ -435,11 +434,13 @@ class CostExplorer:
         }
         key = self._key("coverage", {"start": start, "end": end})
         cached = self.cache.get(key, self._ttl(end))
-        if isinstance(cached, dict):
-            cached["cached"] = True
-            return cached
+        remembered = _read_coverage(cached)
+        if remembered is not None:
+            remembered["cached"] = True
+            return remembered
         asked = 0
-        for service, label in ((SERVICE_EC2, "ec2"), (SERVICE_RDS, "rds")):
+        services: tuple[tuple[str, Literal["ec2", "rds"]], ...] = ((SERVICE_EC2, "ec2"), (SERVICE_RDS, "rds"))
+        for service, label in services:
             try:
                 groups = self._reservation_groups(start, end, service)
             except (ClientError, BotoCoreError) as exc:
@@ -548,3 +549,27 @@ def _explain(exc: Exception, action: str = "ce:GetCostAndUsage") -> str:
             )
         return f"Cost Explorer could not be asked: {code or 'error'}{': ' + message[:200] if message else ''}"
     return f"Cost Explorer could not be reached: {str(exc)[:200]}"
+
+
+def _read_coverage(value: object) -> Coverage | None:
+    """A coverage answer this client cached (JSON in the cache file), or None when it is not one."""
+    if not isinstance(value, dict):
+        return None
+    answered = value.get("answered")
+    parts = (value.get("reservations"), value.get("savings_plans"))
+    if not isinstance(answered, dict) or not all(isinstance(p, dict) for p in parts):
+        return None
+    reservations, plans = (
+        {str(k): float(v) for k, v in p.items() if isinstance(v, int | float)} for p in parts if isinstance(p, dict)
+    )
+    return {
+        "available": bool(value.get("available")),
+        "reservations": reservations,
+        "savings_plans": plans,
+        "answered": {
+            "ec2": bool(answered.get("ec2")),
+            "rds": bool(answered.get("rds")),
+            "savings_plans": bool(answered.get("savings_plans")),
+        },
+        "notes": [str(n) for n in value.get("notes") or []],
+    }

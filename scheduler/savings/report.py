@@ -1,6 +1,6 @@
 """The savings report from the store: the code behind ``isched report`` and the demo's report.
 
-:func:`monthly_report` reads the ledger and state (:mod:`.accounting`), prices every resource's timeline, and,
+:func:`monthly_report` reads the ledger and state (:mod:`.ledger`), prices every resource's timeline, and,
 when asked to (:class:`CostQuestions`), puts Cost Explorer's figures beside the estimate: the actual tagged spend,
 its 12-month forecast, Reserved Instance and Savings Plans coverage of the stopped types, the accounts it covers,
 and a reconciliation of actual against expected spend and against a baseline from before scheduling started.
@@ -12,31 +12,33 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from scheduler.engine import Config, iso_z, parse_instant
 from scheduler.services import registry
-from scheduler.store.state import StateStore
+from scheduler.services.pricing import Pricing
+from scheduler.store.state import ResourceRecord, StateStore
 
-from .accounting import (
-    LEDGER_MONTHS_BACK,
-    MonthReader,
-    Row,
-    build_report,
-    earliest_first_seen,
-    month_of,
-    months_between,
-    parse_month,
-    price_of,
-    project,
-    read_ledger,
-    read_state,
-    shift_month,
-    usages,
-    value_usages,
+from .breakdown import build_report
+from .costexplorer import METRICS, ActualSpend, CostExplorer, caller_account
+from .keys import ResourceKey
+from .ledger import MonthReader, earliest_first_seen, read_ledger, read_state
+from .model import (
+    Accounts,
+    Actual,
+    Baseline,
+    Coverage,
+    Cumulative,
+    LinkedSpend,
+    Month,
+    Projection,
+    Reconciliation,
+    Report,
 )
-from .costexplorer import METRICS, CostExplorer, caller_account
+from .months import LEDGER_MONTHS_BACK, month_of, months_between, parse_month, shift_month
 from .prices import PriceBook, PriceTable
+from .projection import project
+from .usage import usages
+from .valuation import Row, price_of, value_usages
 
 BASELINE_DAYS = 30  # the baseline: the tagged spend of the 30 whole UTC days before scheduling started
 CE_HISTORY_MONTHS = 13  # Cost Explorer keeps 13 months of daily and monthly data (38 with multi-year data on)
@@ -61,7 +63,7 @@ def ce_end_day(start: datetime, end: datetime, instant: datetime) -> date:
     return max(start, min(end, today + timedelta(days=1))).date()
 
 
-def not_asked(metric: str, tag_key: str, why: str) -> dict[str, Any]:
+def not_asked(metric: str, tag_key: str, why: str) -> Actual:
     return {"metric": METRICS[metric], "tag_key": tag_key, "available": False, "note": why, "requests": 0}
 
 
@@ -73,11 +75,11 @@ def monthly_report(
     *,
     config: Config | None,
     pricing_api: bool,
-    actual: Mapping[str, Any] | None = None,
+    actual: Actual | None = None,
     last_month: str | None = None,
     group_by_tag: str | None = None,
     ce: CostQuestions | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """The report's JSON (SPEC §3 shape plus breakdowns) for ``month`` (to ``last_month``) counted up to
     ``instant``. ``actual`` is Cost Explorer's spend as JSON when already known; otherwise ``ce`` asks it (and
     more), and without either the actual figures are null."""
@@ -95,7 +97,7 @@ def monthly_report(
     end_day = ce_end_day(span[0], span[1], instant)
     requests_before = ce.explorer.requests if ce is not None else 0
     months = months_between(month, last) if several else None
-    monthly_spend: dict[str, Any] = {}
+    monthly_spend: dict[str, ActualSpend] = {}
     if actual is None:
         if ce is None:
             actual = not_asked("unblended", "Schedule", "Cost Explorer was not asked")
@@ -118,15 +120,19 @@ def monthly_report(
     )
     if several:
         report["from_month"], report["to_month"] = month, last
-        for m in report["months"]:
+        for m in report.get("months", []):
             spend = monthly_spend.get(m["month"])
             m["actual_cost"] = _money_or_none(spend.total) if spend is not None and spend.available else None
-        report["cumulative"] = _cumulative(store, reader, records, month, instant, config, book, report["months"])
-    notes: list[str] = report["notes"]
+        report["cumulative"] = _cumulative(
+            store, reader, records, month, instant, config, book, report.get("months", [])
+        )
+    notes = report["notes"]
     if actual.get("note"):
         notes.append(f"Actual cost: {actual['note']}")
+    projected = report["projection"]
+    assert projected is not None  # build_report copies the projection made above
     if ce is not None:
-        _ask_more(report, rows, ce, span, end_day, records, notes)
+        _ask_more(report, projected, rows, ce, span, end_day, records, notes)
     else:
         report["accounts"] = {
             "calling_account": None,
@@ -138,10 +144,10 @@ def monthly_report(
             "note": None,
         }
         report["commitment_coverage"] = None
-        report["projection"]["cost_explorer_forecast"] = None
+        projected["cost_explorer_forecast"] = None
         report["reconciliation"] = reconcile(report, rows, None, span, end_day)
-    if report["projection"].get("note"):
-        notes.append(f"Projection: {report['projection']['note']}")
+    if projected.get("note"):
+        notes.append(f"Projection: {projected['note']}")
     report["ce_requests"] = (
         (ce.explorer.requests - requests_before) if ce is not None else int(actual.get("requests") or 0)
     )
@@ -155,16 +161,17 @@ def _money_or_none(value: Decimal | None) -> float | None:
     return None if value is None else float(round(value, 2))
 
 
-def _combined_spend(by_month: Mapping[str, Any], metric: str, tag_key: str) -> dict[str, Any]:
+def _combined_spend(by_month: Mapping[str, ActualSpend], metric: str, tag_key: str) -> Actual:
     """The spend of several months as one figure: known only when every month's is."""
     spends = list(by_month.values())
-    out: dict[str, Any] = {
+    out: Actual = {
         "metric": metric,
         "tag_key": tag_key,
         "available": bool(spends) and all(s.available for s in spends),
         "requests": sum(s.requests for s in spends),
         "cached": all(s.cached for s in spends),
         "estimated": any(s.estimated for s in spends),
+        "note": None,
     }
     missing = [m for m, s in by_month.items() if not s.available]
     if out["available"]:
@@ -175,7 +182,6 @@ def _combined_spend(by_month: Mapping[str, Any], metric: str, tag_key: str) -> d
             for k, v in s.by_schedule.items():
                 per[k] = per.get(k, Decimal(0)) + v
         out["by_schedule_total"] = {k: _money_or_none(v) for k, v in sorted(per.items())}
-        out["note"] = None
     else:
         out["total"] = None
         first = next((s.note for s in spends if s.note), None)
@@ -186,13 +192,13 @@ def _combined_spend(by_month: Mapping[str, Any], metric: str, tag_key: str) -> d
 def _cumulative(
     store: StateStore,
     reader: MonthReader,
-    records: Mapping[Any, Any],
+    records: Mapping[ResourceKey, ResourceRecord],
     month: str,
     instant: datetime,
     config: Config | None,
     book: PriceBook,
-    months: list[dict[str, Any]],
-) -> dict[str, Any]:
+    months: list[Month],
+) -> Cumulative:
     """Savings since the scheduler's first action: the months before the span (as far as the ledger goes back),
     then each month of the span added in turn (``cumulative_savings`` of each month)."""
     first_seen = earliest_first_seen(records)
@@ -228,14 +234,11 @@ def _cumulative(
     }
 
 
-# --- Cost Explorer around the estimate -------------------------------------------------------------------------------
-
-
-def _accounts(rows: Sequence[Row], caller: str | None, linked: Mapping[str, Any] | None) -> dict[str, Any]:
+def _accounts(rows: Sequence[Row], caller: str | None, linked: LinkedSpend | None) -> Accounts:
     """Which accounts the actual figures cover, against the accounts in the report."""
     in_report = sorted({r.usage.key.account for r in rows})
-    if linked is not None and linked.get("available"):
-        covered = sorted(linked.get("by_account") or {})
+    if linked is not None and linked["available"]:
+        covered = sorted(linked["by_account"])
         scope = "linked accounts (asked from the management account, broken down by LINKED_ACCOUNT)"
     elif caller is not None:
         covered = [caller]
@@ -248,7 +251,7 @@ def _accounts(rows: Sequence[Row], caller: str | None, linked: Mapping[str, Any]
         scope = "not known"
     missing = [a for a in in_report if a not in covered]
     note = None
-    if missing and (linked is None or not linked.get("available")):
+    if missing and (linked is None or not linked["available"]):
         note = (
             f"Cost Explorer answers for the account that asks ({caller or 'unknown'}): the actual cost includes "
             f"accounts {', '.join(missing)} only if that is their organization's management account; run the "
@@ -262,18 +265,19 @@ def _accounts(rows: Sequence[Row], caller: str | None, linked: Mapping[str, Any]
         "covered": covered,
         "not_covered": missing,
         "scope": scope,
-        "by_account": dict((linked or {}).get("by_account") or {}),
+        "by_account": dict(linked["by_account"]) if linked is not None else {},
         "note": note,
     }
 
 
 def _ask_more(
-    report: dict[str, Any],
+    report: Report,
+    projected: Projection,
     rows: Sequence[Row],
     ce: CostQuestions,
     span: tuple[datetime, datetime],
     end_day: date,
-    records: Mapping[Any, Any],
+    records: Mapping[ResourceKey, ResourceRecord],
     notes: list[str],
 ) -> None:
     """Cost Explorer beside the estimate: accounts, coverage, forecast, baseline and reconciliation."""
@@ -286,8 +290,8 @@ def _ask_more(
     report["accounts"] = accounts
     if linked is not None:
         for g in report["by_account"]:
-            g["actual_cost"] = (linked.get("by_account") or {}).get(g["account"]) if linked.get("available") else None
-        if linked.get("note"):
+            g["actual_cost"] = linked["by_account"].get(g["account"]) if linked["available"] else None
+        if linked["note"]:
             notes.append(f"Per-account actual cost: {linked['note']}")
     if accounts["note"]:
         notes.append(accounts["note"])
@@ -304,34 +308,33 @@ def _ask_more(
     until = date(today.year + 1, today.month, 1)
     schedules = sorted({r.usage.schedule for r in rows if r.usage.schedule})
     forecast = explorer.forecast(today, until, metric, ce.tag_key, schedules)
-    report["projection"]["cost_explorer_forecast"] = forecast
-    if forecast.get("note"):
+    projected["cost_explorer_forecast"] = forecast
+    if forecast["note"]:
         notes.append(f"Cost Explorer forecast: {forecast['note']}")
 
     baseline = _baseline(rows, records, ce, span, end_day)
     report["reconciliation"] = reconcile(report, rows, baseline, span, end_day)
 
 
-def _apply_coverage(report: dict[str, Any], rows: Sequence[Row], coverage: Mapping[str, Any], notes: list[str]) -> None:
-    reservations = coverage.get("reservations") or {}
-    plans = coverage.get("savings_plans") or {}
+def _apply_coverage(report: Report, rows: Sequence[Row], coverage: Coverage, notes: list[str]) -> None:
+    reservations = coverage["reservations"]
+    plans = coverage["savings_plans"]
     flagged: list[str] = []
     for row, out in zip(rows, report["resources"], strict=True):
         if not row.usage.stops:
             continue
-        if not coverage.get("available"):
+        if not coverage["available"]:
             continue
         service = _price_list(row.usage.key.service)
         region = row.usage.key.region
         types = sorted({t for s in row.usage.stops for t in _plain_types(s.pricing)})
         ri = [reservations.get(f"{service}|{region}|{t}") for t in types]
         sp = [plans.get(f"{region}|{t.split('.')[0]}") for t in types if service == "ec2"]
-        answered = coverage.get("answered") or {}
+        answered = coverage["answered"]
         # A type missing from an answer had no coverage (0); a question not answered is unknown (None).
-        ri_pct = max((p or 0.0 for p in ri), default=0.0) if answered.get(service) else None
-        sp_pct = (
-            max((p or 0.0 for p in sp), default=0.0) if service == "ec2" and answered.get("savings_plans") else None
-        )
+        ri_answered = answered["rds"] if service == "rds" else answered["ec2"]
+        ri_pct = max((p or 0.0 for p in ri), default=0.0) if ri_answered else None
+        sp_pct = max((p or 0.0 for p in sp), default=0.0) if service == "ec2" and answered["savings_plans"] else None
         known = [p for p in (ri_pct, sp_pct) if p is not None]
         unknown = ri_pct is None or (service == "ec2" and sp_pct is None)
         covered: bool | None = True if any(known) else (None if unknown else False)
@@ -342,11 +345,11 @@ def _apply_coverage(report: dict[str, Any], rows: Sequence[Row], coverage: Mappi
         }
         if covered:
             flagged.append(f"{out['resource']} ({', '.join(types)} in {region})")
-    report["commitment_coverage"] = dict(coverage)
-    if not coverage.get("available"):
+    report["commitment_coverage"] = coverage.copy()
+    if not coverage["available"]:
         notes.append(
             "Reserved Instance and Savings Plans coverage is not available ("
-            + "; ".join(coverage.get("notes") or ["not asked"])
+            + "; ".join(coverage["notes"] or ["not asked"])
             + "): where commitments cover the stopped types, a stop saves less than shown."
         )
     elif flagged:
@@ -354,22 +357,26 @@ def _apply_coverage(report: dict[str, Any], rows: Sequence[Row], coverage: Mappi
             "Reserved Instances or Savings Plans covered part of these stopped types this period, so stopping them "
             "saves less than shown (the commitment is paid either way): " + "; ".join(flagged) + "."
         )
-    for n in coverage.get("notes") or []:
-        if coverage.get("available"):
+    for n in coverage["notes"]:
+        if coverage["available"]:
             notes.append(n)
 
 
-def _plain_types(pricing: Any) -> list[str]:
-    return [c.query.type for c in getattr(pricing, "components", ())]
+def _plain_types(pricing: Pricing) -> list[str]:
+    return [c.query.type for c in pricing.components]
 
 
 def _baseline(
-    rows: Sequence[Row], records: Mapping[Any, Any], ce: CostQuestions, span: tuple[datetime, datetime], end_day: date
-) -> dict[str, Any]:
+    rows: Sequence[Row],
+    records: Mapping[ResourceKey, ResourceRecord],
+    ce: CostQuestions,
+    span: tuple[datetime, datetime],
+    end_day: date,
+) -> Baseline:
     """The tagged compute spend per day over the 30 days before scheduling began, scaled to the report's days."""
     keys = {r.usage.key for r in rows}
     began = earliest_first_seen({k: v for k, v in records.items() if k in keys})
-    out: dict[str, Any] = {
+    out: Baseline = {
         "from": None,
         "to": None,
         "days": BASELINE_DAYS,
@@ -408,37 +415,39 @@ def _baseline(
 
 
 def reconcile(
-    report: Mapping[str, Any],
+    report: Report,
     rows: Sequence[Row],
-    baseline: Mapping[str, Any] | None,
+    baseline: Baseline | None,
     span: tuple[datetime, datetime],
     end_day: date,
-) -> dict[str, Any]:
+) -> Reconciliation:
     """Actual tagged compute spend against what the ledger and prices say it should have been, and against the
     baseline from before scheduling; the variance, and what explains it."""
     totals = report["totals"]
-    actual = report.get("actual") or {}
-    actual_cost = totals.get("actual_cost")
-    expected = totals.get("estimated_running_cost")
+    actual = report["actual"]
+    actual_cost = totals["actual_cost"]
+    expected = totals["estimated_running_cost"]
     invisible = [r for r in rows if r.priced and _not_under_tag(r)]
     hidden = sum((r.running_cost or Decimal(0) for r in invisible), Decimal(0))
-    out: dict[str, Any] = {
+    out: Reconciliation = {
         "period": {"from": span[0].date().isoformat(), "to": end_day.isoformat(), "counted_to": report["at"]},
         "actual_cost": actual_cost,
         "expected_cost": expected,
-        "cost_if_always_running": totals.get("cost_if_always_running"),
-        "estimated_savings": totals.get("estimated_savings"),
+        "cost_if_always_running": totals["cost_if_always_running"],
+        "estimated_savings": totals["estimated_savings"],
         "expected_cost_not_under_tag": _money_or_none(hidden) if invisible else 0.0,
         "variance": None,
         "variance_percent": None,
         "variance_under_tag": None,
-        "baseline": dict(baseline) if baseline is not None else None,
+        "baseline": baseline.copy() if baseline is not None else None,
         "savings_vs_baseline": None,
         "explanation": [],
     }
     why: list[str] = out["explanation"]
     if actual_cost is None:
-        why.append(f"No actual cost from Cost Explorer: {actual.get('note') or 'not available'}.")
+        why.append(
+            f"No actual cost from Cost Explorer: {(actual['note'] if actual is not None else None) or 'not available'}."
+        )
     if actual_cost is not None and expected is not None:
         variance = Decimal(str(actual_cost)) - Decimal(str(expected))
         out["variance"] = _money_or_none(variance)
@@ -464,7 +473,7 @@ def reconcile(
                 else "."
             )
         )
-    if totals.get("unpriced_resources"):
+    if totals["unpriced_resources"]:
         why.append(
             f"{totals['unpriced_resources']} unpriced resource(s) are in the actual cost but not in the expected."
         )
@@ -476,25 +485,26 @@ def reconcile(
         f"Cost Explorer counts whole UTC days to {end_day.isoformat()} (its latest day is usually incomplete: "
         f"data lags by up to 24 hours); the ledger counts to {report['at']}."
     )
-    if actual.get("estimated"):
+    if actual is not None and actual.get("estimated"):
         why.append("Cost Explorer marks these figures as estimated: the month is not closed.")
     why.append(
         "The actual cost includes every resource carrying the tag, also ones isched does not manage (other "
         "regions, services or accounts than it scans), and storage is not in it (compute services only)."
     )
-    accounts = report.get("accounts") or {}
-    if accounts.get("not_covered"):
-        why.append(f"Accounts not covered by the actual figures: {', '.join(accounts['not_covered'])}.")
-    if baseline is not None and baseline.get("for_this_period") is not None and actual_cost is not None:
-        diff = Decimal(str(baseline["for_this_period"])) - Decimal(str(actual_cost))
+    not_covered = report["accounts"]["not_covered"] if "accounts" in report else None
+    if not_covered:
+        why.append(f"Accounts not covered by the actual figures: {', '.join(not_covered)}.")
+    per_day, for_period = (baseline["per_day"], baseline["for_this_period"]) if baseline is not None else (None, None)
+    if baseline is not None and for_period is not None and per_day is not None and actual_cost is not None:
+        diff = Decimal(str(for_period)) - Decimal(str(actual_cost))
         out["savings_vs_baseline"] = _money_or_none(diff)
         why.append(
-            f"Against the baseline (US${baseline['per_day']:,.4f} a day in the {baseline['days']} days before "
-            f"scheduling began, over {baseline.get('period_days')} days: US${baseline['for_this_period']:,.2f}), "
+            f"Against the baseline (US${per_day:,.4f} a day in the {baseline['days']} days before "
+            f"scheduling began, over {baseline.get('period_days')} days: US${for_period:,.2f}), "
             f"this period's actual is US${abs(diff):,.2f} {'lower' if diff >= 0 else 'higher'}; fleet changes since "
             "then are in this difference too."
         )
-    elif baseline is not None and baseline.get("note"):
+    elif baseline is not None and baseline["note"]:
         why.append(f"No baseline: {baseline['note']}.")
     return out
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.savings.render import render_html
+from scheduler.savings.page import render_html
 from tests.unit.test_render import sample_report
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ import pytest
 from scheduler.handlers import report as handler
 from scheduler.handlers.common import SettingsError
 from scheduler.handlers.events import EventError
-from scheduler.savings.render import read_csv_blocks
+from scheduler.savings.formats import read_csv_blocks
 
 from . import ce_stub
 from .hub_helpers import unique

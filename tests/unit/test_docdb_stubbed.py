@@ -17,8 +17,8 @@ import pytest
 from botocore.stub import Stubber
 
 from scheduler.engine import Observed
-from scheduler.savings.accounting import price_of
 from scheduler.savings.prices import JsonCache, PriceBook, PricingApi
+from scheduler.savings.valuation import price_of
 from scheduler.services.base import Resource
 from scheduler.services.rds import SERVICE, RdsAdapter
 

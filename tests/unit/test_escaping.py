@@ -1,5 +1,6 @@
 """User text is data, never markup: the terminal helpers (scheduler/cli/output.py), the CSV cells and the HTML page
-(scheduler/savings/render.py), and a check of the CLI's source that every styled line goes through them."""
+(scheduler/savings/formats.py, charts.py, page.py, png.py), and a check of the CLI's source that every styled line
+goes through them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from scheduler.cli.output import SafeConsole, error_line, lit, printable, styled
-from scheduler.savings.render import chart_text, csv_cell, escape, render_csv, render_html
+from scheduler.savings.formats import csv_cell, escape, render_csv
+from scheduler.savings.page import render_html
+from scheduler.savings.png import chart_text
 from tests.unit.test_savings import small_report
 
 NASTY = [
@@ -318,7 +321,7 @@ def test_chart_labels_are_not_tex():
 
 def test_png_chart_with_tex_in_names(tmp_path: Path):
     pytest.importorskip("matplotlib")
-    from scheduler.savings.render import render_png
+    from scheduler.savings.png import render_png
 
     report = hostile_report(r"$\frac{$ _")
     path = tmp_path / "chart.png"

@@ -30,8 +30,11 @@ from scheduler.engine import (
     rds_windows,
 )
 from scheduler.engine.maintenance import parse_rds_window
-from scheduler.savings.accounting import ResourceKey, build_report, month_usages, value_usages
+from scheduler.savings.breakdown import build_report
+from scheduler.savings.keys import ResourceKey
 from scheduler.savings.prices import PriceAnswer
+from scheduler.savings.usage import month_usages
+from scheduler.savings.valuation import value_usages
 from scheduler.services.ssm_windows import Execution, aws_cron, merge_executions, read_executions
 from scheduler.store.state import ResourceRecord, hold_data
 

@@ -624,7 +624,7 @@ LEDGERS: dict[str, tuple[list[dict[str, object]], float, float]] = {
 
 @pytest.mark.parametrize("name", list(LEDGERS))
 def test_hours_lost_to_overrides(name: str) -> None:
-    from scheduler.savings.accounting import usages
+    from scheduler.savings.usage import usages
 
     entries, lost, manual = LEDGERS[name]
     start, end = t("2026-03-01 00:00"), t("2026-04-01 00:00")

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from scheduler.savings.accounting import price_of
 from scheduler.savings.prices import (
     PriceAnswer,
     PricesFileError,
@@ -19,6 +18,7 @@ from scheduler.savings.prices import (
     rds_filters,
     rds_service_code,
 )
+from scheduler.savings.valuation import price_of
 from scheduler.services.pricing import PriceQuery, cluster_family
 from scheduler.services.rds import SERVICE, cluster_unschedulable
 

@@ -23,32 +23,25 @@ import pytest
 from scheduler.cli.output import SafeConsole
 from scheduler.cli.report_cmds import print_tables
 from scheduler.engine import parse_text
-from scheduler.savings.accounting import (
-    build_report,
-    months_between,
-    parse_month,
-    price_of,
-    project,
-    usages,
-    value_usages,
-)
-from scheduler.savings.prices import PriceAnswer, parse_prices
-from scheduler.savings.render import (
-    CSV_FIELDS,
-    SUMMARY_FIELDS,
+from scheduler.savings.breakdown import build_report
+from scheduler.savings.charts import (
     _spaced,
     chart_days,
     daily_savings_svg,
     fit_text,
     hours_by_schedule_svg,
     months_svg,
-    read_csv_blocks,
-    render_csv,
-    render_html,
-    render_png,
     text_width,
 )
+from scheduler.savings.formats import CSV_FIELDS, SUMMARY_FIELDS, read_csv_blocks, render_csv
+from scheduler.savings.months import months_between, parse_month
+from scheduler.savings.page import render_html
+from scheduler.savings.png import render_png
+from scheduler.savings.prices import PriceAnswer, parse_prices
+from scheduler.savings.projection import project
 from scheduler.savings.report import reconcile
+from scheduler.savings.usage import usages
+from scheduler.savings.valuation import price_of, value_usages
 from tests.unit.test_escaping import SAFE_TAGS, Page
 
 ACCOUNT = "111111111111"

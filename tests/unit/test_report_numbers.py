@@ -25,24 +25,19 @@ import pytest
 from botocore.stub import Stubber
 
 from scheduler.engine import parse_text
-from scheduler.savings.accounting import (
-    MANUAL_STOPPED,
-    STOPPED,
-    Prior,
-    ResourceKey,
-    allocate,
-    build_report,
-    month_usages,
-    parse_month,
-    prior_states,
-    project,
-    usages,
-    value_usages,
-)
+from scheduler.savings.breakdown import build_report
 from scheduler.savings.costexplorer import CostExplorer, activation_hint
+from scheduler.savings.events import MANUAL_STOPPED, STOPPED
+from scheduler.savings.formats import render_csv
+from scheduler.savings.keys import ResourceKey
+from scheduler.savings.months import parse_month
+from scheduler.savings.page import render_html
 from scheduler.savings.prices import JsonCache, PriceAnswer, parse_prices
-from scheduler.savings.render import render_csv, render_html
+from scheduler.savings.priors import Prior, prior_states
+from scheduler.savings.projection import project
 from scheduler.savings.report import reconcile
+from scheduler.savings.usage import month_usages, usages
+from scheduler.savings.valuation import allocate, value_usages
 from scheduler.store.state import ResourceRecord
 
 ACCOUNT = "111111111111"

@@ -14,19 +14,13 @@ import pytest
 from botocore.stub import Stubber
 
 from scheduler.engine import parse_text
-from scheduler.savings.accounting import (
-    ResourceKey,
-    build_report,
-    month_usages,
-    open_at_start,
-    parse_month,
-    pricing_for,
-    project,
-    shift_month,
-    stopped_intervals,
-    value_usages,
-)
+from scheduler.savings.breakdown import build_report
+from scheduler.savings.charts import nice_ticks
 from scheduler.savings.costexplorer import CostExplorer, summarize
+from scheduler.savings.formats import render_csv
+from scheduler.savings.keys import ResourceKey, pricing_for
+from scheduler.savings.months import parse_month, shift_month
+from scheduler.savings.page import render_html
 from scheduler.savings.prices import (
     JsonCache,
     PriceAnswer,
@@ -39,7 +33,10 @@ from scheduler.savings.prices import (
     parse_prices,
     rds_filters,
 )
-from scheduler.savings.render import nice_ticks, render_csv, render_html
+from scheduler.savings.priors import open_at_start
+from scheduler.savings.projection import project
+from scheduler.savings.usage import month_usages, stopped_intervals
+from scheduler.savings.valuation import value_usages
 from scheduler.store.state import ResourceRecord
 
 MARCH = parse_month("2026-03")
@@ -263,7 +260,7 @@ FILE = parse_prices(
 
 
 def file_price(pricing: Any) -> Decimal | None:
-    from scheduler.savings.accounting import price_of
+    from scheduler.savings.valuation import price_of
 
     return price_of(pricing, lambda q: FILE.lookup(q) or PriceAnswer(None, None, f"no price for {q.type}"))[0]
 

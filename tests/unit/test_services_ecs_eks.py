@@ -15,8 +15,11 @@ import pytest
 from botocore.stub import Stubber
 
 from scheduler.engine import Observed
-from scheduler.savings.accounting import build_report, month_usages, price_of, pricing_for, value_usages
+from scheduler.savings.breakdown import build_report
+from scheduler.savings.keys import pricing_for
 from scheduler.savings.prices import PriceAnswer, PricesFileError, PricingApi, parse_prices
+from scheduler.savings.usage import month_usages
+from scheduler.savings.valuation import price_of, value_usages
 from scheduler.services import tagging
 from scheduler.services.base import Resource
 from scheduler.services.eks import SAVED_CAPACITY_TAG, EksAdapter
