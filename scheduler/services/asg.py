@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -58,6 +57,7 @@ SAVED = SavedCapacity(
     stored="the stored sizes {} are",
     nothing="no sizes were saved for it",
     by_hand="set its min, max and desired sizes by hand",
+    unsaved=f"could not save its sizes in tag {SAVED_CAPACITY_TAG} ({{}}); left running so that they are not lost",
 )
 
 
@@ -113,8 +113,9 @@ class AsgAdapter(ScalesToZero):
     """The Auto Scaling groups of one region. ``page_size`` and ``tag_batch_size`` exist for tests."""
 
     name = "asg"
-    resizable = False
     saved_capacity = SAVED
+    client_name = "autoscaling"
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(
         self,
@@ -124,18 +125,11 @@ class AsgAdapter(ScalesToZero):
         page_size: int = MAX_PAGE_SIZE,
         tag_batch_size: int = MAX_TAG_BATCH,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        super().__init__(region, session, page_size=page_size)
         if tag_batch_size < 1:
             raise ValueError(f"tag_batch_size must be at least 1, not {tag_batch_size}")
-        self.region = region
-        self.session = session or boto3.Session()
-        self.client: Any = client("autoscaling", region=region, session=self.session)
-        self.page_size = page_size
         self.tag_batch_size = tag_batch_size
         self._ec2: Any = None
-        self.events_since: datetime | None = None  # unused: a group at zero stays at zero
-        self.warnings: list[str] = []
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -260,36 +254,15 @@ class AsgAdapter(ScalesToZero):
                 return str(instance_type)
         return None
 
-    # --- stop and start ----------------------------------------------------------------------------------------
+    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
 
-    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
-        """Saves each group's current sizes in its tag, then sets min, max and desired to 0 (one call per group:
-        Auto Scaling has no batch update). ``hibernate`` does not apply to groups.
+    def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
+        return chunks(ids, NAMES_BATCH)
 
-        The sizes saved are read now, not at discovery: a size changed while the group ran is what is restored.
-        A group already at 0/0/0 is left alone, its tag too (rewriting it would save the zeros).
-        """
-        names = unique(r.id for r in resources)
-        groups, results = self._current(names)
-        to_save: dict[str, dict[str, int]] = {}
-        for name, group in groups.items():
-            sizes = _sizes(group)
-            if any(sizes.values()):
-                to_save[name] = sizes
-                continue
-            results[name] = SAVED.already_stopped(name, self._tags(group))
-        saved = self._write_tags({n: {SAVED_CAPACITY_TAG: format_capacity(s)} for n, s in to_save.items()})
-        for name, sizes in to_save.items():
-            if not saved[name].ok:
-                results[name] = ActionResult(
-                    name,
-                    ok=False,
-                    error=f"could not save its sizes in tag {SAVED_CAPACITY_TAG} ({saved[name].error}); "
-                    "left running so that they are not lost",
-                )
-                continue
-            results[name] = self._update(name, {"min": 0, "max": 0, "desired": 0}, {"saved_capacity": sizes})
-        return [results[n] for n in names]
+    def _describe(self, batch: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for group in self._groups(AutoScalingGroupNames=list(batch)):
+            if group["AutoScalingGroupName"] in batch:
+                yield group["AutoScalingGroupName"], group
 
     def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
         return _sizes(item)
@@ -300,26 +273,20 @@ class AsgAdapter(ScalesToZero):
     def _running(self, sizes: dict[str, int]) -> bool:
         return any(sizes.values())
 
-    def _current(self, names: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
-        """The groups as they are now (found) and a failed result for each name not found or not looked up."""
-        found: dict[str, dict[str, Any]] = {}
-        failed: dict[str, ActionResult] = {}
-        for batch in chunks(names, NAMES_BATCH):
-            try:
-                for group in self._groups(AutoScalingGroupNames=batch):
-                    if group["AutoScalingGroupName"] in batch:
-                        found[group["AutoScalingGroupName"]] = group
-            except (ClientError, BotoCoreError) as exc:
-                failed |= {n: ActionResult(n, ok=False, error=aws_error(exc)) for n in batch}
-                continue
-            for name in batch:
-                if name not in found:
-                    failed[name] = ActionResult(
-                        name, ok=False, error=f"Auto Scaling group '{name}' not found in {self.region}"
-                    )
-        return found, failed
+    def _zero(self, sizes: dict[str, int]) -> dict[str, int]:
+        return {"min": 0, "max": 0, "desired": 0}
 
-    def _update(self, name: str, sizes: Mapping[str, int], details: dict[str, Any]) -> ActionResult:
+    def _mirror(
+        self, items: Mapping[str, tuple[Mapping[str, Any], dict[str, int]]]
+    ) -> Iterator[tuple[str, str | None]]:
+        # Batched: CreateOrUpdateTags takes many groups' tags in one call.
+        saved = self._write_tags({n: {SAVED_CAPACITY_TAG: format_capacity(s)} for n, (_, s) in items.items()})
+        for name in items:
+            yield name, None if saved[name].ok else saved[name].error or "unknown error"
+
+    def _update(
+        self, name: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
+    ) -> ActionResult:
         try:
             self.client.update_auto_scaling_group(
                 AutoScalingGroupName=name,
@@ -329,10 +296,7 @@ class AsgAdapter(ScalesToZero):
             )
         except (ClientError, BotoCoreError) as exc:
             return ActionResult(name, ok=False, error=aws_error(exc), details=details)
-        return ActionResult(name, ok=True, details=details)
-
-    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
-        return ActionResult(resource.id, ok=False, error="resize is not supported for Auto Scaling groups")
+        return ActionResult(name, ok=True, details=details, warning=warning)
 
     # --- tags --------------------------------------------------------------------------------------------------
 

@@ -22,19 +22,17 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scheduler.aws.session import client
 from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
-from .common import aws_error, chunks, not_estimated, tag_each, unique, with_missing
+from .common import aws_error, chunks, not_estimated, tag_each
 from .details import number, text, texts, whole
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Component, PriceQuery, Pricing
@@ -65,6 +63,7 @@ SAVED = SavedCapacity(
     stored="the stored count {} is",
     nothing="no desired count was saved for it",
     by_hand="set its desired count by hand",
+    unsaved=f"could not save its desired count in tag {SAVED_CAPACITY_TAG} ({{}}); left running so that it is not lost",
 )
 
 
@@ -233,8 +232,9 @@ class EcsAdapter(ScalesToZero):
     """The ECS services of one region. ``page_size`` and ``describe_batch`` exist for tests."""
 
     name = "ecs"
-    resizable = False
     saved_capacity = SAVED
+    client_name = "ecs"
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(
         self,
@@ -244,17 +244,10 @@ class EcsAdapter(ScalesToZero):
         page_size: int = MAX_PAGE_SIZE,
         describe_batch: int = DESCRIBE_BATCH,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        super().__init__(region, session, page_size=page_size)
         if not 1 <= describe_batch <= DESCRIBE_BATCH:
             raise ValueError(f"describe_batch must be between 1 and {DESCRIBE_BATCH}, not {describe_batch}")
-        self.region = region
-        self.session = session or boto3.Session()
-        self.client: Any = client("ecs", region=region, session=self.session)
-        self.page_size = page_size
         self.describe_batch = describe_batch
-        self.events_since: datetime | None = None  # unused: a service at 0 stays at 0
-        self.warnings: list[str] = []
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -325,34 +318,16 @@ class EcsAdapter(ScalesToZero):
             unschedulable=unschedulable,
         )
 
-    # --- stop and start ----------------------------------------------------------------------------------------
+    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
 
-    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
-        """Saves each service's desired count in its tag, then sets it to 0 (one UpdateService per service: ECS has
-        no batch update). The count saved is read now, not at discovery. A service already at 0 is left alone, its
-        tag too. ``hibernate`` does not apply."""
-        ids = unique(r.id for r in resources)
-        current, results = self._current(ids)
-        for ident, service in current.items():
-            desired = int(service.get("desiredCount") or 0)
-            if not desired:
-                results[ident] = SAVED.already_stopped(ident, self._tags(service))
-                continue
-            try:
-                self.client.tag_resource(
-                    resourceArn=service["serviceArn"],
-                    tags=[{"key": SAVED_CAPACITY_TAG, "value": SAVED.format({"desired": desired})}],
-                )
-            except (ClientError, BotoCoreError) as exc:
-                results[ident] = ActionResult(
-                    ident,
-                    ok=False,
-                    error=f"could not save its desired count in tag {SAVED_CAPACITY_TAG} ({aws_error(exc)}); "
-                    "left running so that it is not lost",
-                )
-                continue
-            results[ident] = self._update(ident, {"desired": 0}, {"saved_capacity": {"desired": desired}})
-        return [results[i] for i in ids]
+    def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
+        for cluster, names in _split(ids).items():
+            for chunk in chunks(names, self.describe_batch):
+                yield [f"{cluster}/{n}" for n in chunk]
+
+    def _describe(self, batch: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        # One batch is one cluster's: a single DescribeServices call.
+        return ((service_id(s), s) for s in describe(self.client, batch, self.describe_batch))
 
     def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
         return {"desired": int(item.get("desiredCount") or 0)}
@@ -363,29 +338,31 @@ class EcsAdapter(ScalesToZero):
     def _running(self, sizes: dict[str, int]) -> bool:
         return bool(sizes["desired"])
 
-    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
-        """The services as they are now (found) and a failed result for each id not found or not looked up."""
-        found: dict[str, dict[str, Any]] = {}
-        failed: dict[str, ActionResult] = {}
-        for cluster, names in _split(ids).items():
-            for chunk in chunks(names, self.describe_batch):
-                wanted = [f"{cluster}/{n}" for n in chunk]
-                try:
-                    found |= {service_id(s): s for s in describe(self.client, wanted, self.describe_batch)}
-                except (ClientError, BotoCoreError) as exc:
-                    failed |= {i: ActionResult(i, ok=False, error=aws_error(exc)) for i in wanted}
-        return found, with_missing(ids, found, failed, lambda i: f"ECS service '{i}' not found in {self.region}")
+    def _zero(self, sizes: dict[str, int]) -> dict[str, int]:
+        return {"desired": 0}
 
-    def _update(self, ident: str, sizes: Mapping[str, int], details: dict[str, Any]) -> ActionResult:
+    def _mirror(
+        self, items: Mapping[str, tuple[Mapping[str, Any], dict[str, int]]]
+    ) -> Iterator[tuple[str, str | None]]:
+        for ident, (service, sizes) in items.items():
+            try:
+                self.client.tag_resource(
+                    resourceArn=service["serviceArn"], tags=[{"key": SAVED_CAPACITY_TAG, "value": SAVED.format(sizes)}]
+                )
+            except (ClientError, BotoCoreError) as exc:
+                yield ident, aws_error(exc)
+                continue
+            yield ident, None
+
+    def _update(
+        self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
+    ) -> ActionResult:
         cluster, name = ident.split("/", 1)
         try:
             self.client.update_service(cluster=cluster, service=name, desiredCount=sizes["desired"])
         except (ClientError, BotoCoreError) as exc:
             return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
-        return ActionResult(ident, ok=True, details=details)
-
-    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
-        return ActionResult(resource.id, ok=False, error="resize is not supported for ECS services")
+        return ActionResult(ident, ok=True, details=details, warning=warning)
 
     # --- tags --------------------------------------------------------------------------------------------------
 

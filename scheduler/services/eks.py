@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +39,7 @@ from .capacity import (
     ScalesToZero,
     desired_to_price,
 )
-from .common import aws_error, not_estimated, tag_each, unique
+from .common import aws_error, not_estimated, tag_each
 from .details import text, texts
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
 from .pricing import Component, PriceQuery, Pricing, whole
@@ -75,6 +74,7 @@ SAVED = SavedCapacity(
     nothing="no sizes were saved for it",
     by_hand="set its minimum, maximum and desired sizes by hand",
     restorable=_max_at_least_one,
+    unsaved=None,
 )
 
 
@@ -168,20 +168,14 @@ class EksAdapter(ScalesToZero):
     """The managed node groups of one region. ``page_size`` exists for tests."""
 
     name = "eks"
-    resizable = False
     saved_capacity = SAVED
+    client_name = "eks"
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(self, region: str, session: boto3.Session | None = None, *, page_size: int = MAX_PAGE_SIZE) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
-        self.region = region
-        self.session = session or boto3.Session()
-        self.client: Any = client("eks", region=region, session=self.session)
-        self.page_size = page_size
+        super().__init__(region, session, page_size=page_size)
         self._ec2: Any = None
         self._arns: dict[str, str] = {}
-        self.events_since: datetime | None = None  # unused: a group at zero stays at zero
-        self.warnings: list[str] = []
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -253,32 +247,17 @@ class EksAdapter(ScalesToZero):
                 return str(itype)
         return None
 
-    # --- stop and start ----------------------------------------------------------------------------------------
+    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
 
-    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
-        """Sets each group's minimum and desired size to 0 (its maximum stays: EKS needs at least 1), having
-        mirrored its sizes in its tag. The sizes saved are read now, not at discovery. A group already at 0 is left
-        alone. ``hibernate`` does not apply."""
-        ids = unique(r.id for r in resources)
-        current, results = self._current(ids)
-        for ident, group in current.items():
-            sizes = sizes_of(group)
-            if not sizes["desired"] and not sizes["min"]:
-                results[ident] = SAVED.already_stopped(ident, self._tags(group))
-                continue
-            warning = None
-            try:
-                self.client.tag_resource(
-                    resourceArn=group["nodegroupArn"], tags={SAVED_CAPACITY_TAG: SAVED.format(sizes)}
-                )
-            except (ClientError, BotoCoreError) as exc:
-                warning = (
-                    f"stopped, but its sizes ({SAVED.format(sizes)}) could not be copied to tag "
-                    f"{SAVED_CAPACITY_TAG} ({aws_error(exc)}); the state table holds them"
-                )
-            target = {"min": 0, "max": sizes["max"], "desired": 0}
-            results[ident] = self._update(ident, target, {"saved_capacity": sizes}, warning)
-        return [results[i] for i in ids]
+    def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
+        return ([i] for i in ids)  # DescribeNodegroup reads one group
+
+    def _describe(self, batch: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for ident in batch:
+            group = node_group(self.client, ident)
+            if group is not None:
+                self._arns[ident] = str(group["nodegroupArn"])
+                yield ident, group
 
     def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
         return sizes_of(item)
@@ -289,24 +268,22 @@ class EksAdapter(ScalesToZero):
     def _running(self, sizes: dict[str, int]) -> bool:
         return bool(sizes["desired"])
 
-    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
-        """The node groups as they are now (found) and a failed result for each id not found or not read."""
-        found: dict[str, dict[str, Any]] = {}
-        failed: dict[str, ActionResult] = {}
-        for ident in ids:
+    def _zero(self, sizes: dict[str, int]) -> dict[str, int]:
+        return {"min": 0, "max": sizes["max"], "desired": 0}  # EKS needs a maximum of at least 1: it stays
+
+    def _mirror(
+        self, items: Mapping[str, tuple[Mapping[str, Any], dict[str, int]]]
+    ) -> Iterator[tuple[str, str | None]]:
+        # Only a mirror: without it the group is stopped all the same (SAVED.unsaved is None).
+        for ident, (group, sizes) in items.items():
             try:
-                group = node_group(self.client, ident)
-            except (ClientError, BotoCoreError) as exc:
-                failed[ident] = ActionResult(ident, ok=False, error=aws_error(exc))
-                continue
-            if group is None:
-                failed[ident] = ActionResult(
-                    ident, ok=False, error=f"EKS node group '{ident}' not found in {self.region}"
+                self.client.tag_resource(
+                    resourceArn=group["nodegroupArn"], tags={SAVED_CAPACITY_TAG: SAVED.format(sizes)}
                 )
+            except (ClientError, BotoCoreError) as exc:
+                yield ident, aws_error(exc)
                 continue
-            found[ident] = group
-            self._arns[ident] = str(group["nodegroupArn"])
-        return found, failed
+            yield ident, None
 
     def _update(
         self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
@@ -321,9 +298,6 @@ class EksAdapter(ScalesToZero):
         except (ClientError, BotoCoreError) as exc:
             return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
         return ActionResult(ident, ok=True, details=details, warning=warning)
-
-    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
-        return ActionResult(resource.id, ok=False, error="resize is not supported for EKS node groups")
 
     # --- tags --------------------------------------------------------------------------------------------------
 
