@@ -284,19 +284,10 @@ class AsgAdapter(ScalesToZero):
         for name in items:
             yield name, None if saved[name].ok else saved[name].error or "unknown error"
 
-    def _update(
-        self, name: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
-    ) -> ActionResult:
-        try:
-            self.client.update_auto_scaling_group(
-                AutoScalingGroupName=name,
-                MinSize=sizes["min"],
-                MaxSize=sizes["max"],
-                DesiredCapacity=sizes["desired"],
-            )
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(name, ok=False, error=aws_error(exc), details=details)
-        return ActionResult(name, ok=True, details=details, warning=warning)
+    def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
+        self.client.update_auto_scaling_group(
+            AutoScalingGroupName=ident, MinSize=sizes["min"], MaxSize=sizes["max"], DesiredCapacity=sizes["desired"]
+        )
 
     # --- tags --------------------------------------------------------------------------------------------------
 

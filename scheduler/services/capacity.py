@@ -212,25 +212,44 @@ class ScalesToZero(ABC):
     @abstractmethod
     def _tags(self, item: Mapping[str, Any]) -> dict[str, str]: ...
 
-    @abstractmethod
     def _running(self, sizes: Sizes) -> bool:
         """Whether sizes are those of a resource that runs (one started by hand is left as it is)."""
+        return bool(sizes["desired"])
 
     @abstractmethod
     def _zero(self, sizes: Sizes) -> Sizes:
         """The sizes a stop sets on a resource of ``sizes`` (a resource already at them is left alone)."""
 
-    @abstractmethod
-    def _mirror(self, items: Mapping[str, tuple[Mapping[str, Any], Sizes]]) -> Iterator[tuple[str, str | None]]:
-        """Writes each resource's sizes into its tag :data:`SAVED_CAPACITY_TAG` (``items``: id to the resource and
-        its sizes), yielding each id with why its tag could not be written (None when it was) as soon as that is
-        known, so that the stop's update follows its own tag."""
+    def _save(self, item: Mapping[str, Any], sizes: Sizes) -> None:
+        """Writes ``sizes`` into the resource's tag :data:`SAVED_CAPACITY_TAG` (what :meth:`_mirror` calls for each
+        resource, unless a subclass overrides it)."""
+        raise NotImplementedError
 
     @abstractmethod
+    def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
+        """Sets a resource's sizes (one update call)."""
+
+    def _mirror(self, items: Mapping[str, tuple[Mapping[str, Any], Sizes]]) -> Iterator[tuple[str, str | None]]:
+        """Writes each resource's sizes into its tag (``items``: id to the resource and its sizes), yielding each id
+        with why its tag could not be written (None when it was) as soon as that is known, so that the stop's update
+        follows its own tag. One tag call per resource; a service that tags many in one call overrides this."""
+        for ident, (item, sizes) in items.items():
+            try:
+                self._save(item, sizes)
+            except (ClientError, BotoCoreError) as exc:
+                yield ident, aws_error(exc)
+                continue
+            yield ident, None
+
     def _update(
         self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
     ) -> ActionResult:
         """Sets a resource's sizes; the result carries ``details`` and ``warning``."""
+        try:
+            self._set(ident, sizes)
+        except (ClientError, BotoCoreError) as exc:
+            return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
+        return ActionResult(ident, ok=True, details=details, warning=warning)
 
     def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
         """The resources as they are now (found) and a failed result for each id not found or not read (a failed

@@ -335,34 +335,17 @@ class EcsAdapter(ScalesToZero):
     def _tags(self, item: Mapping[str, Any]) -> dict[str, str]:
         return tag_dict(item.get("tags"))
 
-    def _running(self, sizes: dict[str, int]) -> bool:
-        return bool(sizes["desired"])
-
     def _zero(self, sizes: dict[str, int]) -> dict[str, int]:
         return {"desired": 0}
 
-    def _mirror(
-        self, items: Mapping[str, tuple[Mapping[str, Any], dict[str, int]]]
-    ) -> Iterator[tuple[str, str | None]]:
-        for ident, (service, sizes) in items.items():
-            try:
-                self.client.tag_resource(
-                    resourceArn=service["serviceArn"], tags=[{"key": SAVED_CAPACITY_TAG, "value": SAVED.format(sizes)}]
-                )
-            except (ClientError, BotoCoreError) as exc:
-                yield ident, aws_error(exc)
-                continue
-            yield ident, None
+    def _save(self, item: Mapping[str, Any], sizes: dict[str, int]) -> None:
+        self.client.tag_resource(
+            resourceArn=item["serviceArn"], tags=[{"key": SAVED_CAPACITY_TAG, "value": SAVED.format(sizes)}]
+        )
 
-    def _update(
-        self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
-    ) -> ActionResult:
+    def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
         cluster, name = ident.split("/", 1)
-        try:
-            self.client.update_service(cluster=cluster, service=name, desiredCount=sizes["desired"])
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
-        return ActionResult(ident, ok=True, details=details, warning=warning)
+        self.client.update_service(cluster=cluster, service=name, desiredCount=sizes["desired"])
 
     # --- tags --------------------------------------------------------------------------------------------------
 

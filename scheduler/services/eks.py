@@ -265,39 +265,20 @@ class EksAdapter(ScalesToZero):
     def _tags(self, item: Mapping[str, Any]) -> dict[str, str]:
         return tag_dict(item)
 
-    def _running(self, sizes: dict[str, int]) -> bool:
-        return bool(sizes["desired"])
-
     def _zero(self, sizes: dict[str, int]) -> dict[str, int]:
         return {"min": 0, "max": sizes["max"], "desired": 0}  # EKS needs a maximum of at least 1: it stays
 
-    def _mirror(
-        self, items: Mapping[str, tuple[Mapping[str, Any], dict[str, int]]]
-    ) -> Iterator[tuple[str, str | None]]:
+    def _save(self, item: Mapping[str, Any], sizes: dict[str, int]) -> None:
         # Only a mirror: without it the group is stopped all the same (SAVED.unsaved is None).
-        for ident, (group, sizes) in items.items():
-            try:
-                self.client.tag_resource(
-                    resourceArn=group["nodegroupArn"], tags={SAVED_CAPACITY_TAG: SAVED.format(sizes)}
-                )
-            except (ClientError, BotoCoreError) as exc:
-                yield ident, aws_error(exc)
-                continue
-            yield ident, None
+        self.client.tag_resource(resourceArn=item["nodegroupArn"], tags={SAVED_CAPACITY_TAG: SAVED.format(sizes)})
 
-    def _update(
-        self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
-    ) -> ActionResult:
+    def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
         cluster, name = ident.split("/", 1)
-        try:
-            self.client.update_nodegroup_config(
-                clusterName=cluster,
-                nodegroupName=name,
-                scalingConfig={"minSize": sizes["min"], "maxSize": sizes["max"], "desiredSize": sizes["desired"]},
-            )
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
-        return ActionResult(ident, ok=True, details=details, warning=warning)
+        self.client.update_nodegroup_config(
+            clusterName=cluster,
+            nodegroupName=name,
+            scalingConfig={"minSize": sizes["min"], "maxSize": sizes["max"], "desiredSize": sizes["desired"]},
+        )
 
     # --- tags --------------------------------------------------------------------------------------------------
 
