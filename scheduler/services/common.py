@@ -65,12 +65,21 @@ def guarded(resource: Resource, action: Callable[[Resource], ActionResult], serv
         return ActionResult(resource.id, ok=False, error=aws_error(exc))
 
 
-def already(resource: Resource, goal: State) -> ActionResult | None:
-    """The result for a resource already at (or on its way to) ``goal``, which is not asked again (most services
-    refuse to stop what is stopped); None when it is not there."""
-    if resource.observed.settled is not goal:
-        return None
-    return ActionResult(resource.id, ok=True, details={"status": resource.details.get("status"), "already": True})
+def one_by_one(
+    resources: Iterable[Resource], goal: State, call: Callable[[str], Mapping[str, Any]], service: str
+) -> list[ActionResult]:
+    """Brings each resource to ``goal`` with ``call(id)`` (for an API with no batch call), which returns its result's
+    details; each one :func:`guarded`. A resource already at (or on its way to) ``goal`` is not asked again (most
+    services refuse to stop what is stopped): its result says ``already``."""
+
+    def act(resource: Resource) -> ActionResult:
+        if resource.observed.settled is goal:
+            return ActionResult(
+                resource.id, ok=True, details={"status": resource.details.get("status"), "already": True}
+            )
+        return ActionResult(resource.id, ok=True, details=dict(call(resource.id)))
+
+    return [guarded(r, act, service) for r in resources]
 
 
 def tag_each(

@@ -25,10 +25,10 @@ from scheduler.aws.session import client
 from scheduler.engine import Observed, State
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
-from .common import already, guarded, not_estimated, tag_each, tag_map
+from .common import not_estimated, one_by_one, tag_each, tag_map
 from .details import flag
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
-from .price_list import Filter, PriceList, choose_matching, term_match, types_like
+from .price_list import by_instance_type, types_like
 from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
@@ -156,23 +156,17 @@ class RedshiftAdapter:
     # --- actions ------------------------------------------------------------------------------------------------
 
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
-        """Pauses each cluster (``hibernate`` is an EC2 option: a pause is what the schedule means)."""
-        return [guarded(r, self._action(State.STOPPED, self.client.pause_cluster), "Redshift") for r in resources]
+        """Pauses each cluster (``hibernate`` is an EC2 option: a pause is what the schedule means). One already
+        paused or pausing (resumed or resuming) is left alone: Redshift would refuse with InvalidClusterState."""
+        return one_by_one(resources, State.STOPPED, self._call(self.client.pause_cluster), "Redshift")
 
     def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
-        return [guarded(r, self._action(State.RUNNING, self.client.resume_cluster), "Redshift") for r in resources]
+        return one_by_one(resources, State.RUNNING, self._call(self.client.resume_cluster), "Redshift")
 
     @staticmethod
-    def _action(goal: State, call: Callable[..., Any]) -> Callable[[Resource], ActionResult]:
-        def act(r: Resource) -> ActionResult:
-            # Already paused or pausing (resumed or resuming): Redshift would refuse with InvalidClusterState.
-            done = already(r, goal)
-            if done is not None:
-                return done
-            response = call(ClusterIdentifier=r.id)
-            return ActionResult(r.id, ok=True, details={"status": (response.get("Cluster") or {}).get("ClusterStatus")})
-
-        return act
+    def _call(api: Callable[..., Any]) -> Callable[[str], dict[str, Any]]:
+        """One cluster's pause or resume (``api``), with the status Redshift answers."""
+        return lambda ident: {"status": (api(ClusterIdentifier=ident).get("Cluster") or {}).get("ClusterStatus")}
 
     def resize(self, resource: Resource, instance_type: str) -> ActionResult:
         return ActionResult(
@@ -200,23 +194,13 @@ class RedshiftAdapter:
 # --- pricing --------------------------------------------------------------------------------------------------
 
 
-def _filters(query: PriceQuery, where: Filter) -> list[Filter]:
+PRICE_LIST = by_instance_type(
+    "redshift",
+    "AmazonRedshift",
     # "Compute Instance" is the node itself; concurrency scaling, managed storage and Serverless are other families.
-    return [term_match("instanceType", query.type), where, term_match("productFamily", "Compute Instance")]
-
-
-def _matches(attrs: Mapping[str, Any], query: PriceQuery) -> bool:
-    if attrs.get("instanceType") not in (None, query.type):
-        return False
-    usage = str(attrs.get("usagetype") or "")
-    return "Node:" in usage or not usage  # USE1-Node:ra3.xlplus (us-east-1 has no prefix: Node:ra3.xlplus)
-
-
-PRICE_LIST = PriceList(
-    name="redshift",
-    service_code="AmazonRedshift",
-    filters=_filters,
-    choose=choose_matching(_matches),
+    family="Compute Instance",
+    # USE1-Node:ra3.xlplus (us-east-1 has no prefix: Node:ra3.xlplus)
+    usage=lambda usage, _: "Node:" in usage,
     type_problem=types_like(_NODE_TYPE, "a Redshift node type (e.g. ra3.xlplus)"),
 )
 
