@@ -331,15 +331,14 @@ class AsgService(ServiceBase):
     shrink them."""
 
     name = "asg"
-    named_kinds = ("asg",)
+    kind_name = "Auto Scaling group"
     saves_capacity = True
     price_list = "ec2"
-    plural = "Auto Scaling groups"
     arn_service = "autoscaling"
     adapter_type = AsgAdapter
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"asg": "Auto Scaling group"}
+        super().__init__()
         self.page_size = MAX_PAGE_SIZE
         self.names_batch = NAMES_BATCH
         self.tag_batch = MAX_TAG_BATCH

@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 
 from .base import ActionResult, Resource
-from .common import aws_error, unique, with_missing
+from .common import aws_error, unique, with_missing, within
 from .pricing import whole
 
 SAVED_CAPACITY_TAG = "isched:saved-capacity"
@@ -185,14 +185,11 @@ class ScalesToZero(ABC):
     client_name: str  # the boto3 client of its service
     max_page_size: int  # the largest page its listings may ask for (the API's maximum)
 
-    def __init__(self, region: str, session: boto3.Session | None = None, *, page_size: int | None = None) -> None:
-        page_size = self.max_page_size if page_size is None else page_size
-        if not 1 <= page_size <= self.max_page_size:
-            raise ValueError(f"page_size must be between 1 and {self.max_page_size}, not {page_size}")
+    def __init__(self, region: str, session: boto3.Session | None, *, page_size: int) -> None:
+        self.page_size = within("page_size", page_size, 1, self.max_page_size)
         self.region = region
         self.session = session or boto3.Session()
         self.client: Any = client(self.client_name, region=region, session=self.session)
-        self.page_size = page_size
         self.events_since: datetime | None = None  # unused: a resource at zero stays at zero
         self.warnings: list[str] = []
 

@@ -40,6 +40,13 @@ def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
         yield list(items[start : start + size])
 
 
+def within(name: str, value: int, low: int, high: int) -> int:
+    """``value`` of a size setting ``name`` (a page, a batch), checked to be between ``low`` and ``high``."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
 def unique(ids: Iterable[str]) -> list[str]:
     """``ids`` without repeats, in first-seen order (a resource named twice is acted on once)."""
     return list(dict.fromkeys(ids))

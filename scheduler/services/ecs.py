@@ -32,7 +32,7 @@ from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
-from .common import aws_error, chunks, not_estimated, tag_each
+from .common import aws_error, chunks, not_estimated, tag_each, within
 from .details import number, text, texts, whole
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Component, PriceQuery, Pricing
@@ -245,9 +245,7 @@ class EcsAdapter(ScalesToZero):
         describe_batch: int = DESCRIBE_BATCH,
     ) -> None:
         super().__init__(region, session, page_size=page_size)
-        if not 1 <= describe_batch <= DESCRIBE_BATCH:
-            raise ValueError(f"describe_batch must be between 1 and {DESCRIBE_BATCH}, not {describe_batch}")
-        self.describe_batch = describe_batch
+        self.describe_batch = within("describe_batch", describe_batch, 1, DESCRIBE_BATCH)
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -366,18 +364,15 @@ class EcsService(ServiceBase):
     """ECS services (see :class:`scheduler.services.base.Service`)."""
 
     name = "ecs"
-    named_kinds = ("ecs",)
+    kind_name = "ECS service"
     name_pattern = _ID
     saves_capacity = True
-    price_list = "ecs"
-    plural = "ECS services"
-    arn_service = "ecs"
     adapter_type = EcsAdapter
     # The Resource Groups Tagging API lists services (long ARN format: the only ones that carry tags).
     tagging_types = ("ecs:service",)
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"ecs": "ECS service"}
+        super().__init__()
         self.page_size = MAX_PAGE_SIZE
         self.describe_batch = DESCRIBE_BATCH
 

@@ -297,17 +297,16 @@ class EksService(ServiceBase):
     """EKS managed node groups (see :class:`scheduler.services.base.Service`)."""
 
     name = "eks"
-    named_kinds = ("eks",)
+    kind_name = "EKS node group"
     name_pattern = _ID
     saves_capacity = True
     price_list = "ec2"
     plural = "EKS managed node groups"
-    arn_service = "eks"
     adapter_type = EksAdapter
     tagging_types = ("eks:nodegroup",)
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"eks": "EKS node group"}
+        super().__init__()
         self.page_size = MAX_PAGE_SIZE
 
     def pricing(

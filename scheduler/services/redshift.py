@@ -209,17 +209,14 @@ class RedshiftService(ServiceBase):
     """Redshift provisioned clusters (kind ``redshift``); see :class:`scheduler.services.base.Service`."""
 
     name = "redshift"
-    named_kinds = ("redshift",)
+    kind_name = "Redshift cluster"
     name_pattern = _CLUSTER_ID
     case_insensitive = True
-    plural = "Redshift clusters"
-    price_list = "redshift"
-    arn_service = "redshift"
     adapter_type = RedshiftAdapter
     tagging_types = ("redshift:cluster",)
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"redshift": "Redshift cluster"}
+        super().__init__()
         self.lookup_one_by_one = LOOKUP_ONE_BY_ONE
 
     def pricing(

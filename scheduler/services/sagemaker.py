@@ -241,17 +241,11 @@ class SageMakerService(ServiceBase):
     """SageMaker notebook instances (kind ``sagemaker``); see :class:`scheduler.services.base.Service`."""
 
     name = "sagemaker"
-    named_kinds = ("sagemaker",)
+    kind_name = "SageMaker notebook instance"
     name_pattern = _NAME
     case_insensitive = True
-    plural = "SageMaker notebook instances"
-    price_list = "sagemaker"
-    arn_service = "sagemaker"
     adapter_type = SageMakerAdapter
     tagging_types = ("sagemaker:notebook-instance",)
-
-    def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"sagemaker": "SageMaker notebook instance"}
 
     def pricing(
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
