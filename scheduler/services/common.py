@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,6 +46,34 @@ def within(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+@dataclass(frozen=True)
+class ClusterListing:
+    """How a service lists what its clusters hold (ECS services, EKS node groups): ListClusters answers the clusters
+    under ``clusters``; ``operation``, given a cluster as its parameter ``cluster``, its members under ``members``;
+    a cluster deleted since it was listed fails with the error code ``missing``."""
+
+    clusters: str
+    operation: str
+    cluster: str
+    members: str
+    missing: str
+
+    def __call__(self, client: Any, page_size: int) -> Iterator[tuple[str, list[str]]]:
+        """Each cluster with its members, all pages of ``page_size`` (a cluster deleted meanwhile is passed over)."""
+        for page in client.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": page_size}):
+            for name in page.get(self.clusters, []):
+                listing = client.get_paginator(self.operation).paginate(
+                    **{self.cluster: name}, PaginationConfig={"PageSize": page_size}
+                )
+                try:
+                    found = [member for listed in listing for member in listed.get(self.members, [])]
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") == self.missing:
+                        continue
+                    raise
+                yield name, found
 
 
 def unique(ids: Iterable[str]) -> list[str]:

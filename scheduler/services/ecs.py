@@ -32,7 +32,7 @@ from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
-from .common import aws_error, chunks, not_estimated, tag_each, within
+from .common import ClusterListing, aws_error, chunks, not_estimated, tag_each, within
 from .details import number, text, texts, whole
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Component, PriceQuery, Pricing
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 100
 DESCRIBE_BATCH = 10
 TAG_BATCH = 1
+# What ListClusters and the listing of a cluster's members answer.
+_CLUSTERS = ClusterListing("clusterArns", "list_services", "cluster", "serviceArns", "ClusterNotFoundException")
 
 # Cluster and service names: up to 255 letters, digits, hyphens and underscores (CreateCluster, CreateService).
 _NAME = r"[A-Za-z0-9_-]{1,255}"
@@ -109,24 +111,10 @@ def describe(ecs: Any, ids: Sequence[str], batch: int = DESCRIBE_BATCH) -> Itera
 
 def every_service(ecs: Any, page_size: int = MAX_PAGE_SIZE, batch: int = DESCRIBE_BATCH) -> Iterator[dict[str, Any]]:
     """Every service of every cluster in the region, with its tags (all pages; DescribeServices in batches)."""
-    clusters = ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": page_size})
-    for page in clusters:
-        for cluster in page.get("clusterArns", []):
-            try:
-                arns = [
-                    arn
-                    for listed in ecs.get_paginator("list_services").paginate(
-                        cluster=cluster, PaginationConfig={"PageSize": page_size}
-                    )
-                    for arn in listed.get("serviceArns", [])
-                ]
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
-                    continue  # deleted since it was listed
-                raise
-            for chunk in chunks(arns, batch):
-                answer = ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])
-                yield from (s for s in answer.get("services", []) if s.get("status") != "INACTIVE")
+    for cluster, arns in _CLUSTERS(ecs, page_size):
+        for chunk in chunks(arns, batch):
+            answer = ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])
+            yield from (s for s in answer.get("services", []) if s.get("status") != "INACTIVE")
 
 
 class EcsDetails(SavedFromTags, total=False):

@@ -39,7 +39,7 @@ from .capacity import (
     ScalesToZero,
     desired_to_price,
 )
-from .common import aws_error, not_estimated, tag_each
+from .common import ClusterListing, aws_error, not_estimated, tag_each
 from .details import text, texts
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
 from .pricing import Component, PriceQuery, Pricing, whole
@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 # TagResource take one node group per call.
 MAX_PAGE_SIZE = 100
 TAG_BATCH = 1
+# What ListClusters and the listing of a cluster's members answer.
+_CLUSTERS = ClusterListing("clusters", "list_nodegroups", "clusterName", "nodegroups", "ResourceNotFoundException")
 
 # Cluster names: 1-100 characters, node group names 1-63, both a letter or digit then letters, digits, - and _
 # (CreateCluster, CreateNodegroup).
@@ -135,24 +137,11 @@ def node_group(eks: Any, ident: str) -> dict[str, Any] | None:
 
 def every_node_group(eks: Any, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
     """Every managed node group of every cluster in the region (all pages; one DescribeNodegroup each)."""
-    for page in eks.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": page_size}):
-        for cluster in page.get("clusters", []):
-            try:
-                names = [
-                    name
-                    for listed in eks.get_paginator("list_nodegroups").paginate(
-                        clusterName=cluster, PaginationConfig={"PageSize": page_size}
-                    )
-                    for name in listed.get("nodegroups", [])
-                ]
-            except ClientError as exc:
-                if _not_found(exc):
-                    continue  # deleted since it was listed
-                raise
-            for name in names:
-                group = node_group(eks, f"{cluster}/{name}")
-                if group is not None:
-                    yield group
+    for cluster, names in _CLUSTERS(eks, page_size):
+        for name in names:
+            group = node_group(eks, f"{cluster}/{name}")
+            if group is not None:
+                yield group
 
 
 def tag_dict(group: Mapping[str, Any]) -> dict[str, str]:
