@@ -165,22 +165,14 @@ class AsgAdapter(ScalesToZero):
         instance_type = configured[0] if len(set(configured)) == 1 else None
         if instance_type is None and not configured and len(running_types) == 1:
             instance_type = next(iter(running_types))
-        schedule = tags[tag_key].strip()
         observed = Observed.STOPPED if not any(sizes.values()) else Observed.RUNNING
         if group.get("Status"):  # only set while the group is being deleted
             observed = Observed.OTHER
-        return Resource(
-            service=self.name,
-            id=name,
-            schedule=schedule,
-            observed=observed,
-            arn=group.get("AutoScalingGroupARN"),
-            instance_type=instance_type,
-            tags=tags,
-            details=details,
-            unschedulable=None if schedule else "the schedule tag is empty",
-            # The sizes price the group and stay; the count of instances follows them a few passes later.
-            volatile=frozenset({"instances"}),
+        arn = group.get("AutoScalingGroupARN")
+        # The sizes price the group and stay; the count of instances follows them a few passes later.
+        volatile = frozenset({"instances"})
+        return Resource.tagged(
+            self.name, name, tags, tag_key, observed, details, arn=arn, instance_type=instance_type, volatile=volatile
         )
 
     def _configured_types(self, groups: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -55,6 +55,37 @@ class Resource:
     # quiet pass after an action writes nothing.
     volatile: frozenset[str] = frozenset()
 
+    @classmethod
+    def tagged(
+        cls,
+        service: str,
+        ident: str,
+        tags: dict[str, str],
+        tag_key: str,
+        observed: Observed,
+        details: ServiceDetails,
+        *,
+        arn: str | None = None,
+        instance_type: str | None = None,
+        unschedulable: str | None = None,
+        volatile: frozenset[str] = frozenset(),
+    ) -> Resource:
+        """A resource discovery found with the schedule tag ``tag_key`` (its value, blanks around it left out, is the
+        schedule): one with an empty tag is reported, never acted on, as is one ``unschedulable`` gives a reason."""
+        schedule = tags[tag_key].strip()
+        return cls(
+            service=service,
+            id=ident,
+            schedule=schedule,
+            observed=observed,
+            arn=arn,
+            instance_type=instance_type,
+            tags=tags,
+            details=details,
+            unschedulable=unschedulable or (None if schedule else "the schedule tag is empty"),
+            volatile=volatile,
+        )
+
 
 @dataclass
 class ActionResult:

@@ -286,22 +286,13 @@ class EcsAdapter(ScalesToZero):
         if providers:
             details["capacity_providers"] = providers
         SAVED.record(details, tags)
-        schedule = tags[tag_key].strip()
-        unschedulable = None if schedule else "the schedule tag is empty"
-        if service.get("schedulingStrategy") == "DAEMON":
-            unschedulable = "a DAEMON service runs one task on every container instance: it has no desired count to set"
+        daemon = "a DAEMON service runs one task on every container instance: it has no desired count to set"
+        why = daemon if service.get("schedulingStrategy") == "DAEMON" else None
         observed = Observed.RUNNING if desired else Observed.STOPPED
         if service.get("status") != "ACTIVE":  # DRAINING: being deleted
             observed = Observed.OTHER
-        return Resource(
-            service=self.name,
-            id=ident,
-            schedule=schedule,
-            observed=observed,
-            arn=service.get("serviceArn"),
-            tags=tags,
-            details=details,
-            unschedulable=unschedulable,
+        return Resource.tagged(
+            self.name, ident, tags, tag_key, observed, details, arn=service.get("serviceArn"), unschedulable=why
         )
 
     # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------

@@ -197,20 +197,12 @@ class EksAdapter(ScalesToZero):
         if group.get("amiType"):
             details["ami_type"] = str(group["amiType"])
         SAVED.record(details, tags)
-        schedule = tags[tag_key].strip()
         observed = Observed.RUNNING if sizes["desired"] else Observed.STOPPED
         if group.get("status") in _OTHER_STATES:
             observed = Observed.OTHER
-        return Resource(
-            service=self.name,
-            id=ident,
-            schedule=schedule,
-            observed=observed,
-            arn=group.get("nodegroupArn"),
-            instance_type=types[0] if len(set(types)) == 1 else None,
-            tags=tags,
-            details=details,
-            unschedulable=None if schedule else "the schedule tag is empty",
+        one_type = types[0] if len(set(types)) == 1 else None
+        return Resource.tagged(
+            self.name, ident, tags, tag_key, observed, details, arn=group.get("nodegroupArn"), instance_type=one_type
         )
 
     def _launch_template_type(self, template: Mapping[str, Any]) -> str | None:

@@ -131,10 +131,10 @@ class RedshiftAdapter:
             if tag_key not in tags:  # a server that ignores the filter must not make every cluster scheduled
                 continue
             self._account = self._account or _namespace_account(cluster)
-            found.append(self._resource(cluster, tags, tags[tag_key].strip()))
+            found.append(self._resource(cluster, tags, tag_key))
         return found
 
-    def _resource(self, cluster: Mapping[str, Any], tags: dict[str, str], schedule: str) -> Resource:
+    def _resource(self, cluster: Mapping[str, Any], tags: dict[str, str], tag_key: str) -> Resource:
         status = cluster.get("ClusterStatus")
         details: RedshiftDetails = {
             "kind": "cluster",
@@ -142,16 +142,8 @@ class RedshiftAdapter:
             "nodes": whole(cluster.get("NumberOfNodes")),
             "multi_az": _multi_az(cluster),
         }
-        return Resource(
-            service=self.name,
-            id=str(cluster["ClusterIdentifier"]),
-            schedule=schedule,
-            observed=observed(status),
-            instance_type=cluster.get("NodeType"),
-            tags=tags,
-            details=details,
-            unschedulable=None if schedule else "the schedule tag is empty",
-        )
+        ident, node_type = str(cluster["ClusterIdentifier"]), cluster.get("NodeType")
+        return Resource.tagged(self.name, ident, tags, tag_key, observed(status), details, instance_type=node_type)
 
     # --- actions ------------------------------------------------------------------------------------------------
 

@@ -145,21 +145,11 @@ class SageMakerAdapter:
             if tag_key not in tags:
                 continue
             self._arns[name] = arn
-            schedule = tags[tag_key].strip()
             status = item.get("NotebookInstanceStatus")
             details: SageMakerDetails = {"kind": "notebook-instance", "status": status}
+            itype = item.get("InstanceType")
             found.append(
-                Resource(
-                    service=self.name,
-                    id=name,
-                    schedule=schedule,
-                    observed=observed(status),
-                    arn=arn,
-                    instance_type=item.get("InstanceType"),
-                    tags=tags,
-                    details=details,
-                    unschedulable=None if schedule else "the schedule tag is empty",
-                )
+                Resource.tagged(self.name, name, tags, tag_key, observed(status), details, arn=arn, instance_type=itype)
             )
         return found
 
