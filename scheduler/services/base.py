@@ -73,17 +73,9 @@ class Resource:
         """A resource discovery found with the schedule tag ``tag_key`` (its value, blanks around it left out, is the
         schedule): one with an empty tag is reported, never acted on, as is one ``unschedulable`` gives a reason."""
         schedule = tags[tag_key].strip()
+        why = unschedulable or (None if schedule else "the schedule tag is empty")
         return cls(
-            service=service,
-            id=ident,
-            schedule=schedule,
-            observed=observed,
-            arn=arn,
-            instance_type=instance_type,
-            tags=tags,
-            details=details,
-            unschedulable=unschedulable or (None if schedule else "the schedule tag is empty"),
-            volatile=volatile,
+            service, ident, schedule, observed, arn, instance_type, tags, details, unschedulable=why, volatile=volatile
         )
 
 
