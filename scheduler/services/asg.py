@@ -33,7 +33,7 @@ from .common import aws_error, chunks, not_estimated, tag_map, unique
 from .details import texts
 from .ec2 import WHOLE_REQUEST_ERRORS, run_bisected
 from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
-from .pricing import Component, PriceQuery, Pricing, whole
+from .pricing import Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,9 @@ class AsgDetails(SavedFromTags, total=False):
 
 
 def _details(details: Mapping[str, object]) -> AsgDetails:
-    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
-    Decimals; a value of another type reads as absent)."""
-    out: AsgDetails = {"instance_types": texts(details.get("instance_types"))}
-    if (desired := whole(details.get("desired"))) is not None:
-        out["desired"] = desired
-    return out
+    """The keys pricing reads besides the desired size (:func:`desired_to_price` reads it), as typed (a ledger
+    entry's or state record's details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
+    return {"instance_types": texts(details.get("instance_types"))}
 
 
 def _sizes(group: Mapping[str, Any]) -> dict[str, int]:
@@ -347,7 +344,7 @@ class AsgService(ServiceBase):
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         seen = _details(details)
-        desired = desired_to_price(seen, capacity)
+        desired = desired_to_price(details, capacity)
         types = seen.get("instance_types") or []
         type_ = instance_type or (types[0] if len(set(types)) == 1 else None)
         if desired is None:

@@ -33,7 +33,7 @@ from scheduler.engine import Observed
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
 from .common import ClusterListing, aws_error, chunks, not_estimated, tag_each, within
-from .details import number, text, texts, whole
+from .details import number, text, texts
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Component, PriceQuery, Pricing
 
@@ -143,11 +143,9 @@ def _size_text(value: object) -> str | None:
 
 
 def _details(details: Mapping[str, object]) -> EcsDetails:
-    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
-    Decimals; a value of another type reads as absent)."""
+    """The keys pricing reads besides the desired size (:func:`desired_to_price` reads it), as typed (a ledger
+    entry's or state record's details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
     out: EcsDetails = {"capacity_providers": texts(details.get("capacity_providers"))}
-    if (desired := whole(details.get("desired"))) is not None:
-        out["desired"] = desired
     if (cpu := _size_text(details.get("cpu"))) is not None:
         out["cpu"] = cpu
     if (memory := _size_text(details.get("memory"))) is not None:
@@ -359,7 +357,7 @@ class EcsService(ServiceBase):
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         d = _details(details)
-        desired = desired_to_price(d, capacity)
+        desired = desired_to_price(details, capacity)
         label = task_label(d)
         if desired is None:
             return Pricing(label, 0, problem="the service's desired count is unknown")

@@ -42,7 +42,7 @@ from .capacity import (
 from .common import ClusterListing, aws_error, not_estimated, tag_each
 from .details import text, texts
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
-from .pricing import Component, PriceQuery, Pricing, whole
+from .pricing import Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +99,9 @@ class EksDetails(SavedFromTags, total=False):
 
 
 def _details(details: Mapping[str, object]) -> EksDetails:
-    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
-    Decimals; a value of another type reads as absent)."""
+    """The keys pricing reads besides the desired size (:func:`desired_to_price` reads it), as typed (a ledger
+    entry's or state record's details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
     out: EksDetails = {"instance_types": texts(details.get("instance_types"))}
-    if (desired := whole(details.get("desired"))) is not None:
-        out["desired"] = desired
     if capacity_type := text(details, "capacity_type"):
         out["capacity_type"] = capacity_type
     if ami_type := text(details, "ami_type"):
@@ -294,7 +292,7 @@ class EksService(ServiceBase):
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         d = _details(details)
-        desired = desired_to_price(d, capacity)
+        desired = desired_to_price(details, capacity)
         types = sorted(set(d.get("instance_types") or []))
         type_ = instance_type or (types[0] if len(types) == 1 else None)
         label = type_ or (", ".join(types) or None)
