@@ -3,7 +3,7 @@ each could follow (a stored one that fits, else new periods), with the estimated
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +26,7 @@ from scheduler.suggest.metrics import SERVICES, Candidate, Problem, candidates, 
 
 from .context import config_store
 from .errors import CommandError, InputError
-from .options import json_option, parse_instant
+from .options import F, json_option, parse_instant
 from .output import console, emit_json, err_console, error_line, lit, styled
 from .report_cmds import load_prices
 from .tagging import DEFAULT_TAG_KEY, TAG_KEY_ENV, _check_tag_key
@@ -120,6 +120,11 @@ def _stored(ctx: click.Context, needed: bool) -> tuple[Config | None, str | None
         return None, f"stored schedules were not compared (the configuration table cannot be read: {exc})"
 
 
+def _idle_below(flag: str, default: float, metavar: str, help_text: str) -> Callable[[F], F]:
+    """One of the thresholds an hour's metrics must all stay below for the hour to be idle."""
+    return click.option(flag, type=float, default=default, show_default=True, metavar=metavar, help=help_text)
+
+
 @click.command("suggest")
 @click.option("--regions", metavar="R1,R2", help="Regions to look in (default: AWS_REGION / AWS_DEFAULT_REGION).")
 @click.option(
@@ -155,29 +160,15 @@ def _stored(ctx: click.Context, needed: bool) -> tuple[Config | None, str | None
     metavar="K",
     help=f"Resources with this tag are already scheduled and left out (env {TAG_KEY_ENV}).",
 )
-@click.option(
+@_idle_below(
     "--cpu-below",
-    type=float,
-    default=Thresholds.cpu_percent,
-    show_default=True,
-    metavar="PCT",
-    help="An hour is idle when CPUUtilization's Maximum in it is below this (percent)...",
+    Thresholds.cpu_percent,
+    "PCT",
+    "An hour is idle when CPUUtilization's Maximum in it is below this (percent)...",
 )
-@click.option(
-    "--network-below",
-    type=float,
-    default=5.0,
-    show_default=True,
-    metavar="MIB",
-    help="...and EC2 NetworkIn + NetworkOut in it below this many MiB...",
-)
-@click.option(
-    "--connections-below",
-    type=float,
-    default=Thresholds.connections,
-    show_default=True,
-    metavar="N",
-    help="...and RDS DatabaseConnections' Maximum in it below this.",
+@_idle_below("--network-below", 5.0, "MIB", "...and EC2 NetworkIn + NetworkOut in it below this many MiB...")
+@_idle_below(
+    "--connections-below", Thresholds.connections, "N", "...and RDS DatabaseConnections' Maximum in it below this."
 )
 @click.option("--prices", "prices_file", metavar="FILE", help="CSV/JSON prices (service,region,type,hourly_usd).")
 @click.option(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +33,7 @@ from .common import aws_error, chunks, not_estimated, tag_map, unique
 from .details import texts
 from .ec2 import WHOLE_REQUEST_ERRORS, run_bisected
 from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
-from .pricing import Component, PriceQuery, Pricing, whole
+from .pricing import Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +57,7 @@ SAVED = SavedCapacity(
     stored="the stored sizes {} are",
     nothing="no sizes were saved for it",
     by_hand="set its min, max and desired sizes by hand",
+    unsaved=f"could not save its sizes in tag {SAVED_CAPACITY_TAG} ({{}}); left running so that they are not lost",
 )
 
 
@@ -74,12 +74,9 @@ class AsgDetails(SavedFromTags, total=False):
 
 
 def _details(details: Mapping[str, object]) -> AsgDetails:
-    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
-    Decimals; a value of another type reads as absent)."""
-    out: AsgDetails = {"instance_types": texts(details.get("instance_types"))}
-    if (desired := whole(details.get("desired"))) is not None:
-        out["desired"] = desired
-    return out
+    """The keys pricing reads besides the desired size (:func:`desired_to_price` reads it), as typed (a ledger
+    entry's or state record's details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
+    return {"instance_types": texts(details.get("instance_types"))}
 
 
 def _sizes(group: Mapping[str, Any]) -> dict[str, int]:
@@ -113,8 +110,9 @@ class AsgAdapter(ScalesToZero):
     """The Auto Scaling groups of one region. ``page_size`` and ``tag_batch_size`` exist for tests."""
 
     name = "asg"
-    resizable = False
     saved_capacity = SAVED
+    client_name = "autoscaling"
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(
         self,
@@ -124,18 +122,11 @@ class AsgAdapter(ScalesToZero):
         page_size: int = MAX_PAGE_SIZE,
         tag_batch_size: int = MAX_TAG_BATCH,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        super().__init__(region, session, page_size=page_size)
         if tag_batch_size < 1:
             raise ValueError(f"tag_batch_size must be at least 1, not {tag_batch_size}")
-        self.region = region
-        self.session = session or boto3.Session()
-        self.client: Any = client("autoscaling", region=region, session=self.session)
-        self.page_size = page_size
         self.tag_batch_size = tag_batch_size
         self._ec2: Any = None
-        self.events_since: datetime | None = None  # unused: a group at zero stays at zero
-        self.warnings: list[str] = []
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -171,22 +162,14 @@ class AsgAdapter(ScalesToZero):
         instance_type = configured[0] if len(set(configured)) == 1 else None
         if instance_type is None and not configured and len(running_types) == 1:
             instance_type = next(iter(running_types))
-        schedule = tags[tag_key].strip()
         observed = Observed.STOPPED if not any(sizes.values()) else Observed.RUNNING
         if group.get("Status"):  # only set while the group is being deleted
             observed = Observed.OTHER
-        return Resource(
-            service=self.name,
-            id=name,
-            schedule=schedule,
-            observed=observed,
-            arn=group.get("AutoScalingGroupARN"),
-            instance_type=instance_type,
-            tags=tags,
-            details=details,
-            unschedulable=None if schedule else "the schedule tag is empty",
-            # The sizes price the group and stay; the count of instances follows them a few passes later.
-            volatile=frozenset({"instances"}),
+        arn = group.get("AutoScalingGroupARN")
+        # The sizes price the group and stay; the count of instances follows them a few passes later.
+        volatile = frozenset({"instances"})
+        return Resource.tagged(
+            self.name, name, tags, tag_key, observed, details, arn=arn, instance_type=instance_type, volatile=volatile
         )
 
     def _configured_types(self, groups: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
@@ -260,36 +243,15 @@ class AsgAdapter(ScalesToZero):
                 return str(instance_type)
         return None
 
-    # --- stop and start ----------------------------------------------------------------------------------------
+    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
 
-    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
-        """Saves each group's current sizes in its tag, then sets min, max and desired to 0 (one call per group:
-        Auto Scaling has no batch update). ``hibernate`` does not apply to groups.
+    def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
+        return chunks(ids, NAMES_BATCH)
 
-        The sizes saved are read now, not at discovery: a size changed while the group ran is what is restored.
-        A group already at 0/0/0 is left alone, its tag too (rewriting it would save the zeros).
-        """
-        names = unique(r.id for r in resources)
-        groups, results = self._current(names)
-        to_save: dict[str, dict[str, int]] = {}
-        for name, group in groups.items():
-            sizes = _sizes(group)
-            if any(sizes.values()):
-                to_save[name] = sizes
-                continue
-            results[name] = SAVED.already_stopped(name, self._tags(group))
-        saved = self._write_tags({n: {SAVED_CAPACITY_TAG: format_capacity(s)} for n, s in to_save.items()})
-        for name, sizes in to_save.items():
-            if not saved[name].ok:
-                results[name] = ActionResult(
-                    name,
-                    ok=False,
-                    error=f"could not save its sizes in tag {SAVED_CAPACITY_TAG} ({saved[name].error}); "
-                    "left running so that they are not lost",
-                )
-                continue
-            results[name] = self._update(name, {"min": 0, "max": 0, "desired": 0}, {"saved_capacity": sizes})
-        return [results[n] for n in names]
+    def _describe(self, batch: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for group in self._groups(AutoScalingGroupNames=list(batch)):
+            if group["AutoScalingGroupName"] in batch:
+                yield group["AutoScalingGroupName"], group
 
     def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
         return _sizes(item)
@@ -300,39 +262,21 @@ class AsgAdapter(ScalesToZero):
     def _running(self, sizes: dict[str, int]) -> bool:
         return any(sizes.values())
 
-    def _current(self, names: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
-        """The groups as they are now (found) and a failed result for each name not found or not looked up."""
-        found: dict[str, dict[str, Any]] = {}
-        failed: dict[str, ActionResult] = {}
-        for batch in chunks(names, NAMES_BATCH):
-            try:
-                for group in self._groups(AutoScalingGroupNames=batch):
-                    if group["AutoScalingGroupName"] in batch:
-                        found[group["AutoScalingGroupName"]] = group
-            except (ClientError, BotoCoreError) as exc:
-                failed |= {n: ActionResult(n, ok=False, error=aws_error(exc)) for n in batch}
-                continue
-            for name in batch:
-                if name not in found:
-                    failed[name] = ActionResult(
-                        name, ok=False, error=f"Auto Scaling group '{name}' not found in {self.region}"
-                    )
-        return found, failed
+    def _zero(self, sizes: dict[str, int]) -> dict[str, int]:
+        return {"min": 0, "max": 0, "desired": 0}
 
-    def _update(self, name: str, sizes: Mapping[str, int], details: dict[str, Any]) -> ActionResult:
-        try:
-            self.client.update_auto_scaling_group(
-                AutoScalingGroupName=name,
-                MinSize=sizes["min"],
-                MaxSize=sizes["max"],
-                DesiredCapacity=sizes["desired"],
-            )
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(name, ok=False, error=aws_error(exc), details=details)
-        return ActionResult(name, ok=True, details=details)
+    def _mirror(
+        self, items: Mapping[str, tuple[Mapping[str, Any], dict[str, int]]]
+    ) -> Iterator[tuple[str, str | None]]:
+        # Batched: CreateOrUpdateTags takes many groups' tags in one call.
+        saved = self._write_tags({n: {SAVED_CAPACITY_TAG: format_capacity(s)} for n, (_, s) in items.items()})
+        for name in items:
+            yield name, None if saved[name].ok else saved[name].error or "unknown error"
 
-    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
-        return ActionResult(resource.id, ok=False, error="resize is not supported for Auto Scaling groups")
+    def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
+        self.client.update_auto_scaling_group(
+            AutoScalingGroupName=ident, MinSize=sizes["min"], MaxSize=sizes["max"], DesiredCapacity=sizes["desired"]
+        )
 
     # --- tags --------------------------------------------------------------------------------------------------
 
@@ -376,15 +320,14 @@ class AsgService(ServiceBase):
     shrink them."""
 
     name = "asg"
-    named_kinds = ("asg",)
+    kind_name = "Auto Scaling group"
     saves_capacity = True
     price_list = "ec2"
-    plural = "Auto Scaling groups"
     arn_service = "autoscaling"
     adapter_type = AsgAdapter
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"asg": "Auto Scaling group"}
+        super().__init__()
         self.page_size = MAX_PAGE_SIZE
         self.names_batch = NAMES_BATCH
         self.tag_batch = MAX_TAG_BATCH
@@ -401,7 +344,7 @@ class AsgService(ServiceBase):
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         seen = _details(details)
-        desired = desired_to_price(seen, capacity)
+        desired = desired_to_price(details, capacity)
         types = seen.get("instance_types") or []
         type_ = instance_type or (types[0] if len(set(types)) == 1 else None)
         if desired is None:

@@ -55,6 +55,29 @@ class Resource:
     # quiet pass after an action writes nothing.
     volatile: frozenset[str] = frozenset()
 
+    @classmethod
+    def tagged(
+        cls,
+        service: str,
+        ident: str,
+        tags: dict[str, str],
+        tag_key: str,
+        observed: Observed,
+        details: ServiceDetails,
+        *,
+        arn: str | None = None,
+        instance_type: str | None = None,
+        unschedulable: str | None = None,
+        volatile: frozenset[str] = frozenset(),
+    ) -> Resource:
+        """A resource discovery found with the schedule tag ``tag_key`` (its value, blanks around it left out, is the
+        schedule): one with an empty tag is reported, never acted on, as is one ``unschedulable`` gives a reason."""
+        schedule = tags[tag_key].strip()
+        why = unschedulable or (None if schedule else "the schedule tag is empty")
+        return cls(
+            service, ident, schedule, observed, arn, instance_type, tags, details, unschedulable=why, volatile=volatile
+        )
+
 
 @dataclass
 class ActionResult:
@@ -230,11 +253,39 @@ class Service(Protocol):
 
 
 class ServiceBase:
-    """What most services answer alike; a service module subclasses it and overrides what differs (its kinds,
-    :meth:`adapter`, lookups, listings and tag writers are its own)."""
+    """What most services answer alike; a service module subclasses it and overrides what differs (its
+    :meth:`adapter`, lookups, listings and tag writers are its own).
 
+    Most services schedule one kind of resource, named as the service: such a service names it for people in
+    :attr:`kind_name`, and its kinds, the kinds a name may denote, its plural, its ARNs' service field and its price
+    list follow from that and its name unless it says otherwise."""
+
+    name: str
     kinds: Mapping[str, str]
-    named_kinds: tuple[str, ...] = ()
+    # The one kind's name for people ("Redshift cluster"); a service of several kinds sets ``kinds`` instead.
+    kind_name = ""
+
+    def __init__(self) -> None:
+        if self.kind_name:
+            self.kinds = {self.name: self.kind_name}
+
+    @property
+    def named_kinds(self) -> tuple[str, ...]:
+        """Every kind (a service whose resources have no names, as EC2's, sets none)."""
+        return tuple(self.kinds)
+
+    @property
+    def plural(self) -> str:
+        return f"{self.kind_name}s"
+
+    @property
+    def arn_service(self) -> str:
+        return self.name
+
+    @property
+    def price_list(self) -> str:
+        return self.name
+
     # What :meth:`adapter` makes, given the region and ``session=``; a service whose adapter takes deployment
     # options (RDS) overrides :meth:`adapter` instead.
     adapter_type: Callable[..., ServiceAdapter]

@@ -8,20 +8,27 @@ table, else from the tag; with neither it reports an error for that resource rat
 found running at a start (scaled up by hand) keeps the sizes it has.
 
 Each service describes its capacity with a :class:`SavedCapacity` and its adapter subclasses :class:`ScalesToZero`,
-which holds the start; the stop is each service's own (what happens when the tag cannot be written differs).
+which holds the stop, the start and the reading of the resources as they are now; the subclass says how its service
+lists, reads, sizes, tags and updates one.
 """
 
 from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scheduler.aws.session import client
+
 from .base import ActionResult, Resource
-from .common import unique
+from .common import aws_error, unique, with_missing, within
 from .pricing import whole
 
 SAVED_CAPACITY_TAG = "isched:saved-capacity"
@@ -94,6 +101,9 @@ class SavedCapacity:
     stored: str  # how the state table's sizes are named: "the stored sizes {} are"
     nothing: str  # "no sizes were saved for it"
     by_hand: str  # what a person must do instead: "set its min, max and desired sizes by hand"
+    # What a stop reports when the tag cannot be written ("{}": why): an error, the resource left running so that
+    # its sizes are not lost. None: it is stopped all the same, with a warning (the state table holds the sizes).
+    unsaved: str | None
     # A further rule on the sizes a start restores (raises CapacityError): EKS needs a maximum of at least 1.
     restorable: Callable[[Sizes], None] | None = None
 
@@ -129,6 +139,12 @@ class SavedCapacity:
         if "saved_capacity_error" in found:
             details["saved_capacity_error"] = found["saved_capacity_error"]
 
+    def unsaved_warning(self, sizes: Mapping[str, int], why: str) -> str:
+        return (
+            f"stopped, but its sizes ({self.format(sizes)}) could not be copied to tag {SAVED_CAPACITY_TAG} ({why}); "
+            "the state table holds them"
+        )
+
     def already_stopped(self, ident: str, tags: Mapping[str, str]) -> ActionResult:
         """The result of a stop of a resource already at zero: left alone, its tag too (rewriting it would save the
         zeros). Without a readable tag nothing is known to restore: the start will say so."""
@@ -160,13 +176,31 @@ class SavedCapacity:
 
 
 class ScalesToZero(ABC):
-    """An adapter that stops a resource by scaling it to zero and starts it with the sizes its stop saved."""
+    """An adapter that stops a resource by scaling it to zero and starts it with the sizes its stop saved (see
+    :class:`scheduler.services.base.ServiceAdapter`); its subclass says how its service lists, reads and sets them."""
 
+    name: str
+    resizable = False
     saved_capacity: SavedCapacity
+    client_name: str  # the boto3 client of its service
+    max_page_size: int  # the largest page its listings may ask for (the API's maximum)
+
+    def __init__(self, region: str, session: boto3.Session | None, *, page_size: int) -> None:
+        self.page_size = within("page_size", page_size, 1, self.max_page_size)
+        self.region = region
+        self.session = session or boto3.Session()
+        self.client: Any = client(self.client_name, region=region, session=self.session)
+        self.events_since: datetime | None = None  # unused: a resource at zero stays at zero
+        self.warnings: list[str] = []
 
     @abstractmethod
-    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
-        """The resources as they are now (found) and a failed result for each id not found or not read."""
+    def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
+        """``ids`` in the batches one describe call (or one listing) reads."""
+
+    @abstractmethod
+    def _describe(self, batch: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The resources of ``batch`` that exist, with their ids, as the service describes them; raises on a failed
+        call."""
 
     @abstractmethod
     def _sizes(self, item: Mapping[str, Any]) -> Sizes:
@@ -175,13 +209,83 @@ class ScalesToZero(ABC):
     @abstractmethod
     def _tags(self, item: Mapping[str, Any]) -> dict[str, str]: ...
 
-    @abstractmethod
     def _running(self, sizes: Sizes) -> bool:
         """Whether sizes are those of a resource that runs (one started by hand is left as it is)."""
+        return bool(sizes["desired"])
 
     @abstractmethod
-    def _update(self, ident: str, sizes: Mapping[str, int], details: dict[str, Any]) -> ActionResult:
-        """Sets a resource's sizes."""
+    def _zero(self, sizes: Sizes) -> Sizes:
+        """The sizes a stop sets on a resource of ``sizes`` (a resource already at them is left alone)."""
+
+    def _save(self, item: Mapping[str, Any], sizes: Sizes) -> None:
+        """Writes ``sizes`` into the resource's tag :data:`SAVED_CAPACITY_TAG` (what :meth:`_mirror` calls for each
+        resource, unless a subclass overrides it)."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
+        """Sets a resource's sizes (one update call)."""
+
+    def _mirror(self, items: Mapping[str, tuple[Mapping[str, Any], Sizes]]) -> Iterator[tuple[str, str | None]]:
+        """Writes each resource's sizes into its tag (``items``: id to the resource and its sizes), yielding each id
+        with why its tag could not be written (None when it was) as soon as that is known, so that the stop's update
+        follows its own tag. One tag call per resource; a service that tags many in one call overrides this."""
+        for ident, (item, sizes) in items.items():
+            try:
+                self._save(item, sizes)
+            except (ClientError, BotoCoreError) as exc:
+                yield ident, aws_error(exc)
+                continue
+            yield ident, None
+
+    def _update(
+        self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
+    ) -> ActionResult:
+        """Sets a resource's sizes; the result carries ``details`` and ``warning``."""
+        try:
+            self._set(ident, sizes)
+        except (ClientError, BotoCoreError) as exc:
+            return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
+        return ActionResult(ident, ok=True, details=details, warning=warning)
+
+    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
+        """The resources as they are now (found) and a failed result for each id not found or not read (a failed
+        call fails its whole batch)."""
+        found: dict[str, dict[str, Any]] = {}
+        failed: dict[str, ActionResult] = {}
+        for batch in self._batches(ids):
+            try:
+                for ident, item in self._describe(batch):
+                    found[ident] = item
+            except (ClientError, BotoCoreError) as exc:
+                failed |= {i: ActionResult(i, ok=False, error=aws_error(exc)) for i in batch}
+        noun = self.saved_capacity.noun
+        return found, with_missing(ids, found, failed, lambda i: f"{noun} '{i}' not found in {self.region}")
+
+    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
+        """Saves each resource's sizes in its tag, then scales it to zero (one update per resource: none of these
+        services has a batch update). The sizes saved are read now, not at discovery: a size changed while it ran
+        is what is restored. A resource already at zero is left alone, its tag too (rewriting it would save the
+        zeros). ``hibernate`` does not apply."""
+        ids = unique(r.id for r in resources)
+        current, results = self._current(ids)
+        to_save: dict[str, tuple[Mapping[str, Any], Sizes]] = {}
+        for ident, item in current.items():
+            sizes = self._sizes(item)
+            if sizes == self._zero(sizes):
+                results[ident] = self.saved_capacity.already_stopped(ident, self._tags(item))
+            else:
+                to_save[ident] = (item, sizes)
+        for ident, why in self._mirror(to_save):
+            sizes = to_save[ident][1]
+            warning = None
+            if why is not None:
+                if self.saved_capacity.unsaved is not None:
+                    results[ident] = ActionResult(ident, ok=False, error=self.saved_capacity.unsaved.format(why))
+                    continue
+                warning = self.saved_capacity.unsaved_warning(sizes, why)
+            results[ident] = self._update(ident, self._zero(sizes), {"saved_capacity": sizes}, warning)
+        return [results[i] for i in ids]
 
     def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
         """Restores each resource's sizes from before its stop: ``saved[id]`` (the state table's), else its tag.
@@ -199,3 +303,6 @@ class ScalesToZero(ABC):
                 continue
             results[ident] = self._update(ident, target, {"saved_capacity": target, "capacity": target})
         return [results[i] for i in ids]
+
+    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
+        return ActionResult(resource.id, ok=False, error=f"resize is not supported for {self.saved_capacity.noun}s")

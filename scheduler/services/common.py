@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -40,6 +41,41 @@ def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
         yield list(items[start : start + size])
 
 
+def within(name: str, value: int, low: int, high: int) -> int:
+    """``value`` of a size setting ``name`` (a page, a batch), checked to be between ``low`` and ``high``."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ClusterListing:
+    """How a service lists what its clusters hold (ECS services, EKS node groups): ListClusters answers the clusters
+    under ``clusters``; ``operation``, given a cluster as its parameter ``cluster``, its members under ``members``;
+    a cluster deleted since it was listed fails with the error code ``missing``."""
+
+    clusters: str
+    operation: str
+    cluster: str
+    members: str
+    missing: str
+
+    def __call__(self, client: Any, page_size: int) -> Iterator[tuple[str, list[str]]]:
+        """Each cluster with its members, all pages of ``page_size`` (a cluster deleted meanwhile is passed over)."""
+        for page in client.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": page_size}):
+            for name in page.get(self.clusters, []):
+                listing = client.get_paginator(self.operation).paginate(
+                    **{self.cluster: name}, PaginationConfig={"PageSize": page_size}
+                )
+                try:
+                    found = [member for listed in listing for member in listed.get(self.members, [])]
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") == self.missing:
+                        continue
+                    raise
+                yield name, found
+
+
 def unique(ids: Iterable[str]) -> list[str]:
     """``ids`` without repeats, in first-seen order (a resource named twice is acted on once)."""
     return list(dict.fromkeys(ids))
@@ -65,12 +101,21 @@ def guarded(resource: Resource, action: Callable[[Resource], ActionResult], serv
         return ActionResult(resource.id, ok=False, error=aws_error(exc))
 
 
-def already(resource: Resource, goal: State) -> ActionResult | None:
-    """The result for a resource already at (or on its way to) ``goal``, which is not asked again (most services
-    refuse to stop what is stopped); None when it is not there."""
-    if resource.observed.settled is not goal:
-        return None
-    return ActionResult(resource.id, ok=True, details={"status": resource.details.get("status"), "already": True})
+def one_by_one(
+    resources: Iterable[Resource], goal: State, call: Callable[[str], Mapping[str, Any]], service: str
+) -> list[ActionResult]:
+    """Brings each resource to ``goal`` with ``call(id)`` (for an API with no batch call), which returns its result's
+    details; each one :func:`guarded`. A resource already at (or on its way to) ``goal`` is not asked again (most
+    services refuse to stop what is stopped): its result says ``already``."""
+
+    def act(resource: Resource) -> ActionResult:
+        if resource.observed.settled is goal:
+            return ActionResult(
+                resource.id, ok=True, details={"status": resource.details.get("status"), "already": True}
+            )
+        return ActionResult(resource.id, ok=True, details=dict(call(resource.id)))
+
+    return [guarded(r, act, service) for r in resources]
 
 
 def tag_each(

@@ -22,7 +22,7 @@ from scheduler.aws.session import client
 from scheduler.engine import Observed, instant_text
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
-from .common import aws_error, chunks, tag_map, unique
+from .common import aws_error, chunks, tag_map, unique, within
 from .details import StateReason, flag, mapping, maps, text, whole
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
 from .pricing import Component, PriceQuery, Pricing
@@ -195,12 +195,6 @@ def _all_failed(batch: Iterable[str], exc: Exception) -> dict[str, ActionResult]
     return {i: ActionResult(i, ok=False, error=message) for i in batch}
 
 
-def _bounded(name: str, value: int, low: int, high: int) -> int:
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
-    return value
-
-
 def instances(ec2: Any, filters: list[dict[str, Any]], page_size: int) -> Iterator[tuple[str, dict[str, Any]]]:
     """(owner account, instance) for every instance matching ``filters``, all pages of at most ``page_size``."""
     pages = ec2.get_paginator("describe_instances").paginate(Filters=filters, PaginationConfig={"PageSize": page_size})
@@ -253,9 +247,9 @@ class Ec2Adapter:
         self.region = region
         self.session = session or boto3.Session()
         self.client: Any = client("ec2", region=region, session=self.session)
-        self.page_size = _bounded("page_size", page_size, MIN_PAGE_SIZE, MAX_PAGE_SIZE)
-        self.batch_size = _bounded("batch_size", batch_size, 1, MAX_ACTION_BATCH)
-        self.tag_batch_size = _bounded("tag_batch_size", tag_batch_size, 1, MAX_TAG_BATCH)
+        self.page_size = within("page_size", page_size, MIN_PAGE_SIZE, MAX_PAGE_SIZE)
+        self.batch_size = within("batch_size", batch_size, 1, MAX_ACTION_BATCH)
+        self.tag_batch_size = within("tag_batch_size", tag_batch_size, 1, MAX_TAG_BATCH)
         self.wait_config = {"Delay": max(1, wait_delay), "MaxAttempts": max(1, wait_attempts)}
         self.events_since: datetime | None = None  # unused: EC2 never starts a stopped instance by itself
         self.warnings: list[str] = []
@@ -580,13 +574,12 @@ class Ec2Service(ServiceBase):
     shrink them."""
 
     name = "ec2"
-    plural = "EC2 instances"
-    price_list = "ec2"
-    arn_service = "ec2"
+    kind_name = "EC2 instance"
+    named_kinds = ()  # instances have ids, no names
     tagging_types = ("ec2:instance",)
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"ec2": "EC2 instance"}
+        super().__init__()
         self.page_size = MAX_PAGE_SIZE
         self.filter_values = FILTER_VALUES
         self.tag_batch = MAX_TAG_BATCH

@@ -22,20 +22,18 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scheduler.aws.session import client
 from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
-from .common import aws_error, chunks, not_estimated, tag_each, unique, with_missing
-from .details import number, text, texts, whole
+from .common import ClusterListing, aws_error, chunks, not_estimated, tag_each, within
+from .details import number, text, texts
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Component, PriceQuery, Pricing
 
@@ -46,6 +44,8 @@ log = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 100
 DESCRIBE_BATCH = 10
 TAG_BATCH = 1
+# What ListClusters and the listing of a cluster's members answer.
+_CLUSTERS = ClusterListing("clusterArns", "list_services", "cluster", "serviceArns", "ClusterNotFoundException")
 
 # Cluster and service names: up to 255 letters, digits, hyphens and underscores (CreateCluster, CreateService).
 _NAME = r"[A-Za-z0-9_-]{1,255}"
@@ -65,6 +65,7 @@ SAVED = SavedCapacity(
     stored="the stored count {} is",
     nothing="no desired count was saved for it",
     by_hand="set its desired count by hand",
+    unsaved=f"could not save its desired count in tag {SAVED_CAPACITY_TAG} ({{}}); left running so that it is not lost",
 )
 
 
@@ -110,24 +111,10 @@ def describe(ecs: Any, ids: Sequence[str], batch: int = DESCRIBE_BATCH) -> Itera
 
 def every_service(ecs: Any, page_size: int = MAX_PAGE_SIZE, batch: int = DESCRIBE_BATCH) -> Iterator[dict[str, Any]]:
     """Every service of every cluster in the region, with its tags (all pages; DescribeServices in batches)."""
-    clusters = ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": page_size})
-    for page in clusters:
-        for cluster in page.get("clusterArns", []):
-            try:
-                arns = [
-                    arn
-                    for listed in ecs.get_paginator("list_services").paginate(
-                        cluster=cluster, PaginationConfig={"PageSize": page_size}
-                    )
-                    for arn in listed.get("serviceArns", [])
-                ]
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
-                    continue  # deleted since it was listed
-                raise
-            for chunk in chunks(arns, batch):
-                answer = ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])
-                yield from (s for s in answer.get("services", []) if s.get("status") != "INACTIVE")
+    for cluster, arns in _CLUSTERS(ecs, page_size):
+        for chunk in chunks(arns, batch):
+            answer = ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])
+            yield from (s for s in answer.get("services", []) if s.get("status") != "INACTIVE")
 
 
 class EcsDetails(SavedFromTags, total=False):
@@ -156,11 +143,9 @@ def _size_text(value: object) -> str | None:
 
 
 def _details(details: Mapping[str, object]) -> EcsDetails:
-    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
-    Decimals; a value of another type reads as absent)."""
+    """The keys pricing reads besides the desired size (:func:`desired_to_price` reads it), as typed (a ledger
+    entry's or state record's details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
     out: EcsDetails = {"capacity_providers": texts(details.get("capacity_providers"))}
-    if (desired := whole(details.get("desired"))) is not None:
-        out["desired"] = desired
     if (cpu := _size_text(details.get("cpu"))) is not None:
         out["cpu"] = cpu
     if (memory := _size_text(details.get("memory"))) is not None:
@@ -233,8 +218,9 @@ class EcsAdapter(ScalesToZero):
     """The ECS services of one region. ``page_size`` and ``describe_batch`` exist for tests."""
 
     name = "ecs"
-    resizable = False
     saved_capacity = SAVED
+    client_name = "ecs"
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(
         self,
@@ -244,17 +230,8 @@ class EcsAdapter(ScalesToZero):
         page_size: int = MAX_PAGE_SIZE,
         describe_batch: int = DESCRIBE_BATCH,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
-        if not 1 <= describe_batch <= DESCRIBE_BATCH:
-            raise ValueError(f"describe_batch must be between 1 and {DESCRIBE_BATCH}, not {describe_batch}")
-        self.region = region
-        self.session = session or boto3.Session()
-        self.client: Any = client("ecs", region=region, session=self.session)
-        self.page_size = page_size
-        self.describe_batch = describe_batch
-        self.events_since: datetime | None = None  # unused: a service at 0 stays at 0
-        self.warnings: list[str] = []
+        super().__init__(region, session, page_size=page_size)
+        self.describe_batch = within("describe_batch", describe_batch, 1, DESCRIBE_BATCH)
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -307,52 +284,25 @@ class EcsAdapter(ScalesToZero):
         if providers:
             details["capacity_providers"] = providers
         SAVED.record(details, tags)
-        schedule = tags[tag_key].strip()
-        unschedulable = None if schedule else "the schedule tag is empty"
-        if service.get("schedulingStrategy") == "DAEMON":
-            unschedulable = "a DAEMON service runs one task on every container instance: it has no desired count to set"
+        daemon = "a DAEMON service runs one task on every container instance: it has no desired count to set"
+        why = daemon if service.get("schedulingStrategy") == "DAEMON" else None
         observed = Observed.RUNNING if desired else Observed.STOPPED
         if service.get("status") != "ACTIVE":  # DRAINING: being deleted
             observed = Observed.OTHER
-        return Resource(
-            service=self.name,
-            id=ident,
-            schedule=schedule,
-            observed=observed,
-            arn=service.get("serviceArn"),
-            tags=tags,
-            details=details,
-            unschedulable=unschedulable,
+        return Resource.tagged(
+            self.name, ident, tags, tag_key, observed, details, arn=service.get("serviceArn"), unschedulable=why
         )
 
-    # --- stop and start ----------------------------------------------------------------------------------------
+    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
 
-    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
-        """Saves each service's desired count in its tag, then sets it to 0 (one UpdateService per service: ECS has
-        no batch update). The count saved is read now, not at discovery. A service already at 0 is left alone, its
-        tag too. ``hibernate`` does not apply."""
-        ids = unique(r.id for r in resources)
-        current, results = self._current(ids)
-        for ident, service in current.items():
-            desired = int(service.get("desiredCount") or 0)
-            if not desired:
-                results[ident] = SAVED.already_stopped(ident, self._tags(service))
-                continue
-            try:
-                self.client.tag_resource(
-                    resourceArn=service["serviceArn"],
-                    tags=[{"key": SAVED_CAPACITY_TAG, "value": SAVED.format({"desired": desired})}],
-                )
-            except (ClientError, BotoCoreError) as exc:
-                results[ident] = ActionResult(
-                    ident,
-                    ok=False,
-                    error=f"could not save its desired count in tag {SAVED_CAPACITY_TAG} ({aws_error(exc)}); "
-                    "left running so that it is not lost",
-                )
-                continue
-            results[ident] = self._update(ident, {"desired": 0}, {"saved_capacity": {"desired": desired}})
-        return [results[i] for i in ids]
+    def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
+        for cluster, names in _split(ids).items():
+            for chunk in chunks(names, self.describe_batch):
+                yield [f"{cluster}/{n}" for n in chunk]
+
+    def _describe(self, batch: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        # One batch is one cluster's: a single DescribeServices call.
+        return ((service_id(s), s) for s in describe(self.client, batch, self.describe_batch))
 
     def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
         return {"desired": int(item.get("desiredCount") or 0)}
@@ -360,32 +310,17 @@ class EcsAdapter(ScalesToZero):
     def _tags(self, item: Mapping[str, Any]) -> dict[str, str]:
         return tag_dict(item.get("tags"))
 
-    def _running(self, sizes: dict[str, int]) -> bool:
-        return bool(sizes["desired"])
+    def _zero(self, sizes: dict[str, int]) -> dict[str, int]:
+        return {"desired": 0}
 
-    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
-        """The services as they are now (found) and a failed result for each id not found or not looked up."""
-        found: dict[str, dict[str, Any]] = {}
-        failed: dict[str, ActionResult] = {}
-        for cluster, names in _split(ids).items():
-            for chunk in chunks(names, self.describe_batch):
-                wanted = [f"{cluster}/{n}" for n in chunk]
-                try:
-                    found |= {service_id(s): s for s in describe(self.client, wanted, self.describe_batch)}
-                except (ClientError, BotoCoreError) as exc:
-                    failed |= {i: ActionResult(i, ok=False, error=aws_error(exc)) for i in wanted}
-        return found, with_missing(ids, found, failed, lambda i: f"ECS service '{i}' not found in {self.region}")
+    def _save(self, item: Mapping[str, Any], sizes: dict[str, int]) -> None:
+        self.client.tag_resource(
+            resourceArn=item["serviceArn"], tags=[{"key": SAVED_CAPACITY_TAG, "value": SAVED.format(sizes)}]
+        )
 
-    def _update(self, ident: str, sizes: Mapping[str, int], details: dict[str, Any]) -> ActionResult:
+    def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
         cluster, name = ident.split("/", 1)
-        try:
-            self.client.update_service(cluster=cluster, service=name, desiredCount=sizes["desired"])
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
-        return ActionResult(ident, ok=True, details=details)
-
-    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
-        return ActionResult(resource.id, ok=False, error="resize is not supported for ECS services")
+        self.client.update_service(cluster=cluster, service=name, desiredCount=sizes["desired"])
 
     # --- tags --------------------------------------------------------------------------------------------------
 
@@ -406,18 +341,15 @@ class EcsService(ServiceBase):
     """ECS services (see :class:`scheduler.services.base.Service`)."""
 
     name = "ecs"
-    named_kinds = ("ecs",)
+    kind_name = "ECS service"
     name_pattern = _ID
     saves_capacity = True
-    price_list = "ecs"
-    plural = "ECS services"
-    arn_service = "ecs"
     adapter_type = EcsAdapter
     # The Resource Groups Tagging API lists services (long ARN format: the only ones that carry tags).
     tagging_types = ("ecs:service",)
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"ecs": "ECS service"}
+        super().__init__()
         self.page_size = MAX_PAGE_SIZE
         self.describe_batch = DESCRIBE_BATCH
 
@@ -425,7 +357,7 @@ class EcsService(ServiceBase):
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         d = _details(details)
-        desired = desired_to_price(d, capacity)
+        desired = desired_to_price(details, capacity)
         label = task_label(d)
         if desired is None:
             return Pricing(label, 0, problem="the service's desired count is unknown")

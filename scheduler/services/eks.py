@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,10 +39,10 @@ from .capacity import (
     ScalesToZero,
     desired_to_price,
 )
-from .common import aws_error, not_estimated, tag_each, unique
+from .common import ClusterListing, aws_error, not_estimated, tag_each
 from .details import text, texts
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
-from .pricing import Component, PriceQuery, Pricing, whole
+from .pricing import Component, PriceQuery, Pricing
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,8 @@ log = logging.getLogger(__name__)
 # TagResource take one node group per call.
 MAX_PAGE_SIZE = 100
 TAG_BATCH = 1
+# What ListClusters and the listing of a cluster's members answer.
+_CLUSTERS = ClusterListing("clusters", "list_nodegroups", "clusterName", "nodegroups", "ResourceNotFoundException")
 
 # Cluster names: 1-100 characters, node group names 1-63, both a letter or digit then letters, digits, - and _
 # (CreateCluster, CreateNodegroup).
@@ -75,6 +76,7 @@ SAVED = SavedCapacity(
     nothing="no sizes were saved for it",
     by_hand="set its minimum, maximum and desired sizes by hand",
     restorable=_max_at_least_one,
+    unsaved=None,
 )
 
 
@@ -97,11 +99,9 @@ class EksDetails(SavedFromTags, total=False):
 
 
 def _details(details: Mapping[str, object]) -> EksDetails:
-    """The keys pricing reads, as typed (a ledger entry's or state record's details, numbers as DynamoDB's
-    Decimals; a value of another type reads as absent)."""
+    """The keys pricing reads besides the desired size (:func:`desired_to_price` reads it), as typed (a ledger
+    entry's or state record's details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
     out: EksDetails = {"instance_types": texts(details.get("instance_types"))}
-    if (desired := whole(details.get("desired"))) is not None:
-        out["desired"] = desired
     if capacity_type := text(details, "capacity_type"):
         out["capacity_type"] = capacity_type
     if ami_type := text(details, "ami_type"):
@@ -135,24 +135,11 @@ def node_group(eks: Any, ident: str) -> dict[str, Any] | None:
 
 def every_node_group(eks: Any, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
     """Every managed node group of every cluster in the region (all pages; one DescribeNodegroup each)."""
-    for page in eks.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": page_size}):
-        for cluster in page.get("clusters", []):
-            try:
-                names = [
-                    name
-                    for listed in eks.get_paginator("list_nodegroups").paginate(
-                        clusterName=cluster, PaginationConfig={"PageSize": page_size}
-                    )
-                    for name in listed.get("nodegroups", [])
-                ]
-            except ClientError as exc:
-                if _not_found(exc):
-                    continue  # deleted since it was listed
-                raise
-            for name in names:
-                group = node_group(eks, f"{cluster}/{name}")
-                if group is not None:
-                    yield group
+    for cluster, names in _CLUSTERS(eks, page_size):
+        for name in names:
+            group = node_group(eks, f"{cluster}/{name}")
+            if group is not None:
+                yield group
 
 
 def tag_dict(group: Mapping[str, Any]) -> dict[str, str]:
@@ -168,20 +155,14 @@ class EksAdapter(ScalesToZero):
     """The managed node groups of one region. ``page_size`` exists for tests."""
 
     name = "eks"
-    resizable = False
     saved_capacity = SAVED
+    client_name = "eks"
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(self, region: str, session: boto3.Session | None = None, *, page_size: int = MAX_PAGE_SIZE) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
-        self.region = region
-        self.session = session or boto3.Session()
-        self.client: Any = client("eks", region=region, session=self.session)
-        self.page_size = page_size
+        super().__init__(region, session, page_size=page_size)
         self._ec2: Any = None
         self._arns: dict[str, str] = {}
-        self.events_since: datetime | None = None  # unused: a group at zero stays at zero
-        self.warnings: list[str] = []
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -214,20 +195,12 @@ class EksAdapter(ScalesToZero):
         if group.get("amiType"):
             details["ami_type"] = str(group["amiType"])
         SAVED.record(details, tags)
-        schedule = tags[tag_key].strip()
         observed = Observed.RUNNING if sizes["desired"] else Observed.STOPPED
         if group.get("status") in _OTHER_STATES:
             observed = Observed.OTHER
-        return Resource(
-            service=self.name,
-            id=ident,
-            schedule=schedule,
-            observed=observed,
-            arn=group.get("nodegroupArn"),
-            instance_type=types[0] if len(set(types)) == 1 else None,
-            tags=tags,
-            details=details,
-            unschedulable=None if schedule else "the schedule tag is empty",
+        one_type = types[0] if len(set(types)) == 1 else None
+        return Resource.tagged(
+            self.name, ident, tags, tag_key, observed, details, arn=group.get("nodegroupArn"), instance_type=one_type
         )
 
     def _launch_template_type(self, template: Mapping[str, Any]) -> str | None:
@@ -253,32 +226,17 @@ class EksAdapter(ScalesToZero):
                 return str(itype)
         return None
 
-    # --- stop and start ----------------------------------------------------------------------------------------
+    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
 
-    def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
-        """Sets each group's minimum and desired size to 0 (its maximum stays: EKS needs at least 1), having
-        mirrored its sizes in its tag. The sizes saved are read now, not at discovery. A group already at 0 is left
-        alone. ``hibernate`` does not apply."""
-        ids = unique(r.id for r in resources)
-        current, results = self._current(ids)
-        for ident, group in current.items():
-            sizes = sizes_of(group)
-            if not sizes["desired"] and not sizes["min"]:
-                results[ident] = SAVED.already_stopped(ident, self._tags(group))
-                continue
-            warning = None
-            try:
-                self.client.tag_resource(
-                    resourceArn=group["nodegroupArn"], tags={SAVED_CAPACITY_TAG: SAVED.format(sizes)}
-                )
-            except (ClientError, BotoCoreError) as exc:
-                warning = (
-                    f"stopped, but its sizes ({SAVED.format(sizes)}) could not be copied to tag "
-                    f"{SAVED_CAPACITY_TAG} ({aws_error(exc)}); the state table holds them"
-                )
-            target = {"min": 0, "max": sizes["max"], "desired": 0}
-            results[ident] = self._update(ident, target, {"saved_capacity": sizes}, warning)
-        return [results[i] for i in ids]
+    def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
+        return ([i] for i in ids)  # DescribeNodegroup reads one group
+
+    def _describe(self, batch: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for ident in batch:
+            group = node_group(self.client, ident)
+            if group is not None:
+                self._arns[ident] = str(group["nodegroupArn"])
+                yield ident, group
 
     def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
         return sizes_of(item)
@@ -286,44 +244,20 @@ class EksAdapter(ScalesToZero):
     def _tags(self, item: Mapping[str, Any]) -> dict[str, str]:
         return tag_dict(item)
 
-    def _running(self, sizes: dict[str, int]) -> bool:
-        return bool(sizes["desired"])
+    def _zero(self, sizes: dict[str, int]) -> dict[str, int]:
+        return {"min": 0, "max": sizes["max"], "desired": 0}  # EKS needs a maximum of at least 1: it stays
 
-    def _current(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, ActionResult]]:
-        """The node groups as they are now (found) and a failed result for each id not found or not read."""
-        found: dict[str, dict[str, Any]] = {}
-        failed: dict[str, ActionResult] = {}
-        for ident in ids:
-            try:
-                group = node_group(self.client, ident)
-            except (ClientError, BotoCoreError) as exc:
-                failed[ident] = ActionResult(ident, ok=False, error=aws_error(exc))
-                continue
-            if group is None:
-                failed[ident] = ActionResult(
-                    ident, ok=False, error=f"EKS node group '{ident}' not found in {self.region}"
-                )
-                continue
-            found[ident] = group
-            self._arns[ident] = str(group["nodegroupArn"])
-        return found, failed
+    def _save(self, item: Mapping[str, Any], sizes: dict[str, int]) -> None:
+        # Only a mirror: without it the group is stopped all the same (SAVED.unsaved is None).
+        self.client.tag_resource(resourceArn=item["nodegroupArn"], tags={SAVED_CAPACITY_TAG: SAVED.format(sizes)})
 
-    def _update(
-        self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
-    ) -> ActionResult:
+    def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
         cluster, name = ident.split("/", 1)
-        try:
-            self.client.update_nodegroup_config(
-                clusterName=cluster,
-                nodegroupName=name,
-                scalingConfig={"minSize": sizes["min"], "maxSize": sizes["max"], "desiredSize": sizes["desired"]},
-            )
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(ident, ok=False, error=aws_error(exc), details=details)
-        return ActionResult(ident, ok=True, details=details, warning=warning)
-
-    def resize(self, resource: Resource, instance_type: str) -> ActionResult:
-        return ActionResult(resource.id, ok=False, error="resize is not supported for EKS node groups")
+        self.client.update_nodegroup_config(
+            clusterName=cluster,
+            nodegroupName=name,
+            scalingConfig={"minSize": sizes["min"], "maxSize": sizes["max"], "desiredSize": sizes["desired"]},
+        )
 
     # --- tags --------------------------------------------------------------------------------------------------
 
@@ -342,24 +276,23 @@ class EksService(ServiceBase):
     """EKS managed node groups (see :class:`scheduler.services.base.Service`)."""
 
     name = "eks"
-    named_kinds = ("eks",)
+    kind_name = "EKS node group"
     name_pattern = _ID
     saves_capacity = True
     price_list = "ec2"
     plural = "EKS managed node groups"
-    arn_service = "eks"
     adapter_type = EksAdapter
     tagging_types = ("eks:nodegroup",)
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"eks": "EKS node group"}
+        super().__init__()
         self.page_size = MAX_PAGE_SIZE
 
     def pricing(
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
         d = _details(details)
-        desired = desired_to_price(d, capacity)
+        desired = desired_to_price(details, capacity)
         types = sorted(set(d.get("instance_types") or []))
         type_ = instance_type or (types[0] if len(types) == 1 else None)
         label = type_ or (", ".join(types) or None)

@@ -105,3 +105,30 @@ def types_like(pattern: re.Pattern[str], what: str) -> Callable[[str], str | Non
         return None if pattern.fullmatch(type_) else f"{quote(type_)} is not {what}"
 
     return problem
+
+
+def by_instance_type(
+    name: str,
+    service_code: str,
+    *,
+    usage: Callable[[str, str], bool],
+    type_problem: Callable[[str], str | None],
+    listed_as: str = "{}",
+    family: str | None = None,
+) -> PriceList:
+    """A price list whose products are found by instance type: GetProducts asks for the type as the list names it
+    (``listed_as``, "{}" standing for the type; optionally only products of the ``productFamily`` ``family``), and
+    the rate is that of an on-demand product of that instance type whose usage type, when it has one, is the type's
+    usage (``usage(usagetype, type)``)."""
+
+    def filters(query: PriceQuery, where: Filter) -> list[Filter]:
+        found = [term_match("instanceType", listed_as.format(query.type)), where]
+        return found if family is None else [*found, term_match("productFamily", family)]
+
+    def matches(attrs: Mapping[str, Any], query: PriceQuery) -> bool:
+        if attrs.get("instanceType") not in (None, listed_as.format(query.type)):
+            return False
+        usage_type = str(attrs.get("usagetype") or "")
+        return not usage_type or usage(usage_type, query.type)
+
+    return PriceList(name, service_code, filters, choose_matching(matches), type_problem)

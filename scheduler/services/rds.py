@@ -599,18 +599,15 @@ class RdsService(ServiceBase):
     :class:`scheduler.services.base.Service`. ``filter_values`` is an attribute so tests can shrink it."""
 
     name = "rds"
-    named_kinds = ("rds", "rds-cluster")
     # Names RDS would reject are not sent to it (it may answer InvalidParameterValue rather than "none").
     name_pattern = _RDS_ID
     case_insensitive = True
     plural = "RDS DB instances and clusters"
-    price_list = "rds"
-    arn_service = "rds"
     # DB instances, and clusters (Aurora, DocumentDB, Neptune).
     tagging_types = ("rds:db", "rds:cluster")
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"rds": "RDS DB instance", "rds-cluster": "RDS DB cluster"}
+        self.kinds = {"rds": "RDS DB instance", "rds-cluster": "RDS DB cluster"}
         # RDS documents no maximum number of filter values, so keep id filters modest.
         self.filter_values = 50
 

@@ -25,10 +25,10 @@ from scheduler.aws.session import client
 from scheduler.engine import Observed, State
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
-from .common import already, guarded, not_estimated, tag_each, tag_map
+from .common import not_estimated, one_by_one, tag_each, tag_map
 from .details import flag
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
-from .price_list import Filter, PriceList, choose_matching, term_match, types_like
+from .price_list import by_instance_type, types_like
 from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
@@ -131,10 +131,10 @@ class RedshiftAdapter:
             if tag_key not in tags:  # a server that ignores the filter must not make every cluster scheduled
                 continue
             self._account = self._account or _namespace_account(cluster)
-            found.append(self._resource(cluster, tags, tags[tag_key].strip()))
+            found.append(self._resource(cluster, tags, tag_key))
         return found
 
-    def _resource(self, cluster: Mapping[str, Any], tags: dict[str, str], schedule: str) -> Resource:
+    def _resource(self, cluster: Mapping[str, Any], tags: dict[str, str], tag_key: str) -> Resource:
         status = cluster.get("ClusterStatus")
         details: RedshiftDetails = {
             "kind": "cluster",
@@ -142,37 +142,23 @@ class RedshiftAdapter:
             "nodes": whole(cluster.get("NumberOfNodes")),
             "multi_az": _multi_az(cluster),
         }
-        return Resource(
-            service=self.name,
-            id=str(cluster["ClusterIdentifier"]),
-            schedule=schedule,
-            observed=observed(status),
-            instance_type=cluster.get("NodeType"),
-            tags=tags,
-            details=details,
-            unschedulable=None if schedule else "the schedule tag is empty",
-        )
+        ident, node_type = str(cluster["ClusterIdentifier"]), cluster.get("NodeType")
+        return Resource.tagged(self.name, ident, tags, tag_key, observed(status), details, instance_type=node_type)
 
     # --- actions ------------------------------------------------------------------------------------------------
 
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
-        """Pauses each cluster (``hibernate`` is an EC2 option: a pause is what the schedule means)."""
-        return [guarded(r, self._action(State.STOPPED, self.client.pause_cluster), "Redshift") for r in resources]
+        """Pauses each cluster (``hibernate`` is an EC2 option: a pause is what the schedule means). One already
+        paused or pausing (resumed or resuming) is left alone: Redshift would refuse with InvalidClusterState."""
+        return one_by_one(resources, State.STOPPED, self._call(self.client.pause_cluster), "Redshift")
 
     def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
-        return [guarded(r, self._action(State.RUNNING, self.client.resume_cluster), "Redshift") for r in resources]
+        return one_by_one(resources, State.RUNNING, self._call(self.client.resume_cluster), "Redshift")
 
     @staticmethod
-    def _action(goal: State, call: Callable[..., Any]) -> Callable[[Resource], ActionResult]:
-        def act(r: Resource) -> ActionResult:
-            # Already paused or pausing (resumed or resuming): Redshift would refuse with InvalidClusterState.
-            done = already(r, goal)
-            if done is not None:
-                return done
-            response = call(ClusterIdentifier=r.id)
-            return ActionResult(r.id, ok=True, details={"status": (response.get("Cluster") or {}).get("ClusterStatus")})
-
-        return act
+    def _call(api: Callable[..., Any]) -> Callable[[str], dict[str, Any]]:
+        """One cluster's pause or resume (``api``), with the status Redshift answers."""
+        return lambda ident: {"status": (api(ClusterIdentifier=ident).get("Cluster") or {}).get("ClusterStatus")}
 
     def resize(self, resource: Resource, instance_type: str) -> ActionResult:
         return ActionResult(
@@ -200,23 +186,13 @@ class RedshiftAdapter:
 # --- pricing --------------------------------------------------------------------------------------------------
 
 
-def _filters(query: PriceQuery, where: Filter) -> list[Filter]:
+PRICE_LIST = by_instance_type(
+    "redshift",
+    "AmazonRedshift",
     # "Compute Instance" is the node itself; concurrency scaling, managed storage and Serverless are other families.
-    return [term_match("instanceType", query.type), where, term_match("productFamily", "Compute Instance")]
-
-
-def _matches(attrs: Mapping[str, Any], query: PriceQuery) -> bool:
-    if attrs.get("instanceType") not in (None, query.type):
-        return False
-    usage = str(attrs.get("usagetype") or "")
-    return "Node:" in usage or not usage  # USE1-Node:ra3.xlplus (us-east-1 has no prefix: Node:ra3.xlplus)
-
-
-PRICE_LIST = PriceList(
-    name="redshift",
-    service_code="AmazonRedshift",
-    filters=_filters,
-    choose=choose_matching(_matches),
+    family="Compute Instance",
+    # USE1-Node:ra3.xlplus (us-east-1 has no prefix: Node:ra3.xlplus)
+    usage=lambda usage, _: "Node:" in usage,
     type_problem=types_like(_NODE_TYPE, "a Redshift node type (e.g. ra3.xlplus)"),
 )
 
@@ -225,17 +201,14 @@ class RedshiftService(ServiceBase):
     """Redshift provisioned clusters (kind ``redshift``); see :class:`scheduler.services.base.Service`."""
 
     name = "redshift"
-    named_kinds = ("redshift",)
+    kind_name = "Redshift cluster"
     name_pattern = _CLUSTER_ID
     case_insensitive = True
-    plural = "Redshift clusters"
-    price_list = "redshift"
-    arn_service = "redshift"
     adapter_type = RedshiftAdapter
     tagging_types = ("redshift:cluster",)
 
     def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"redshift": "Redshift cluster"}
+        super().__init__()
         self.lookup_one_by_one = LOOKUP_ONE_BY_ONE
 
     def pricing(

@@ -25,10 +25,10 @@ from scheduler.aws.session import client
 from scheduler.engine import Observed, State
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
-from .common import already, aws_error, guarded, not_estimated, tag_each, tag_map
+from .common import aws_error, not_estimated, one_by_one, tag_each, tag_map
 from .details import mapping
 from .naming import ClientSource, Found, Operation, TagCall, match_arn
-from .price_list import Filter, PriceList, choose_matching, term_match, types_like
+from .price_list import by_instance_type, types_like
 from .pricing import Component, PriceQuery, Pricing, whole
 
 log = logging.getLogger(__name__)
@@ -145,21 +145,11 @@ class SageMakerAdapter:
             if tag_key not in tags:
                 continue
             self._arns[name] = arn
-            schedule = tags[tag_key].strip()
             status = item.get("NotebookInstanceStatus")
             details: SageMakerDetails = {"kind": "notebook-instance", "status": status}
+            itype = item.get("InstanceType")
             found.append(
-                Resource(
-                    service=self.name,
-                    id=name,
-                    schedule=schedule,
-                    observed=observed(status),
-                    arn=arn,
-                    instance_type=item.get("InstanceType"),
-                    tags=tags,
-                    details=details,
-                    unschedulable=None if schedule else "the schedule tag is empty",
-                )
+                Resource.tagged(self.name, name, tags, tag_key, observed(status), details, arn=arn, instance_type=itype)
             )
         return found
 
@@ -167,9 +157,9 @@ class SageMakerAdapter:
 
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
         """Stops each notebook instance (``hibernate`` is an EC2 option), then records its ML storage volume, which
-        goes on billing while it is stopped."""
-        act = self._action(State.STOPPED, self.client.stop_notebook_instance)
-        results = [guarded(r, act, "SageMaker") for r in resources]
+        goes on billing while it is stopped. One already stopped or stopping (in service or pending) is left alone:
+        SageMaker would refuse with a ValidationException."""
+        results = one_by_one(resources, State.STOPPED, self._stop, "SageMaker")
         for result in results:
             if result.ok and not result.details.get("already"):
                 volume = self._volume(result.resource)
@@ -179,20 +169,15 @@ class SageMakerAdapter:
         return results
 
     def start(self, resources: list[Resource], *, saved: dict[str, dict[str, Any]] | None = None) -> list[ActionResult]:
-        act = self._action(State.RUNNING, self.client.start_notebook_instance)
-        return [guarded(r, act, "SageMaker") for r in resources]
+        return one_by_one(resources, State.RUNNING, self._start, "SageMaker")
 
-    @staticmethod
-    def _action(goal: State, call: Callable[..., Any]) -> Callable[[Resource], ActionResult]:
-        def act(r: Resource) -> ActionResult:
-            # Already stopped or stopping (in service or pending): SageMaker would refuse with a ValidationException.
-            done = already(r, goal)
-            if done is not None:
-                return done
-            call(NotebookInstanceName=r.id)
-            return ActionResult(r.id, ok=True, details={"status": "Stopping" if goal is State.STOPPED else "Pending"})
+    def _stop(self, name: str) -> dict[str, Any]:
+        self.client.stop_notebook_instance(NotebookInstanceName=name)
+        return {"status": "Stopping"}
 
-        return act
+    def _start(self, name: str) -> dict[str, Any]:
+        self.client.start_notebook_instance(NotebookInstanceName=name)
+        return {"status": "Pending"}
 
     def _volume(self, name: str) -> int | None:
         """The notebook's ML storage volume in GB (best effort: only the report's storage estimate needs it)."""
@@ -231,24 +216,13 @@ class SageMakerAdapter:
 # --- pricing --------------------------------------------------------------------------------------------------
 
 
-def _filters(query: PriceQuery, where: Filter) -> list[Filter]:
+PRICE_LIST = by_instance_type(
+    "sagemaker",
+    "AmazonSageMaker",
     # The price list names a notebook instance's usage "<type>-Notebook" (usage type <REGION>-Notebk:<type>); the
     # same ml.* type has other rates for hosting, training, processing and Studio.
-    return [term_match("instanceType", f"{query.type}-Notebook"), where]
-
-
-def _matches(attrs: Mapping[str, Any], query: PriceQuery) -> bool:
-    if attrs.get("instanceType") not in (None, f"{query.type}-Notebook"):
-        return False
-    usage = str(attrs.get("usagetype") or "")
-    return not usage or usage.endswith(f"Notebk:{query.type}")
-
-
-PRICE_LIST = PriceList(
-    name="sagemaker",
-    service_code="AmazonSageMaker",
-    filters=_filters,
-    choose=choose_matching(_matches),
+    listed_as="{}-Notebook",
+    usage=lambda usage, type_: usage.endswith(f"Notebk:{type_}"),
     type_problem=types_like(_ML_TYPE, "a SageMaker ML instance type (e.g. ml.t3.medium)"),
 )
 
@@ -257,17 +231,11 @@ class SageMakerService(ServiceBase):
     """SageMaker notebook instances (kind ``sagemaker``); see :class:`scheduler.services.base.Service`."""
 
     name = "sagemaker"
-    named_kinds = ("sagemaker",)
+    kind_name = "SageMaker notebook instance"
     name_pattern = _NAME
     case_insensitive = True
-    plural = "SageMaker notebook instances"
-    price_list = "sagemaker"
-    arn_service = "sagemaker"
     adapter_type = SageMakerAdapter
     tagging_types = ("sagemaker:notebook-instance",)
-
-    def __init__(self) -> None:
-        self.kinds: dict[str, str] = {"sagemaker": "SageMaker notebook instance"}
 
     def pricing(
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
