@@ -30,9 +30,12 @@ The rule of each edit path (one DynamoDB transaction each; a failed condition wr
   ``used_by`` of its periods); a failed chunk rolls the earlier ones back in reverse order, each restore conditional
   on the state apply wrote.
 
-Items are read and written raw (not through the PynamoDB model, which does not declare the tokens), so an item
-written without them (by an older version, or by hand) is still guarded by its version, and one unreadable item is
-reported by name instead of failing the whole read: :meth:`ConfigStore.load_partial` leaves it out of a pass.
+Writes go through the PynamoDB model (:mod:`scheduler.store.config_writes`: ``TransactWrite`` with conditions on
+the model's attributes); apply's plan is :mod:`scheduler.store.config_plan`. Reads fetch through the model's
+connection but decode each item here, not through the model: the model fills in defaults for missing attributes
+(``version`` 1, ``body`` {}), so an item written without a version (by an older version, or by hand) could not be
+stated "as read" in a condition; and it raises on the first malformed item of a page, where one unreadable item must
+be reported by name instead of failing the whole read (:meth:`ConfigStore.load_partial` leaves it out of a pass).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from .config_plan import Key, StoredItem
 from .tables import ConfigItem
 
 _Op = Literal["check", "delete", "put", "update"]
-# The order of PynamoDB's Connection.transact_write_items (pinned by tests/unit/test_config_writes.py).
+# The order of PynamoDB's Connection.transact_write_items (pinned by tests/integration/test_config_transactions.py).
 _REQUEST_ORDER: tuple[_Op, ...] = ("check", "delete", "put", "update")
 
 

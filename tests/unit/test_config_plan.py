@@ -11,7 +11,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from pynamodb.expressions.condition import Condition
 
 from scheduler.store.config import _clip, _label
