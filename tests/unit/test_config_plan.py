@@ -11,16 +11,11 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pynamodb.expressions.condition import Condition
 
-from scheduler.store.config import (
-    TRANSACTION_LIMIT,
-    StoredItem,
-    _clip,
-    _Expr,
-    _label,
-    _period_names,
-    _Planner,
-)
+from scheduler.store.config import _clip, _label
+from scheduler.store.config_plan import TRANSACTION_LIMIT, Planner, StoredItem, period_names
+from scheduler.store.config_writes import state_as
 
 Key = tuple[str, str]
 
@@ -43,9 +38,9 @@ def _stored(periods: dict[str, int], schedules: dict[str, list[str]]) -> dict[Ke
 def _violations(table: dict[Key, StoredItem]) -> list[str]:
     periods = {n: i for (k, n), i in table.items() if k == "period"}
     schedules = {n: i for (k, n), i in table.items() if k == "schedule"}
-    out = [f"{s} names missing {p}" for s, i in schedules.items() for p in _period_names(i.body) if p not in periods]
+    out = [f"{s} names missing {p}" for s, i in schedules.items() for p in period_names(i.body) if p not in periods]
     for p, item in periods.items():
-        naming = {s for s, i in schedules.items() if p in _period_names(i.body)}
+        naming = {s for s, i in schedules.items() if p in period_names(i.body)}
         if item.used_by != naming:
             out.append(f"{p}: used_by {sorted(item.used_by)} != {sorted(naming)}")
     return out
@@ -77,7 +72,7 @@ def _plan(table: dict[Key, StoredItem], want_p: dict[str, int], want_s: dict[str
     stored_s = {n: i for (k, n), i in table.items() if k == "schedule"}
     wp = {n: _body(v) for n, v in want_p.items()}
     ws = {n: {"periods": refs} for n, refs in want_s.items()}
-    return _Planner(stored_p, stored_s, wp, ws, prune).build()
+    return Planner(stored_p, stored_s, wp, ws, prune).build()
 
 
 @st.composite
@@ -173,27 +168,36 @@ def test_damage_from_before_is_repaired():
     assert _violations(table) == []
 
 
+def _expression(condition: Condition) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A condition as DynamoDB receives it: the expression with attribute names put back, and its values."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    text = condition.serialize(names, values)
+    for name, placeholder in names.items():
+        text = text.replace(placeholder, name)
+    return text, names, values
+
+
 def test_conditions_state_what_was_read():
-    e = _Expr()
     tokens = StoredItem("period", "p", {}, 3, {"s"}, "abc", "def")
-    assert e.state_as(tokens) == "#rev = :v0 AND #refs_rev = :v1"
-    assert e.values == {":v0": {"S": "abc"}, ":v1": {"S": "def"}}
-    e = _Expr()
+    text, _, values = _expression(state_as(tokens))
+    assert text == "(rev = :0 AND refs_rev = :1)"
+    assert values == {":0": {"S": "abc"}, ":1": {"S": "def"}}
     legacy = StoredItem("period", "p", {}, 3)  # written before tokens existed
-    assert e.state_as(legacy) == "(attribute_not_exists(#rev) AND #version = :v0) AND attribute_not_exists(#refs_rev)"
-    e = _Expr()
-    assert e.state_as(None) == "attribute_not_exists(#kind)"
-    e = _Expr()
-    assert e.state_as(StoredItem("schedule", "s", {}, 0)) == (
-        "(attribute_not_exists(#rev) AND attribute_not_exists(#version))"
+    text, _, values = _expression(state_as(legacy))
+    assert text == "((attribute_not_exists (rev) AND version = :0) AND attribute_not_exists (refs_rev))"
+    assert values == {":0": {"N": "3"}}
+    assert _expression(state_as(None))[0] == "attribute_not_exists (kind)"
+    assert _expression(state_as(StoredItem("schedule", "s", {}, 0)))[0] == (
+        "(attribute_not_exists (rev) AND attribute_not_exists (version))"
     )
 
 
 def test_period_names_read_every_form_a_stored_schedule_can_have():
-    assert _period_names({"periods": ["office@t3.large", " late "]}) == {"office", "late"}
-    assert _period_names({"periods": "office, late@t3.small"}) == {"office", "late"}
-    assert _period_names({"periods": None}) == set() and _period_names({"periods": 7}) == set()
-    assert _period_names(["not", "a", "schedule"]) == set()
+    assert period_names({"periods": ["office@t3.large", " late "]}) == {"office", "late"}
+    assert period_names({"periods": "office, late@t3.small"}) == {"office", "late"}
+    assert period_names({"periods": None}) == set() and period_names({"periods": 7}) == set()
+    assert period_names(["not", "a", "schedule"]) == set()
 
 
 def test_messages_quote_short_prefixes():
