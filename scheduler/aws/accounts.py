@@ -159,7 +159,7 @@ class AccountSessions:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method="assume-role"
         )
-        core = botocore.session.Session()
+        core = botocore.session.get_session()
         # botocore has no public setter for a session's credentials; boto3's own assume-role profiles end the
         # same way (a provider that returns RefreshableCredentials).
         core._credentials = credentials

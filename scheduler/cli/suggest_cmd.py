@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import click
 from pynamodb.exceptions import PynamoDBException
 from rich.table import Table
 
-from scheduler.aws.session import client, default_region, is_region
+from scheduler.aws.session import client, default_region, is_region, new_session
 from scheduler.engine import Config, FieldError, iso_z, zone
 from scheduler.engine.errors import quote
 from scheduler.savings.prices import PriceBook
@@ -76,7 +75,7 @@ class Row:
 
 def _regions(text: str | None) -> list[str]:
     if text is None:
-        return [default_region(boto3.Session())]
+        return [default_region(new_session())]
     regions = list(dict.fromkeys(r.strip() for r in text.split(",") if r.strip()))
     if not regions:
         raise InputError(f"{quote(text)} names no region (e.g. eu-west-1,us-east-1)", "--regions")
@@ -245,7 +244,7 @@ def suggest_cmd(
     notes = [note] if note else []
     reference = analysis.week_start(end, tz)
     runs = analysis.stored_runs(stored, reference, tz)
-    session = boto3.Session()
+    session = new_session()
     rows: list[Row] = []
     problems: list[Problem] = []
     for region in region_list:

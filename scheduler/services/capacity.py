@@ -25,7 +25,7 @@ from typing import Any, TypedDict
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scheduler.aws.session import client
+from scheduler.aws.session import client, new_session
 
 from .base import ActionResult, Resource
 from .common import aws_error, unique, with_missing, within
@@ -188,7 +188,7 @@ class ScalesToZero(ABC):
     def __init__(self, region: str, session: boto3.Session | None, *, page_size: int) -> None:
         self.page_size = within("page_size", page_size, 1, self.max_page_size)
         self.region = region
-        self.session = session or boto3.Session()
+        self.session = session or new_session()
         self.client: Any = client(self.client_name, region=region, session=self.session)
         self.events_since: datetime | None = None  # unused: a resource at zero stays at zero
         self.warnings: list[str] = []

@@ -18,7 +18,7 @@ from typing import Any, TypedDict, TypeVar
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from scheduler.aws.session import client
+from scheduler.aws.session import client, new_session
 from scheduler.engine import Observed, instant_text
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
@@ -245,7 +245,7 @@ class Ec2Adapter:
         wait_attempts: int = 60,
     ) -> None:
         self.region = region
-        self.session = session or boto3.Session()
+        self.session = session or new_session()
         self.client: Any = client("ec2", region=region, session=self.session)
         self.page_size = within("page_size", page_size, MIN_PAGE_SIZE, MAX_PAGE_SIZE)
         self.batch_size = within("batch_size", batch_size, 1, MAX_ACTION_BATCH)

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypedDict
 import boto3
 from botocore.exceptions import ClientError
 
-from scheduler.aws.session import client
+from scheduler.aws.session import client, new_session
 from scheduler.engine import Observed, State
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
@@ -117,7 +117,7 @@ class RedshiftAdapter:
 
     def __init__(self, region: str, session: boto3.Session | None = None) -> None:
         self.region = region
-        self.session = session or boto3.Session()
+        self.session = session or new_session()
         self.client: Any = client("redshift", region=region, session=self.session)
         self.events_since: datetime | None = None  # unused: Redshift resumes nothing on its own
         self.warnings: list[str] = []

@@ -82,7 +82,7 @@ class Clients:
     """One client per (service, region) for the length of one command, all from the same session."""
 
     def __init__(self, session: boto3.Session | None = None) -> None:
-        self.session = session or boto3.Session()
+        self.session = session or aws.new_session()
         self._clients: dict[tuple[str, str], Any] = {}
 
     def get(self, service: str, region: str) -> Any:
