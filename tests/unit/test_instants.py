@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scheduler.engine import MaintenanceHold, instant_text, iso_z, parse_instant
-from scheduler.runtime.worker import _between
+from scheduler.runtime.ledger_entries import between as _between
 from scheduler.services.ssm_windows import Execution
 from scheduler.store.state import ResourceRecord, _hold, _stamp, hold_data, ledger_key, legacy_ledger_key
 
