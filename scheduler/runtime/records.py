@@ -11,7 +11,7 @@ from typing import Protocol, cast
 from scheduler.engine import State, instant_text, parse_instant
 from scheduler.services.base import Resource
 from scheduler.services.details import outcome, whole
-from scheduler.store.state import LedgerEntry, ResourceRecord, StateStore, Target, hold_data, ledger_key
+from scheduler.store.state import Intent, LedgerEntry, ResourceRecord, StateStore, Target, hold_data, ledger_key
 
 from .items import Item
 from .ledger_entries import action_draft, details_to_store, settled
@@ -161,7 +161,7 @@ def repair(
     in_ledger = state.ledger_has(rec.intent["entry"] for rec in intents.values() if rec.intent)
     missing: list[LedgerEntry] = []
     for rid, rec in intents.items():
-        intent = rec.intent or {}
+        intent: Intent = rec.intent or {}
         entry = cast(LedgerEntry, dict(intent.get("entry") or {}))
         rec.intent = None
         recorded = ledger_key(entry) in in_ledger

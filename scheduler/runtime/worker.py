@@ -22,12 +22,23 @@ from typing import Any, Protocol
 
 from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import counting_calls
-from scheduler.engine import Config, Evaluator, Observed, PassView, State, decide, instant_text, iso_z, parse_instant
+from scheduler.engine import (
+    Config,
+    Evaluator,
+    MaintenanceWindow,
+    Observed,
+    PassView,
+    State,
+    decide,
+    instant_text,
+    iso_z,
+    parse_instant,
+)
 from scheduler.engine.errors import Issue
 from scheduler.services.base import ServiceAdapter
 from scheduler.services.details import common
 from scheduler.services.registry import make_adapter
-from scheduler.store.state import PassAlreadyClaimed, ResourceRecord, StateStore, Target
+from scheduler.store.state import LedgerEntry, PassAlreadyClaimed, ResourceRecord, StateStore, Target
 
 from .execute import LAST_ACTION_TAG, LAST_ERROR_TAG, MAX_TAG_VALUE, execute, info_tags
 from .items import Item
@@ -248,13 +259,153 @@ def _claimed_pass(
         repair(target, state, records, {r.id: r for r in resources}, result, log)
         forget_future_decisions(records, at)  # an intent repaired from a simulation is dated in the future too
 
-    views: dict[str, PassView] = {}
-    items: list[Item] = []
-    invalid = invalid_schedules or {}
     ssm = ssm_windows(target, config, resources, adapter, state, info, at, result, write=not (dry_run or simulated))
-    for res in resources:
-        item = Item(res, records.get(res.id))
-        items.append(item)
+    items = _decide_all(
+        [Item(res, records.get(res.id)) for res in resources],
+        config,
+        adapter,
+        ssm,
+        last_pass,
+        at,
+        result,
+        log,
+        tag_key=tag_key,
+        invalid=invalid_schedules or {},
+        dry_run=dry_run,
+    )
+
+    acting = [i for i in items if i.decision is not None and i.decision.acts]
+    now_text = instant_text(at)
+    if dry_run:
+        for i in acting:
+            _report_action(result, target, i, ok=True)
+        return result
+
+    if acting:
+        # Write-ahead: what is about to be done is stored first. If this write fails nothing is done (the
+        # exception ends the pass); if a write after acting fails, a later pass finds the intent and repairs.
+        state.save(target, [with_intent(target, i, now_text) for i in acting], at)
+        execute(adapter, acting, records)
+    for i in acting:
+        ok = i.result is not None and i.result.ok
+        _report_action(result, target, i, ok=ok)
+        if ok and i.result is not None and i.result.warning:
+            result.error(i.resource.id, i.result.warning, "warning")
+
+    # Seen before the records are updated: what happened to the resources without the scheduler (for savings).
+    # Not in a simulation: it would date today's observations in the simulated future.
+    ledger = [] if simulated else observed_changes(target, items, records, now_text)
+    if not simulated:
+        ledger += override_changes(target, items, now_text)
+    current = [record(i, now_text) for i in items]
+    if events is not None and not simulated:  # a simulation's notice would announce (and use up) a future stop
+        _announce_stops(target, items, current, events, result)
+    result.pending = sum(1 for rec in current if rec.pending)
+    # Only records whose content changed are written (a quiet pass costs no DynamoDB writes at all); every record
+    # that acted is written, to clear its intent.
+    acted = {i.resource.id for i in acting}
+    volatile = {i.resource.id: i.resource.volatile for i in items}
+    new_records = [
+        rec
+        for rec in current
+        if rec.resource in acted or not unchanged(before.get(rec.resource), rec, volatile[rec.resource])
+    ]
+    for entry in ledger:
+        if entry["action"] == "gone":
+            records[entry["resource"]].gone_at = now_text
+    seen = {i.resource.id for i in items}
+    # Records of resources no longer found: written when this pass changed them (gone, repaired).
+    new_records += [rec for rid, rec in records.items() if rid not in seen and not unchanged(before.get(rid), rec)]
+    ledger += [action_entry(target, i, now_text, simulated) for i in acting if i.acted]
+    writes_ok = _write_back(target, state, ledger, new_records, records, at, result)
+    tags = info_tags(acting, now_text)
+    if tags:
+        try:
+            for tag_result in adapter.set_tags(tags):
+                if not tag_result.ok:
+                    result.error(tag_result.resource, f"could not set informational tags: {tag_result.error}")
+        except Exception as exc:
+            result.error(None, f"could not set informational tags: {describe(exc)}")
+    if not simulated:
+        # Not in a simulation: the tag's end is relative to the real clock, which a simulation is ahead of.
+        remove_expired_overrides(adapter, items, at, result)
+    if simulated:
+        return result
+    try:
+        if writes_ok:
+            state.complete_pass(target, at, horizon, live=live(items, records, seen))
+        else:
+            state.release_lease(target, at)  # not completed: the next pass looks at these transitions again
+    except Exception as exc:
+        # The next pass looks at this pass's transitions again (after the lease, if it could not be released); the
+        # stored decisions and intents keep it from acting twice.
+        result.error(None, f"could not record the end of the pass ({describe(exc)}): the next pass re-checks it")
+        with contextlib.suppress(Exception):
+            state.release_lease(target, at)
+    return result
+
+
+def _write_back(
+    target: Target,
+    state: StateStore,
+    ledger: list[LedgerEntry],
+    new_records: list[ResourceRecord],
+    records: Mapping[str, ResourceRecord],
+    at: datetime,
+    result: WorkerResult,
+) -> bool:
+    """Writes the pass's ledger entries, then the records; ledger entries that could not be written are kept in
+    their resources' records, for the next pass to write. Whether the records were written."""
+    if ledger:
+        try:
+            state.append_ledger(ledger)
+        except Exception as exc:
+            # Kept with the resources' state instead, and written to the ledger by the next pass.
+            by_id = {rec.resource: rec for rec in new_records}
+            for entry in ledger:
+                rid = entry["resource"]
+                rec = by_id.get(rid)
+                if rec is None:
+                    rec = by_id[rid] = records.get(rid) or ResourceRecord(resource=rid)
+                    new_records.append(rec)
+                rec.unrecorded = [*(rec.unrecorded or []), entry]
+            result.error(
+                None,
+                f"could not write {len(ledger)} ledger entr{'y' if len(ledger) == 1 else 'ies'} "
+                f"({describe(exc)}): kept in the state table, written by the next pass",
+            )
+    try:
+        state.save(target, new_records, at)
+    except Exception as exc:
+        result.error(
+            None,
+            f"could not write the state of {len(new_records)} resource(s) ({describe(exc)}): the actions above "
+            "were taken; the next pass repairs the records",
+        )
+        return False
+    return True
+
+
+def _decide_all(
+    items: list[Item],
+    config: Config,
+    adapter: ServiceAdapter,
+    ssm: Mapping[str, list[MaintenanceWindow]],
+    last_pass: datetime | None,
+    at: datetime,
+    result: WorkerResult,
+    log: DecisionLogger,
+    *,
+    tag_key: str,
+    invalid: Mapping[str, str],
+    dry_run: bool,
+) -> list[Item]:
+    """Decides each item's resource with the engine (a resource that cannot be scheduled is reported instead, and
+    left undecided); each decision is logged, at INFO only when it acts."""
+    target = result.target
+    views: dict[str, PassView] = {}
+    for item in items:
+        res = item.resource
         if res.unschedulable:
             result.error(res.id, res.unschedulable)
             continue
@@ -304,103 +455,7 @@ def _claimed_pass(
                 "dry_run": dry_run,
             },
         )
-
-    acting = [i for i in items if i.decision is not None and i.decision.acts]
-    now_text = instant_text(at)
-    if dry_run:
-        for i in acting:
-            _report_action(result, target, i, ok=True)
-        return result
-
-    if acting:
-        # Write-ahead: what is about to be done is stored first. If this write fails nothing is done (the
-        # exception ends the pass); if a write after acting fails, a later pass finds the intent and repairs.
-        state.save(target, [with_intent(target, i, now_text) for i in acting], at)
-        execute(adapter, acting, records)
-    for i in acting:
-        ok = i.result is not None and i.result.ok
-        _report_action(result, target, i, ok=ok)
-        if ok and i.result is not None and i.result.warning:
-            result.error(i.resource.id, i.result.warning, "warning")
-
-    # Seen before the records are updated: what happened to the resources without the scheduler (for savings).
-    # Not in a simulation: it would date today's observations in the simulated future.
-    ledger = [] if simulated else observed_changes(target, items, records, now_text)
-    if not simulated:
-        ledger += override_changes(target, items, now_text)
-    current = [record(i, now_text) for i in items]
-    if events is not None and not simulated:  # a simulation's notice would announce (and use up) a future stop
-        _announce_stops(target, items, current, events, result)
-    result.pending = sum(1 for rec in current if rec.pending)
-    # Only records whose content changed are written (a quiet pass costs no DynamoDB writes at all); every record
-    # that acted is written, to clear its intent.
-    acted = {i.resource.id for i in acting}
-    volatile = {i.resource.id: i.resource.volatile for i in items}
-    new_records = [
-        rec
-        for rec in current
-        if rec.resource in acted or not unchanged(before.get(rec.resource), rec, volatile[rec.resource])
-    ]
-    for entry in ledger:
-        if entry["action"] == "gone":
-            records[entry["resource"]].gone_at = now_text
-    seen = {i.resource.id for i in items}
-    # Records of resources no longer found: written when this pass changed them (gone, repaired).
-    new_records += [rec for rid, rec in records.items() if rid not in seen and not unchanged(before.get(rid), rec)]
-    ledger += [action_entry(target, i, now_text, simulated) for i in acting if i.result is not None and i.result.ok]
-    writes_ok = True
-    if ledger:
-        try:
-            state.append_ledger(ledger)
-        except Exception as exc:
-            # Kept with the resources' state instead, and written to the ledger by the next pass.
-            by_id = {rec.resource: rec for rec in new_records}
-            for entry in ledger:
-                rid = entry["resource"]
-                rec = by_id.get(rid)
-                if rec is None:
-                    rec = by_id[rid] = records.get(rid) or ResourceRecord(resource=rid)
-                    new_records.append(rec)
-                rec.unrecorded = [*(rec.unrecorded or []), entry]
-            result.error(
-                None,
-                f"could not write {len(ledger)} ledger entr{'y' if len(ledger) == 1 else 'ies'} "
-                f"({describe(exc)}): kept in the state table, written by the next pass",
-            )
-    try:
-        state.save(target, new_records, at)
-    except Exception as exc:
-        writes_ok = False
-        result.error(
-            None,
-            f"could not write the state of {len(new_records)} resource(s) ({describe(exc)}): the actions above "
-            "were taken; the next pass repairs the records",
-        )
-    tags = info_tags(acting, now_text)
-    if tags:
-        try:
-            for tag_result in adapter.set_tags(tags):
-                if not tag_result.ok:
-                    result.error(tag_result.resource, f"could not set informational tags: {tag_result.error}")
-        except Exception as exc:
-            result.error(None, f"could not set informational tags: {describe(exc)}")
-    if not simulated:
-        # Not in a simulation: the tag's end is relative to the real clock, which a simulation is ahead of.
-        remove_expired_overrides(adapter, items, at, result)
-    if simulated:
-        return result
-    try:
-        if writes_ok:
-            state.complete_pass(target, at, horizon, live=live(items, records, seen))
-        else:
-            state.release_lease(target, at)  # not completed: the next pass looks at these transitions again
-    except Exception as exc:
-        # The next pass looks at this pass's transitions again (after the lease, if it could not be released); the
-        # stored decisions and intents keep it from acting twice.
-        result.error(None, f"could not record the end of the pass ({describe(exc)}): the next pass re-checks it")
-        with contextlib.suppress(Exception):
-            state.release_lease(target, at)
-    return result
+    return items
 
 
 def _announce_stops(

@@ -56,6 +56,20 @@ class LedgerEntry(TypedDict, total=False):
     override: str  # the override in force (``running``, ``stopped@…Z``): on ``override`` entries and their actions
 
 
+class Intent(TypedDict, total=False):
+    """What a pass is about to do to a resource, stored with its record before it acts (the write-ahead intent)
+    and cleared by the pass's final write; one still there is repaired by a later pass."""
+
+    action: str  # start, stop, resize
+    at: str  # the pass, as instant_text
+    desired: str | None  # the engine state's fields, as the action would leave them
+    decided_at: str | None
+    instance_type: str | None
+    maintenance: dict[str, Any] | None
+    override: str | None
+    entry: LedgerEntry  # the action's ledger entry, as drafted before acting
+
+
 @dataclass(frozen=True)
 class Target:
     account: str
@@ -97,7 +111,7 @@ class ResourceRecord:
     details: ServiceDetails = field(default_factory=dict)
     # Written before the scheduler acts, cleared with the pass's final write: an intent still here on a later
     # pass means that pass's writes failed after (perhaps) acting, and the later pass repairs the records.
-    intent: dict[str, Any] | None = None
+    intent: Intent | None = None
     # Ledger entries whose write failed, kept here (the state write succeeded) until a later pass writes them.
     unrecorded: list[LedgerEntry] | None = None
     # The scheduled stop (ISO 8601 UTC) whose "Upcoming Stop" event was published: each stop is announced once.
