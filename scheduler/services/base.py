@@ -84,8 +84,10 @@ class ActionResult:
     resource: str
     ok: bool
     error: str | None = None
-    # What the action learned or changed: e.g. an ASG's saved capacity, an instance's new type.
-    details: dict[str, Any] = field(default_factory=dict)
+    # What the action learned or changed: e.g. an ASG's saved capacity, an instance's new type. A
+    # :data:`ServiceDetails` the adapter may still add to while it finishes the batch (hence a dict); the worker
+    # reads it through :func:`scheduler.services.details.outcome`.
+    details: dict[str, object] = field(default_factory=dict)
     # Something worth knowing about an action that succeeded (e.g. a copy of the saved capacity in a tag that could
     # not be written): reported as a warning.
     warning: str | None = None

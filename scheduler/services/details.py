@@ -14,7 +14,20 @@ from typing import TypedDict
 
 from .pricing import whole
 
-__all__ = ["CommonDetails", "StateReason", "common", "flag", "mapping", "maps", "number", "text", "texts", "whole"]
+__all__ = [
+    "ActionOutcome",
+    "CommonDetails",
+    "StateReason",
+    "common",
+    "flag",
+    "mapping",
+    "maps",
+    "number",
+    "outcome",
+    "text",
+    "texts",
+    "whole",
+]
 
 
 def text(details: Mapping[str, object], key: str) -> str | None:
@@ -95,4 +108,27 @@ def common(details: Mapping[str, object] | None) -> CommonDetails:
         out["state_reason"] = {"code": text(reason, "code"), "message": text(reason, "message")}
     elif isinstance(reason, str) and reason:
         out["state_reason"] = {"code": reason, "message": None}
+    return out
+
+
+class ActionOutcome(TypedDict, total=False):
+    """The keys of an action's result details (:attr:`ActionResult.details`) that the worker keeps in the record
+    and the ledger, whatever the service (each is written only by the services that know it)."""
+
+    instance_type: str  # the type after a resize (or found unchanged)
+    saved_capacity: Mapping[str, object]  # what a stop saved (Auto Scaling sizes), restored by the start
+    billing_while_stopped: Mapping[str, object]  # what still bills after a stop (EC2 volumes, SageMaker storage)
+
+
+def outcome(details: Mapping[str, object] | None) -> ActionOutcome:
+    """The keys of an action's result details that the worker keeps, typed; an empty value, or one of another
+    type, is left out."""
+    found = details or {}
+    out: ActionOutcome = {}
+    if instance_type := text(found, "instance_type"):
+        out["instance_type"] = instance_type
+    if saved := mapping(found, "saved_capacity"):
+        out["saved_capacity"] = saved
+    if billing := mapping(found, "billing_while_stopped"):
+        out["billing_while_stopped"] = billing
     return out

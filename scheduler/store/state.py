@@ -21,6 +21,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from scheduler.engine import MaintenanceHold, ResourceState, State, instant_text, parse_instant
+from scheduler.services.base import ServiceDetails
 
 from .tables import Tables
 
@@ -45,14 +46,28 @@ class LedgerEntry(TypedDict, total=False):
     schedule: str | None
     instance_type: str | None
     previous_instance_type: str | None
-    details: dict[str, Any]  # the resource's details when acted on (platform, engine, sizes, members, tags)
-    capacity: dict[str, Any]  # what a stop saved (Auto Scaling sizes)
+    details: ServiceDetails  # the resource's details when acted on (platform, engine, sizes, members, tags)
+    capacity: Mapping[str, object]  # what a stop saved (Auto Scaling sizes)
     simulated: bool  # taken by a pass ahead of the real clock
     reason: str  # why, for actions of a maintenance window ("maintenance window: ...")
     maintenance: dict[str, Any]  # the maintenance window a start was for or a stop came after (see hold_data)
     repaired: bool  # recorded late, by a later pass that observed the action's effect
     rule: str  # why an action was taken, where the report needs it: "override" or "override-end"
     override: str  # the override in force (``running``, ``stopped@…Z``): on ``override`` entries and their actions
+
+
+class Intent(TypedDict, total=False):
+    """What a pass is about to do to a resource, stored with its record before it acts (the write-ahead intent)
+    and cleared by the pass's final write; one still there is repaired by a later pass."""
+
+    action: str  # start, stop, resize
+    at: str  # the pass, as instant_text
+    desired: str | None  # the engine state's fields, as the action would leave them
+    decided_at: str | None
+    instance_type: str | None
+    maintenance: dict[str, Any] | None
+    override: str | None
+    entry: LedgerEntry  # the action's ledger entry, as drafted before acting
 
 
 @dataclass(frozen=True)
@@ -91,10 +106,12 @@ class ResourceRecord:
     instance_type: str | None = None
     saved_capacity: dict[str, int] | None = None  # ASG min/max/desired before the stop
     gone_at: str | None = None  # when a resource the scheduler had stopped was no longer found
-    details: dict[str, Any] = field(default_factory=dict)
+    # As its service's adapter built them (less ``saved_capacity``), plus ``tags``; read back through
+    # :func:`stored_details`, and by the service's own typed reader.
+    details: ServiceDetails = field(default_factory=dict)
     # Written before the scheduler acts, cleared with the pass's final write: an intent still here on a later
     # pass means that pass's writes failed after (perhaps) acting, and the later pass repairs the records.
-    intent: dict[str, Any] | None = None
+    intent: Intent | None = None
     # Ledger entries whose write failed, kept here (the state write succeeded) until a later pass writes them.
     unrecorded: list[LedgerEntry] | None = None
     # The scheduled stop (ISO 8601 UTC) whose "Upcoming Stop" event was published: each stop is announced once.
@@ -127,8 +144,17 @@ class ResourceRecord:
 
     @classmethod
     def from_data(cls, resource: str, data: dict[str, Any]) -> ResourceRecord:
-        known = {f for f in cls.__dataclass_fields__ if f != "resource"}
-        return cls(resource=resource, **{k: v for k, v in data.items() if k in known})
+        known = {f for f in cls.__dataclass_fields__ if f not in ("resource", "details")}
+        fields = {k: v for k, v in data.items() if k in known}
+        return cls(resource=resource, details=stored_details(data.get("details")), **fields)
+
+
+def stored_details(value: object) -> ServiceDetails:
+    """A record's or ledger entry's ``details`` as read back from DynamoDB: a map with string keys, kept as it is;
+    anything else (an item written by hand) reads as no details."""
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return dict(value)
+    return {}
 
 
 def hold_data(hold: MaintenanceHold) -> dict[str, Any]:

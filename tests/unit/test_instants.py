@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scheduler.engine import MaintenanceHold, instant_text, iso_z, parse_instant
-from scheduler.runtime.worker import _between
+from scheduler.runtime.ledger_entries import between
 from scheduler.services.ssm_windows import Execution
 from scheduler.store.state import ResourceRecord, _hold, _stamp, hold_data, ledger_key, legacy_ledger_key
 
@@ -148,7 +148,7 @@ def test_month_is_the_utc_month_of_the_instant() -> None:
     ],
 )
 def test_worker_compares_stored_instants_as_instants(since: str, text: str, until: str, expected: bool) -> None:
-    assert _between(since, text, until) is expected
+    assert between(since, text, until) is expected
 
 
 def test_holds_and_decisions_are_written_as_instant_text_and_read_in_the_older_form() -> None:
