@@ -14,10 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scheduler.aws.session import client
 from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
@@ -107,26 +105,13 @@ def groups(asg: Any, page_size: int, **params: Any) -> Iterator[dict[str, Any]]:
 
 
 class AsgAdapter(ScalesToZero):
-    """The Auto Scaling groups of one region. ``page_size`` and ``tag_batch_size`` exist for tests."""
+    """The Auto Scaling groups of one region (``batch_size``: tags per CreateOrUpdateTags call)."""
 
     name = "asg"
     saved_capacity = SAVED
     client_name = "autoscaling"
     max_page_size = MAX_PAGE_SIZE
-
-    def __init__(
-        self,
-        region: str,
-        session: boto3.Session | None = None,
-        *,
-        page_size: int = MAX_PAGE_SIZE,
-        tag_batch_size: int = MAX_TAG_BATCH,
-    ) -> None:
-        super().__init__(region, session, page_size=page_size)
-        if tag_batch_size < 1:
-            raise ValueError(f"tag_batch_size must be at least 1, not {tag_batch_size}")
-        self.tag_batch_size = tag_batch_size
-        self._ec2: Any = None
+    max_batch_size = MAX_TAG_BATCH
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -208,7 +193,7 @@ class AsgAdapter(ScalesToZero):
             log.warning("could not read launch configurations in %s: %s", self.region, aws_error(exc))
         for key, names in by_lt.items():
             try:
-                lt_type = self._launch_template_type(*key)
+                lt_type = self.launch_template_type(*key)
             except (ClientError, BotoCoreError) as exc:  # one deleted template must not hide the others' types
                 log.warning(
                     "could not read launch template %s in %s: %s", key[0] or key[1], self.region, aws_error(exc)
@@ -227,21 +212,6 @@ class AsgAdapter(ScalesToZero):
                 for lc in page.get("LaunchConfigurations", []):
                     if lc.get("InstanceType") and lc.get("LaunchConfigurationName") in by_lc:
                         yield str(lc["InstanceType"]), by_lc[lc["LaunchConfigurationName"]]
-
-    def _launch_template_type(self, template_id: str, template_name: str, version: str) -> str | None:
-        if self._ec2 is None:
-            self._ec2 = client("ec2", region=self.region, session=self.session)
-        params: dict[str, Any] = {"Versions": [version]}
-        if template_id:
-            params["LaunchTemplateId"] = template_id
-        else:
-            params["LaunchTemplateName"] = template_name
-        versions = self._ec2.describe_launch_template_versions(**params).get("LaunchTemplateVersions", [])
-        for v in versions:
-            instance_type = v.get("LaunchTemplateData", {}).get("InstanceType")
-            if instance_type:
-                return str(instance_type)
-        return None
 
     # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
 
@@ -281,7 +251,7 @@ class AsgAdapter(ScalesToZero):
     # --- tags --------------------------------------------------------------------------------------------------
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
-        """Sets tags per group, batched up to ``tag_batch_size`` tags per CreateOrUpdateTags call."""
+        """Sets tags per group, batched up to ``batch_size`` tags per CreateOrUpdateTags call."""
         results = self._write_tags(tags)
         return [results[n] for n in tags]
 
@@ -307,7 +277,7 @@ class AsgAdapter(ScalesToZero):
             return {}
 
         counts = {n: len(tags[n]) for n in names}
-        for batch in _packed(names, counts, self.tag_batch_size):
+        for batch in _packed(names, counts, self.batch_size):
             results |= run_bisected(batch, len(batch), call, whole_request_errors=_WHOLE_REQUEST_ERRORS)
         return results
 
@@ -326,11 +296,9 @@ class AsgService(ServiceBase):
     arn_service = "autoscaling"
     adapter_type = AsgAdapter
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.page_size = MAX_PAGE_SIZE
-        self.names_batch = NAMES_BATCH
-        self.tag_batch = MAX_TAG_BATCH
+    page_size = MAX_PAGE_SIZE
+    names_batch = NAMES_BATCH
+    tag_batch = MAX_TAG_BATCH
 
     def any_tagged(self, clients: ClientSource, region: str, key: str) -> bool | None:
         # The Resource Groups Tagging API does not list Auto Scaling groups (its GetResources answers nothing for

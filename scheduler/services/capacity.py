@@ -184,14 +184,45 @@ class ScalesToZero(ABC):
     saved_capacity: SavedCapacity
     client_name: str  # the boto3 client of its service
     max_page_size: int  # the largest page its listings may ask for (the API's maximum)
+    # The largest batch of the service's own batched call, where it has one (ASG: tags per CreateOrUpdateTags, ECS:
+    # services per DescribeServices); 0: none.
+    max_batch_size = 0
 
-    def __init__(self, region: str, session: boto3.Session | None, *, page_size: int) -> None:
-        self.page_size = within("page_size", page_size, 1, self.max_page_size)
+    def __init__(
+        self,
+        region: str,
+        session: boto3.Session | None = None,
+        *,
+        page_size: int | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        """``page_size`` and ``batch_size`` default to the API's maxima; tests make them smaller."""
+        self.page_size = within(
+            "page_size", self.max_page_size if page_size is None else page_size, 1, self.max_page_size
+        )
+        self.batch_size = self.max_batch_size
+        if batch_size is not None:
+            self.batch_size = within("batch_size", batch_size, 1, self.max_batch_size)
         self.region = region
         self.session = session or new_session()
         self.client: Any = client(self.client_name, region=region, session=self.session)
         self.events_since: datetime | None = None  # unused: a resource at zero stays at zero
         self.warnings: list[str] = []
+
+    def launch_template_type(self, template_id: str | None, template_name: str | None, version: str) -> str | None:
+        """The instance type that ``version`` of a launch template (by id, else by name) sets, if any; raises when
+        EC2 cannot be read. For pricing the instances of a group or node group that launches from one."""
+        params: dict[str, Any] = {"Versions": [version]}
+        if template_id:
+            params["LaunchTemplateId"] = template_id
+        else:
+            params["LaunchTemplateName"] = template_name
+        ec2 = client("ec2", region=self.region, session=self.session)  # cached per session and region
+        for found in ec2.describe_launch_template_versions(**params).get("LaunchTemplateVersions", []):
+            instance_type = (found.get("LaunchTemplateData") or {}).get("InstanceType")
+            if instance_type:
+                return str(instance_type)
+        return None
 
     @abstractmethod
     def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -578,11 +578,9 @@ class Ec2Service(ServiceBase):
     named_kinds = ()  # instances have ids, no names
     tagging_types = ("ec2:instance",)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.page_size = MAX_PAGE_SIZE
-        self.filter_values = FILTER_VALUES
-        self.tag_batch = MAX_TAG_BATCH
+    page_size = MAX_PAGE_SIZE
+    filter_values = FILTER_VALUES
+    tag_batch = MAX_TAG_BATCH
 
     def adapter(self, region: str, session: boto3.Session, **options: Any) -> Ec2Adapter:
         return Ec2Adapter(region, session=session)

@@ -25,14 +25,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
-from .common import ClusterListing, aws_error, chunks, not_estimated, tag_each, within
+from .common import ClusterListing, aws_error, chunks, not_estimated, tag_each
 from .details import number, text, texts
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
 from .pricing import Component, PriceQuery, Pricing
@@ -215,23 +214,13 @@ def task_label(details: EcsDetails) -> str | None:
 
 
 class EcsAdapter(ScalesToZero):
-    """The ECS services of one region. ``page_size`` and ``describe_batch`` exist for tests."""
+    """The ECS services of one region (``batch_size``: services per DescribeServices call)."""
 
     name = "ecs"
     saved_capacity = SAVED
     client_name = "ecs"
     max_page_size = MAX_PAGE_SIZE
-
-    def __init__(
-        self,
-        region: str,
-        session: boto3.Session | None = None,
-        *,
-        page_size: int = MAX_PAGE_SIZE,
-        describe_batch: int = DESCRIBE_BATCH,
-    ) -> None:
-        super().__init__(region, session, page_size=page_size)
-        self.describe_batch = within("describe_batch", describe_batch, 1, DESCRIBE_BATCH)
+    max_batch_size = DESCRIBE_BATCH
 
     # --- discovery ---------------------------------------------------------------------------------------------
 
@@ -240,9 +229,7 @@ class EcsAdapter(ScalesToZero):
         described (with their tags, 10 per call) and filtered here."""
         self.warnings = []
         tagged = [
-            s
-            for s in every_service(self.client, self.page_size, self.describe_batch)
-            if tag_key in tag_dict(s.get("tags"))
+            s for s in every_service(self.client, self.page_size, self.batch_size) if tag_key in tag_dict(s.get("tags"))
         ]
         sizes = self._task_sizes({str(s["taskDefinition"]) for s in tagged if s.get("taskDefinition")})
         return [self._resource(s, tag_key, sizes.get(str(s.get("taskDefinition")), {})) for s in tagged]
@@ -297,12 +284,12 @@ class EcsAdapter(ScalesToZero):
 
     def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
         for cluster, names in _split(ids).items():
-            for chunk in chunks(names, self.describe_batch):
+            for chunk in chunks(names, self.batch_size):
                 yield [f"{cluster}/{n}" for n in chunk]
 
     def _describe(self, batch: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         # One batch is one cluster's: a single DescribeServices call.
-        return ((service_id(s), s) for s in describe(self.client, batch, self.describe_batch))
+        return ((service_id(s), s) for s in describe(self.client, batch, self.batch_size))
 
     def _sizes(self, item: Mapping[str, Any]) -> dict[str, int]:
         return {"desired": int(item.get("desiredCount") or 0)}
@@ -348,10 +335,8 @@ class EcsService(ServiceBase):
     # The Resource Groups Tagging API lists services (long ARN format: the only ones that carry tags).
     tagging_types = ("ecs:service",)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.page_size = MAX_PAGE_SIZE
-        self.describe_batch = DESCRIBE_BATCH
+    page_size = MAX_PAGE_SIZE
+    describe_batch = DESCRIBE_BATCH
 
     def pricing(
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None

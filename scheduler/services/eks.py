@@ -26,7 +26,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scheduler.aws.session import client
 from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
@@ -152,16 +151,15 @@ def group_id(group: Mapping[str, Any]) -> str:
 
 
 class EksAdapter(ScalesToZero):
-    """The managed node groups of one region. ``page_size`` exists for tests."""
+    """The managed node groups of one region."""
 
     name = "eks"
     saved_capacity = SAVED
     client_name = "eks"
     max_page_size = MAX_PAGE_SIZE
 
-    def __init__(self, region: str, session: boto3.Session | None = None, *, page_size: int = MAX_PAGE_SIZE) -> None:
+    def __init__(self, region: str, session: boto3.Session | None = None, *, page_size: int | None = None) -> None:
         super().__init__(region, session, page_size=page_size)
-        self._ec2: Any = None
         self._arns: dict[str, str] = {}
 
     # --- discovery ---------------------------------------------------------------------------------------------
@@ -208,23 +206,12 @@ class EksAdapter(ScalesToZero):
         unknown)."""
         if not template.get("id") and not template.get("name"):
             return None
-        if self._ec2 is None:
-            self._ec2 = client("ec2", region=self.region, session=self.session)
-        params: dict[str, Any] = {"Versions": [str(template.get("version") or "$Default")]}
-        if template.get("id"):
-            params["LaunchTemplateId"] = template["id"]
-        else:
-            params["LaunchTemplateName"] = template["name"]
+        version = str(template.get("version") or "$Default")
         try:
-            versions = self._ec2.describe_launch_template_versions(**params).get("LaunchTemplateVersions", [])
+            return self.launch_template_type(template.get("id"), template.get("name"), version)
         except (ClientError, BotoCoreError) as exc:
-            log.warning("could not read launch template %s in %s: %s", params, self.region, aws_error(exc))
+            log.warning("could not read launch template %s in %s: %s", template, self.region, aws_error(exc))
             return None
-        for version in versions:
-            itype = (version.get("LaunchTemplateData") or {}).get("InstanceType")
-            if itype:
-                return str(itype)
-        return None
 
     # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
 
@@ -284,9 +271,7 @@ class EksService(ServiceBase):
     adapter_type = EksAdapter
     tagging_types = ("eks:nodegroup",)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.page_size = MAX_PAGE_SIZE
+    page_size = MAX_PAGE_SIZE
 
     def pricing(
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None

@@ -617,7 +617,7 @@ def test_asg_set_tags_batches_whole_groups(key: str, ec2: Any, autoscaling: Any)
     names = [f"asg-{_uid()}" for _ in range(3)]
     for name in names:
         _group(ec2, autoscaling, name, tags={key: "office"}, sizes=(0, 1, 0))
-    adapter = AsgAdapter(REGION, tag_batch_size=4)
+    adapter = AsgAdapter(REGION, batch_size=4)
     calls = record(adapter.client, "autoscaling.CreateOrUpdateTags")
     wanted = {n: {"isched:last-action": "stop", "isched:last-error": ""} for n in names}
 

@@ -138,7 +138,7 @@ def test_ecs_discovery_pages_through_clusters_and_services_and_reads_task_sizes(
     ecs.service("alpha", "worker", 1, {key: "office"}, fargate=False)
     ecs.service("alpha", "untagged", 1, {"Team": "web"})
     ecs.service("beta", "api", 3, {key: "office"})
-    adapter = EcsAdapter(region, page_size=1, describe_batch=1)
+    adapter = EcsAdapter(region, page_size=1, batch_size=1)
     found = by_id(adapter.discover(key))
     assert set(found) == {"alpha/web", "alpha/worker", "beta/api"}
     web = found["alpha/web"]
