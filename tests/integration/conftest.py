@@ -1,8 +1,8 @@
 """A moto server on loopback for integration tests: real HTTP, reached through ``AWS_ENDPOINT_URL``.
 
-One server per test process (pytest-xdist workers each get their own). Tests keep apart by using their own
-namespace (tables) or resources; the server is reset after a module once the process has grown past a bound, so
-its memory does not grow with the whole suite. Every test here is marked ``integration``: ``pytest -m "not
+One server per test process (pytest-xdist workers each get their own). Tests of a module keep apart by using their
+own namespace (tables) or resources; the server forgets everything after each module, so no module sees another's
+resources and its memory is that of one module. Every test here is marked ``integration``: ``pytest -m "not
 integration"`` is the fast loop.
 """
 
@@ -97,36 +97,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
-# The moto server lives in this process. Past this resident size, it forgets everything after the current module:
-# memory stays bounded (two xdist workers: about 3 GB at most) without paying moto's per-region start-up (several
-# seconds per region) again after every module.
-RESET_ABOVE_BYTES = 1_400 * 1024 * 1024
-
-
-def _resident_bytes() -> int:
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return RESET_ABOVE_BYTES + 1  # unknown: reset, to be safe
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _reset_moto_after_module() -> Iterator[None]:
-    """Forgets every simulated resource once a module is done, if the process has grown past
-    :data:`RESET_ABOVE_BYTES` (moto keeps every resource of every test in memory)."""
+    """Forgets every simulated resource once a module is done: modules never see each other's resources (a pass
+    in one region acts on every tagged instance there), and the server's memory stays that of one module."""
     yield
     if not _started:
         return  # no test of this module started the server
     from scheduler.aws.accounts import forget_warm_sessions
     from scheduler.aws.session import reset_clients
 
-    # Cached clients keep their sessions, and each session its own parsed service models (tens of MB for EC2):
-    # dropped after every module, so that they do not pile up over the suite (cheap: the next module makes its own).
     reset_clients()
     forget_warm_sessions()
-    if _resident_bytes() < RESET_ABOVE_BYTES:
-        return
     url = f"http://127.0.0.1:{_started[-1]}/moto-api/reset"
     with contextlib.suppress(OSError):
         urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30).close()
