@@ -62,7 +62,10 @@ def main() -> None:
     timer = AwsTimer()
     run, report, wall = timed_demo(7, every_pass=False)
     t = run.timings
-    print("isched demo, 7 simulated days, 41 resources in 2 accounts x 2 regions, passes every 5 minutes")
+    fleet = run.fleet.resources
+    accounts, regions = len({r.account for r in fleet}), len({r.region for r in fleet})
+    where = f"{len(fleet)} resources in {accounts} accounts x {regions} regions"
+    print(f"isched demo, 7 simulated days, {where}, passes every 5 minutes")
     print(f"  wall time (without printing):   {wall:.1f} s")
     print(f"  setup (tables, fleet, tags):    {t['setup']:.1f} s")
     print(f"  passes:                         {t['passes']:.1f} s for {run.sim.passes_run} of {run.sim.passes_total}")
