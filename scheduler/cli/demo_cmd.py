@@ -126,9 +126,9 @@ def _print(run: Any, report: Report, files: list[str]) -> None:
     per_day = runner.actions_per_day(run)
     columns = sorted({k for c in per_day.values() for k in c})
     table = Table(title="Actions per day (UTC)", show_edge=False, header_style="bold")
-    table.add_column("day")
+    table.add_column("day", no_wrap=True)
     for col in columns:
-        table.add_column(col, justify="right")
+        table.add_column(col.replace(" ", "\n", 1), justify="right")  # "ec2 stop": service over action
     for day, counts in per_day.items():
         table.add_row(day.strftime("%a %d %b"), *(str(counts.get(c, "")) for c in columns))
     console.print(table)

@@ -78,6 +78,22 @@ def _ecs_service(ecs: Any) -> str:
     return "shop/web"
 
 
+def _eks_node_group(eks: Any, account: str) -> str:
+    """A managed node group of three t3.large nodes (between 1 and 5) in a cluster of its own; its id as ``isched
+    tag`` names it."""
+    role = f"arn:aws:iam::{account}:role/demo-eks"
+    eks.create_cluster(name="platform", roleArn=role, resourcesVpcConfig={"subnetIds": []})
+    eks.create_nodegroup(
+        clusterName="platform",
+        nodegroupName="workers",
+        nodeRole=role,
+        subnets=["subnet-demo"],
+        instanceTypes=["t3.large"],
+        scalingConfig={"minSize": 1, "maxSize": 5, "desiredSize": 3},
+    )
+    return "platform/workers"
+
+
 def build(sessions: dict[str, boto3.Session], tag_key: str) -> Fleet:
     """Creates the fleet in every account and region, then tags it by schedule."""
     fleet = Fleet(sessions)
@@ -172,6 +188,9 @@ def build(sessions: dict[str, boto3.Session], tag_key: str) -> Fleet:
                     DemoResource(account, region, "sagemaker", "research", office, "ml.t3.medium", "notebook")
                 )
                 plan.setdefault((account, region, office), []).append(("sagemaker", "research", "ml.t3.medium"))
+                eks_id = _eks_node_group(client("eks", region=region, session=session), account)
+                fleet.resources.append(DemoResource(account, region, "eks", eks_id, office, "t3.large", "3 nodes"))
+                plan.setdefault((account, region, office), []).append(("eks", eks_id, "t3.large"))
     for (account, region, schedule), items in plan.items():
         clients = tagging.Clients(sessions[account])
         targets = [tagging.parse_target(rid, region) for _, rid, _ in items]

@@ -22,7 +22,7 @@ from scheduler.services.registry import SERVICES
 from scheduler.store.state import StateStore
 
 from .fleet import HUB_ACCOUNT, REGIONS, SPOKE_ACCOUNT, Fleet, build, spoke_session
-from .lean_moto import default_images_only
+from .lean_moto import default_images_only, node_group_tags
 from .simulate import Simulation, simulate
 
 NAMESPACE = "demo"
@@ -65,7 +65,7 @@ def embedded_aws() -> Iterator[None]:
         os.environ.pop(key, None)
     reset_clients()
     try:
-        with mock_aws():
+        with mock_aws(), node_group_tags():
             yield
     finally:
         reset_clients()
