@@ -35,11 +35,15 @@ from .prices import JsonCache, cache_dir
 METRICS = {"unblended": "UnblendedCost", "amortized": "AmortizedCost"}
 # What a stop saves is instance time: these are the Cost Explorer services that bill it. Other services (EBS
 # volumes under "EC2 - Other", backups) go on costing while a resource is stopped and are reported apart. Redshift
-# and SageMaker bill their storage under the same service name as their node and instance hours.
+# and SageMaker bill their storage under the same service name as their node and instance hours. EKS node groups'
+# instances bill as EC2, Fargate tasks under ECS, and Neptune and DocumentDB clusters under services of their own.
 COMPUTE_SERVICES = frozenset(
     {
         "Amazon Elastic Compute Cloud - Compute",
         "Amazon Relational Database Service",
+        "Amazon Neptune",
+        "Amazon DocumentDB (with MongoDB compatibility)",
+        "Amazon Elastic Container Service",
         "Amazon Redshift",
         "Amazon SageMaker",
     }

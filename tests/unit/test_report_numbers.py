@@ -772,7 +772,10 @@ def test_forecast_of_the_tagged_compute_spend(tmp_path: Path):
                     "Dimensions": {
                         "Key": "SERVICE",
                         "Values": [
+                            "Amazon DocumentDB (with MongoDB compatibility)",
                             "Amazon Elastic Compute Cloud - Compute",
+                            "Amazon Elastic Container Service",
+                            "Amazon Neptune",
                             "Amazon Redshift",
                             "Amazon Relational Database Service",
                             "Amazon SageMaker",
@@ -873,7 +876,10 @@ def test_linked_account_breakdown(tmp_path: Path):
                 "Dimensions": {
                     "Key": "SERVICE",
                     "Values": [
+                        "Amazon DocumentDB (with MongoDB compatibility)",
                         "Amazon Elastic Compute Cloud - Compute",
+                        "Amazon Elastic Container Service",
+                        "Amazon Neptune",
                         "Amazon Redshift",
                         "Amazon Relational Database Service",
                         "Amazon SageMaker",
