@@ -16,17 +16,21 @@ from datetime import UTC, date, datetime, timedelta
 
 from scheduler.engine import Evaluator, Observed, decide, local_day_bounds, parse_text
 
-THREE_PERIODS = """
+PERIODS = """
 periods:
   office: {begintime: "09:00", endtime: "17:00", weekdays: mon-fri}
   evening: {begintime: "18:00", endtime: "22:30", weekdays: "mon-thu", months: "jan-jun,sep-dec"}
   maintenance: {weekdays: "sat#1", begintime: "02:00", endtime: "06:00"}
-schedules:
+"""
+THREE_PERIODS = (
+    PERIODS
+    + """schedules:
   three:
     timezone: Europe/Berlin
     periods: [office, "evening@t3.small", maintenance]
     holidays: ["2026-12-24", "2026-12-25"]
 """
+)
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5) -> float:

@@ -24,27 +24,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from engine import PERIODS, best_of
+
 from scheduler.engine import Evaluator, State, parse_text
 
-SCHEDULE = """
-periods:
-  office: {begintime: "09:00", endtime: "17:00", weekdays: mon-fri}
-  evening: {begintime: "18:00", endtime: "22:30", weekdays: "mon-thu", months: "jan-jun,sep-dec"}
-  maintenance: {weekdays: "sat#1", begintime: "02:00", endtime: "06:00"}
-schedules:
+SCHEDULE = (
+    PERIODS
+    + """schedules:
   three:
     timezone: Europe/Berlin
     periods: [office, evening, maintenance]
 """
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+)
 
 
 def their_schedule(checkout: Path) -> Callable[[datetime], bool]:
