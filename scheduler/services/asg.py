@@ -113,8 +113,6 @@ class AsgAdapter(ScalesToZero):
     max_page_size = MAX_PAGE_SIZE
     max_batch_size = MAX_TAG_BATCH
 
-    # --- discovery ---------------------------------------------------------------------------------------------
-
     def discover(self, tag_key: str) -> list[Resource]:
         groups = [
             g
@@ -213,8 +211,6 @@ class AsgAdapter(ScalesToZero):
                     if lc.get("InstanceType") and lc.get("LaunchConfigurationName") in by_lc:
                         yield str(lc["InstanceType"]), by_lc[lc["LaunchConfigurationName"]]
 
-    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
-
     def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
         return chunks(ids, NAMES_BATCH)
 
@@ -247,8 +243,6 @@ class AsgAdapter(ScalesToZero):
         self.client.update_auto_scaling_group(
             AutoScalingGroupName=ident, MinSize=sizes["min"], MaxSize=sizes["max"], DesiredCapacity=sizes["desired"]
         )
-
-    # --- tags --------------------------------------------------------------------------------------------------
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets tags per group, batched up to ``batch_size`` tags per CreateOrUpdateTags call."""

@@ -261,8 +261,6 @@ class Ec2Adapter:
         self.warnings.extend(problems)
         return found
 
-    # --- discovery ---------------------------------------------------------------------------------------------
-
     def discover(self, tag_key: str) -> list[Resource]:
         """Every live instance with tag ``tag_key``, except members of Auto Scaling groups."""
         filters = [
@@ -323,8 +321,6 @@ class Ec2Adapter:
             return str(self.session.get_partition_for_region(self.region))
         except Exception:  # a region botocore does not know (new, or a local endpoint's invention) is still aws
             return "aws"
-
-    # --- stop and start ----------------------------------------------------------------------------------------
 
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
         """Stops the instances; with ``hibernate``, hibernates those configured for it and stops the others.
@@ -433,8 +429,6 @@ class Ec2Adapter:
             for s in response.get("StartingInstances", [])
         }
 
-    # --- resize ------------------------------------------------------------------------------------------------
-
     def resize(self, resource: Resource, instance_type: str) -> ActionResult:
         """Runs the instance as ``instance_type``: stop, change the type, start; only the start when it already
         has that type.
@@ -520,8 +514,6 @@ class Ec2Adapter:
             error=f"{reason}; started again as {previous}",
             details={"instance_type": previous, "restarted": True},
         )
-
-    # --- tags --------------------------------------------------------------------------------------------------
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets tags per instance. Instances getting the same tags share CreateTags calls (up to 1000 ids each)."""

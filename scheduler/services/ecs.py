@@ -222,8 +222,6 @@ class EcsAdapter(ScalesToZero):
     max_page_size = MAX_PAGE_SIZE
     max_batch_size = DESCRIBE_BATCH
 
-    # --- discovery ---------------------------------------------------------------------------------------------
-
     def discover(self, tag_key: str) -> list[Resource]:
         """Every service with tag ``tag_key``: ListServices has no tag filter, so every cluster's services are
         described (with their tags, 10 per call) and filtered here."""
@@ -280,8 +278,6 @@ class EcsAdapter(ScalesToZero):
             self.name, ident, tags, tag_key, observed, details, arn=service.get("serviceArn"), unschedulable=why
         )
 
-    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
-
     def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
         for cluster, names in _split(ids).items():
             for chunk in chunks(names, self.batch_size):
@@ -308,8 +304,6 @@ class EcsAdapter(ScalesToZero):
     def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
         cluster, name = ident.split("/", 1)
         self.client.update_service(cluster=cluster, service=name, desiredCount=sizes["desired"])
-
-    # --- tags --------------------------------------------------------------------------------------------------
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets tags per service (TagResource takes one ARN per call)."""

@@ -162,8 +162,6 @@ class EksAdapter(ScalesToZero):
         super().__init__(region, session, page_size=page_size)
         self._arns: dict[str, str] = {}
 
-    # --- discovery ---------------------------------------------------------------------------------------------
-
     def discover(self, tag_key: str) -> list[Resource]:
         """Every node group with tag ``tag_key``: EKS lists node groups by cluster without tags, so each is
         described and filtered here."""
@@ -213,8 +211,6 @@ class EksAdapter(ScalesToZero):
             log.warning("could not read launch template %s in %s: %s", template, self.region, aws_error(exc))
             return None
 
-    # --- what the stop and start of ScalesToZero ask ----------------------------------------------------------
-
     def _batches(self, ids: Sequence[str]) -> Iterable[Sequence[str]]:
         return ([i] for i in ids)  # DescribeNodegroup reads one group
 
@@ -245,8 +241,6 @@ class EksAdapter(ScalesToZero):
             nodegroupName=name,
             scalingConfig={"minSize": sizes["min"], "maxSize": sizes["max"], "desiredSize": sizes["desired"]},
         )
-
-    # --- tags --------------------------------------------------------------------------------------------------
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets tags per node group (TagResource takes one ARN per call, all its tags at once)."""

@@ -249,8 +249,6 @@ class RdsAdapter:
         # ARNs seen by discover, so set_tags needs no extra describe calls.
         self._arns: dict[str, str] = {}
 
-    # --- discovery ----------------------------------------------------------------------------------------------
-
     def _pages(self, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         return pages(self.client, operation, key, **kwargs)
 
@@ -392,8 +390,6 @@ class RdsAdapter:
                 if r.observed not in (Observed.STOPPED, Observed.STOPPING):
                     r.restarted_by_service = True
 
-    # --- actions ------------------------------------------------------------------------------------------------
-
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
         # RDS has no hibernation: ``hibernate`` is an EC2 option and a plain stop is what the schedule means.
         return [self._guarded(r, self._stop_one) for r in resources]
@@ -482,8 +478,6 @@ class RdsAdapter:
             return ActionResult(r.id, ok=True, details={"status": self._cluster_status(r.id)})
         response = self.client.start_db_instance(DBInstanceIdentifier=r.id)
         return ActionResult(r.id, ok=True, details={"status": response.get("DBInstance", {}).get("DBInstanceStatus")})
-
-    # --- tags ---------------------------------------------------------------------------------------------------
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         # AddTagsToResource takes one ARN per call: no batching is possible.

@@ -145,8 +145,6 @@ class RedshiftAdapter:
         ident, node_type = str(cluster["ClusterIdentifier"]), cluster.get("NodeType")
         return Resource.tagged(self.name, ident, tags, tag_key, observed(status), details, instance_type=node_type)
 
-    # --- actions ------------------------------------------------------------------------------------------------
-
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
         """Pauses each cluster (``hibernate`` is an EC2 option: a pause is what the schedule means). One already
         paused or pausing (resumed or resuming) is left alone: Redshift would refuse with InvalidClusterState."""
@@ -165,8 +163,6 @@ class RedshiftAdapter:
             resource.id, ok=False, error="resize is not supported for Redshift clusters (resize the cluster yourself)"
         )
 
-    # --- tags ---------------------------------------------------------------------------------------------------
-
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         # CreateTags takes one ResourceName (ARN) per call: no batching is possible.
         return tag_each(
@@ -181,9 +177,6 @@ class RedshiftAdapter:
             sts = client("sts", region=self.region, session=self.session)
             self._account = str(sts.get_caller_identity()["Account"])
         return cluster_arn(partition_of(self.session, self.region), self.region, self._account, ident)
-
-
-# --- pricing --------------------------------------------------------------------------------------------------
 
 
 PRICE_LIST = by_instance_type(

@@ -153,8 +153,6 @@ class SageMakerAdapter:
             )
         return found
 
-    # --- actions ------------------------------------------------------------------------------------------------
-
     def stop(self, resources: list[Resource], *, hibernate: bool = False) -> list[ActionResult]:
         """Stops each notebook instance (``hibernate`` is an EC2 option), then records its ML storage volume, which
         goes on billing while it is stopped. One already stopped or stopping (in service or pending) is left alone:
@@ -195,8 +193,6 @@ class SageMakerAdapter:
             error="resize is not supported for SageMaker notebook instances (change the instance type yourself)",
         )
 
-    # --- tags ---------------------------------------------------------------------------------------------------
-
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         # AddTags takes one ResourceArn per call: no batching is possible.
         return tag_each(
@@ -211,9 +207,6 @@ class SageMakerAdapter:
             answer = self.client.describe_notebook_instance(NotebookInstanceName=ident)
             self._arns[ident] = str(answer["NotebookInstanceArn"])
         return self._arns[ident]
-
-
-# --- pricing --------------------------------------------------------------------------------------------------
 
 
 PRICE_LIST = by_instance_type(

@@ -218,9 +218,9 @@ def test_parse_target_refuses_other_arns(value, needle):
     ],
 )
 def test_which_kinds_a_bare_name_is_looked_up_as(name, kinds):
-    from scheduler.services.tagging import _candidate_kinds
+    from scheduler.services.tagging.lookup import candidate_kinds
 
-    assert set(_candidate_kinds(tagging.parse_target(name, REGION))) == kinds
+    assert set(candidate_kinds(tagging.parse_target(name, REGION))) == kinds
 
 
 # --- report rows ---------------------------------------------------------------------------------------------------
