@@ -30,7 +30,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .model import Actual, Coverage, Forecast, LinkedSpend
-from .prices import JsonCache, cache_dir
+from .price_cache import JsonCache, cache_dir
 
 METRICS = {"unblended": "UnblendedCost", "amortized": "AmortizedCost"}
 # What a stop saves is instance time: these are the Cost Explorer services that bill it. Other services (EBS

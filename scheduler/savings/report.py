@@ -35,7 +35,8 @@ from .model import (
     Report,
 )
 from .months import LEDGER_MONTHS_BACK, month_of, months_between, parse_month, shift_month
-from .prices import PriceBook, PriceTable
+from .price_book import PriceBook
+from .price_file import PriceTable
 from .projection import project
 from .usage import usages
 from .valuation import Row, price_of, value_usages

@@ -32,7 +32,9 @@ from scheduler.savings.formats import render_csv
 from scheduler.savings.keys import ResourceKey
 from scheduler.savings.months import parse_month
 from scheduler.savings.page import render_html
-from scheduler.savings.prices import JsonCache, PriceAnswer, parse_prices
+from scheduler.savings.price_cache import JsonCache
+from scheduler.savings.price_file import parse_prices
+from scheduler.savings.prices import PriceAnswer
 from scheduler.savings.priors import Prior, prior_states
 from scheduler.savings.projection import project
 from scheduler.savings.report import reconcile
