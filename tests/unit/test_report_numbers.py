@@ -27,6 +27,7 @@ from botocore.stub import Stubber
 from scheduler.engine import parse_text
 from scheduler.savings.breakdown import build_report
 from scheduler.savings.costexplorer import CostExplorer, activation_hint
+from scheduler.savings.coverage import commitment_coverage
 from scheduler.savings.events import MANUAL_STOPPED, STOPPED
 from scheduler.savings.formats import render_csv
 from scheduler.savings.keys import ResourceKey
@@ -850,7 +851,7 @@ def test_coverage_of_the_stopped_types(tmp_path: Path):
     stub.add_client_error("get_savings_plans_coverage", "AccessDeniedException", "no")
     ce = CostExplorer(client, cache=JsonCache(tmp_path / "ce.json", timedelta(days=7)), identity="me")
     with stub:
-        cov = ce.coverage(date(2026, 3, 1), date(2026, 3, 10))
+        cov = commitment_coverage(ce, date(2026, 3, 1), date(2026, 3, 10))
     assert cov["available"] and cov["reservations"] == {
         "ec2|eu-west-1|t3.large": 62.5,
         "ec2|eu-west-1|m5.large": 0.0,
