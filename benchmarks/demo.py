@@ -14,7 +14,7 @@ from _aws import hook_all_clients
 
 from scheduler.demo import runner
 from scheduler.savings.model import Report
-from scheduler.savings.prices import parse_prices
+from scheduler.savings.price_file import parse_prices
 
 
 class AwsTimer:

@@ -15,7 +15,7 @@ from rich.text import Text
 from scheduler.savings.model import Report
 from scheduler.savings.page import render_html
 from scheduler.savings.png import ChartUnavailable, render_png
-from scheduler.savings.prices import parse_prices
+from scheduler.savings.price_file import parse_prices
 
 from .errors import InputError
 from .options import json_option

@@ -23,13 +23,8 @@ from scheduler.savings.model import Actual, Reconciliation, Report, ResourceJson
 from scheduler.savings.months import LEDGER_MONTHS_BACK, hours, months_between, parse_month
 from scheduler.savings.page import render_html
 from scheduler.savings.png import ChartUnavailable, render_png
-from scheduler.savings.prices import (
-    PriceBook,
-    PricesFileError,
-    PriceTable,
-    load_prices_file,
-    type_problem,
-)
+from scheduler.savings.price_book import PriceBook
+from scheduler.savings.price_file import PricesFileError, PriceTable, load_prices_file, type_problem
 from scheduler.savings.report import CostQuestions, monthly_report, not_asked
 from scheduler.services.pricing import PriceQuery
 from scheduler.store.config import StoreError

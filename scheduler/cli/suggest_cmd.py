@@ -16,7 +16,7 @@ from rich.table import Table
 from scheduler.aws.session import client, default_region, is_region, new_session
 from scheduler.engine import Config, FieldError, iso_z, zone
 from scheduler.engine.errors import quote
-from scheduler.savings.prices import PriceBook
+from scheduler.savings.price_book import PriceBook
 from scheduler.services import registry, tagging
 from scheduler.store.config import ConflictError, StoreError
 from scheduler.suggest import analysis

@@ -34,7 +34,7 @@ from scheduler.savings.costexplorer import METRICS, CostExplorer
 from scheduler.savings.formats import money, number, render_csv
 from scheduler.savings.model import Actual, Report
 from scheduler.savings.page import render_html
-from scheduler.savings.prices import PricesFileError, PriceTable, parse_prices
+from scheduler.savings.price_file import PricesFileError, PriceTable, parse_prices
 from scheduler.savings.report import CostQuestions, monthly_report, not_asked
 from scheduler.store.config import ConfigStore, StoreError
 from scheduler.store.state import StateStore

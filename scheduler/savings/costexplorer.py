@@ -5,7 +5,8 @@ Cost Explorer knows around it (its forecast, Reserved Instance and Savings Plans
 ``UnblendedCost`` (or ``AmortizedCost``, which spreads reservation and Savings Plans fees over the usage they cover);
 with ``--linked-accounts`` a second query groups the tagged compute spend by LINKED_ACCOUNT. ``GetCostForecast``
 forecasts the tagged compute spend for the next 12 months; ``GetReservationCoverage`` and
-``GetSavingsPlansCoverage`` tell how much of the stopped types' usage commitments cover. Cost Explorer charges
+``GetSavingsPlansCoverage`` (:mod:`.coverage`) tell how much of the stopped types' usage commitments cover,
+through :meth:`CostExplorer.ask`. Cost Explorer charges
 US$0.01 per request, so requests are counted and answers cached beside the price cache (6 hours for figures that may
 still change, 7 days for a month closed for a few days); an empty answer (nothing under the tag yet, a failure) is
 never cached, so that a tag activated or backfilled since shows at once.
@@ -25,12 +26,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .model import Actual, Coverage, Forecast, LinkedSpend
-from .prices import JsonCache, cache_dir
+from .model import Actual, Forecast, LinkedSpend
+from .price_cache import JsonCache, cache_dir
 
 METRICS = {"unblended": "UnblendedCost", "amortized": "AmortizedCost"}
 # What a stop saves is instance time: these are the Cost Explorer services that bill it. Other services (EBS
@@ -175,8 +176,6 @@ def caller_account(client: Any = None) -> str | None:
 
 
 FORECAST_METRICS = {"UnblendedCost": "UNBLENDED_COST", "AmortizedCost": "AMORTIZED_COST"}
-SERVICE_EC2 = "Amazon Elastic Compute Cloud - Compute"
-SERVICE_RDS = "Amazon Relational Database Service"
 
 
 def _compute_filter() -> dict[str, Any]:
@@ -194,7 +193,8 @@ def _money(value: Decimal | None) -> float | None:
     return None if value is None else float(round(value, 2))
 
 
-def _decimal(value: Any) -> Decimal | None:
+def to_decimal(value: Any) -> Decimal | None:
+    """A Cost Explorer amount as a Decimal; None when it is missing or not a number."""
     try:
         return Decimal(str(value)) if value not in (None, "") else None
     except InvalidOperation:
@@ -218,9 +218,13 @@ class CostExplorer:
         self.identity = identity if identity is not None else _identity(self.client)
         self.requests = 0
 
-    # --- the cache ---------------------------------------------------------------------------------------------
+    def ask(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One Cost Explorer request (``operation`` is the client's method name), counted: each costs US$0.01."""
+        self.requests += 1
+        return dict(getattr(self.client, operation)(**params))
 
-    def _key(self, kind: str, params: Mapping[str, Any]) -> str:
+    def cache_key(self, kind: str, params: Mapping[str, Any]) -> str:
+        """The cache key of a question: its kind and parameters, the endpoint and who asks."""
         return json.dumps(
             {
                 "kind": kind,
@@ -232,15 +236,14 @@ class CostExplorer:
             default=str,
         )
 
-    def _ttl(self, end: date) -> timedelta:
+    def ttl(self, end: date) -> timedelta:
+        """How long an answer about a period ending at ``end`` is kept: longer once the month has settled."""
         settled = datetime(end.year, end.month, end.day, tzinfo=UTC) + SETTLED_AFTER <= self.clock()
         return CLOSED_TTL if settled else OPEN_TTL
 
-    def _remember(self, key: str, value: Any) -> None:
+    def remember(self, key: str, value: Any) -> None:
         self.cache.put(key, value)
         self.cache.save()
-
-    # --- spend -------------------------------------------------------------------------------------------------
 
     def month_spend(self, month: str, start: date, end: date, metric: str, tag_key: str) -> ActualSpend:
         """The spend of [start, end) (dates; ``end`` exclusive) grouped by ``tag_key`` and service.
@@ -248,8 +251,8 @@ class CostExplorer:
         Only an answer with tagged cost in it is cached: an empty one (no data yet, the tag not activated or not
         backfilled yet) is asked again next time.
         """
-        key = self._key("spend", {"month": month, "start": start, "end": end, "metric": metric, "tag": tag_key})
-        cached = self.cache.get(key, self._ttl(end))
+        key = self.cache_key("spend", {"month": month, "start": start, "end": end, "metric": metric, "tag": tag_key})
+        cached = self.cache.get(key, self.ttl(end))
         if isinstance(cached, list):
             spend = summarize(cached, month, metric, tag_key)
             spend.cached = True
@@ -258,12 +261,12 @@ class CostExplorer:
         try:
             results = self._query(start, end, metric, tag_key)
         except (ClientError, BotoCoreError) as exc:
-            spend = ActualSpend(month, metric, tag_key, note=_explain(exc))
+            spend = ActualSpend(month, metric, tag_key, note=explain(exc))
             spend.requests = self.requests - made
             return spend
         spend = summarize(results, month, metric, tag_key)
         if spend.available:
-            self._remember(key, results)
+            self.remember(key, results)
         spend.requests = self.requests - made
         return spend
 
@@ -271,8 +274,8 @@ class CostExplorer:
         self, months: list[str], start: date, end: date, metric: str, tag_key: str
     ) -> dict[str, ActualSpend]:
         """The spend of [start, end) month by month (one query, MONTHLY granularity), keyed by ``YYYY-MM``."""
-        key = self._key("months", {"start": start, "end": end, "metric": metric, "tag": tag_key})
-        cached = self.cache.get(key, self._ttl(end))
+        key = self.cache_key("months", {"start": start, "end": end, "metric": metric, "tag": tag_key})
+        cached = self.cache.get(key, self.ttl(end))
         made = self.requests
         results: list[dict[str, Any]] | None = cached if isinstance(cached, list) else None
         note = None
@@ -280,7 +283,7 @@ class CostExplorer:
             try:
                 results = self._query(start, end, metric, tag_key)
             except (ClientError, BotoCoreError) as exc:
-                note = _explain(exc)
+                note = explain(exc)
         out: dict[str, ActualSpend] = {}
         for m in months:
             periods = [p for p in results or [] if str((p.get("TimePeriod") or {}).get("Start", ""))[:7] == m]
@@ -290,7 +293,7 @@ class CostExplorer:
             spend.cached = cached is not None
             out[m] = spend
         if cached is None and results is not None and any(s.available for s in out.values()):
-            self._remember(key, results)
+            self.remember(key, results)
         if out:
             next(iter(out.values())).requests = self.requests - made
         return out
@@ -312,8 +315,7 @@ class CostExplorer:
             call = dict(params)
             if token:
                 call["NextPageToken"] = token
-            self.requests += 1
-            page = self.client.get_cost_and_usage(**call)
+            page = self.ask("get_cost_and_usage", call)
             results.extend(page.get("ResultsByTime") or [])
             token = page.get("NextPageToken")
             if not token:
@@ -321,8 +323,8 @@ class CostExplorer:
 
     def linked_spend(self, start: date, end: date, metric: str, tag_key: str) -> LinkedSpend:
         """The tagged compute spend of [start, end) per linked account (asked from the management account)."""
-        key = self._key("linked", {"start": start, "end": end, "metric": metric, "tag": tag_key})
-        cached = self.cache.get(key, self._ttl(end))
+        key = self.cache_key("linked", {"start": start, "end": end, "metric": metric, "tag": tag_key})
+        cached = self.cache.get(key, self.ttl(end))
         made = self.requests
         if isinstance(cached, list):
             results = cached
@@ -338,7 +340,7 @@ class CostExplorer:
                     }
                 )
             except (ClientError, BotoCoreError) as exc:
-                return {"available": False, "by_account": {}, "note": _explain(exc), "requests": self.requests - made}
+                return {"available": False, "by_account": {}, "note": explain(exc), "requests": self.requests - made}
         prefix = f"{tag_key}$"
         by_account: dict[str, Decimal] = defaultdict(Decimal)
         for period in results:
@@ -351,7 +353,7 @@ class CostExplorer:
                 by_account[account] += _amount(group.get("Metrics") or {}, metric)
         available = bool(by_account)
         if available and not isinstance(cached, list):
-            self._remember(key, results)
+            self.remember(key, results)
         return {
             "available": available,
             "by_account": {a: _money(v) for a, v in sorted(by_account.items())},
@@ -359,8 +361,6 @@ class CostExplorer:
             "requests": self.requests - made,
             "cached": isinstance(cached, list),
         }
-
-    # --- forecast ----------------------------------------------------------------------------------------------
 
     def forecast(self, start: date, end: date, metric: str, tag_key: str, values: Iterable[str] | None) -> Forecast:
         """Cost Explorer's forecast of the tagged compute spend over [start, end) (GetCostForecast, monthly)."""
@@ -380,7 +380,9 @@ class CostExplorer:
         if values is not None and not values:
             out["note"] = "no schedule to forecast"
             return out
-        key = self._key("forecast", {"start": start, "end": end, "metric": metric, "tag": tag_key, "values": values})
+        key = self.cache_key(
+            "forecast", {"start": start, "end": end, "metric": metric, "tag": tag_key, "values": values}
+        )
         cached = self.cache.get(key, OPEN_TTL)
         answer: dict[str, Any] | None = cached if isinstance(cached, dict) else None
         if answer is None:
@@ -392,24 +394,23 @@ class CostExplorer:
                 "PredictionIntervalLevel": 80,
             }
             try:
-                self.requests += 1
-                got = self.client.get_cost_forecast(**params)
+                got = self.ask("get_cost_forecast", params)
             except (ClientError, BotoCoreError) as exc:
-                out["note"] = _explain(exc, "ce:GetCostForecast")
+                out["note"] = explain(exc, "ce:GetCostForecast")
                 return out
             answer = {"Total": got.get("Total") or {}, "ForecastResultsByTime": got.get("ForecastResultsByTime") or []}
-        total = _decimal((answer.get("Total") or {}).get("Amount"))
+        total = to_decimal((answer.get("Total") or {}).get("Amount"))
         if total is None:
             out["note"] = "Cost Explorer gave no forecast (too little history under the tag: it needs some)"
             return out
         if not isinstance(cached, dict):
-            self._remember(key, answer)
+            self.remember(key, answer)
         lower = upper = Decimal(0)
         bounded = True
         for period in answer.get("ForecastResultsByTime") or []:
-            mean = _decimal(period.get("MeanValue"))
-            lo = _decimal(period.get("PredictionIntervalLowerBound"))
-            hi = _decimal(period.get("PredictionIntervalUpperBound"))
+            mean = to_decimal(period.get("MeanValue"))
+            lo = to_decimal(period.get("PredictionIntervalLowerBound"))
+            hi = to_decimal(period.get("PredictionIntervalUpperBound"))
             if lo is None or hi is None:
                 bounded = False
             else:
@@ -424,108 +425,6 @@ class CostExplorer:
         out["cached"] = isinstance(cached, dict)
         return out
 
-    # --- Reserved Instances and Savings Plans --------------------------------------------------------------------
-
-    def coverage(self, start: date, end: date) -> Coverage:
-        """How much of each instance type's usage Reserved Instances covered (EC2 and RDS), and of each instance
-        family's spend Savings Plans covered, over [start, end). Percentages; missing keys are not covered."""
-        out: Coverage = {
-            "available": False,
-            "reservations": {},
-            "savings_plans": {},
-            "answered": {"ec2": False, "rds": False, "savings_plans": False},
-            "notes": [],
-        }
-        key = self._key("coverage", {"start": start, "end": end})
-        cached = self.cache.get(key, self._ttl(end))
-        remembered = _read_coverage(cached)
-        if remembered is not None:
-            remembered["cached"] = True
-            return remembered
-        asked = 0
-        services: tuple[tuple[str, Literal["ec2", "rds"]], ...] = ((SERVICE_EC2, "ec2"), (SERVICE_RDS, "rds"))
-        for service, label in services:
-            try:
-                groups = self._reservation_groups(start, end, service)
-            except (ClientError, BotoCoreError) as exc:
-                out["notes"].append(
-                    f"Reserved Instance coverage ({label}): {_explain(exc, 'ce:GetReservationCoverage')}"
-                )
-                continue
-            asked += 1
-            out["answered"][label] = True
-            for attrs, pct in groups:
-                itype = _attr(attrs, "instancetype")
-                region = _attr(attrs, "region")
-                if itype and pct is not None:
-                    out["reservations"][f"{label}|{region or '*'}|{itype}"] = float(round(pct, 2))
-        try:
-            plans = self._savings_plans_groups(start, end)
-        except (ClientError, BotoCoreError) as exc:
-            out["notes"].append(f"Savings Plans coverage: {_explain(exc, 'ce:GetSavingsPlansCoverage')}")
-        else:
-            asked += 1
-            out["answered"]["savings_plans"] = True
-            for attrs, pct in plans:
-                family = _attr(attrs, "instancefamily", "instancetypefamily")
-                region = _attr(attrs, "region")
-                if family and pct is not None:
-                    out["savings_plans"][f"{region or '*'}|{family}"] = float(round(pct, 2))
-        out["available"] = asked > 0
-        if asked == 3:
-            self._remember(key, out)
-        return out
-
-    def _reservation_groups(self, start: date, end: date, service: str) -> list[tuple[dict[str, str], Decimal | None]]:
-        out: list[tuple[dict[str, str], Decimal | None]] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {
-                "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
-                "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}, {"Type": "DIMENSION", "Key": "REGION"}],
-                "Granularity": "MONTHLY",
-                "Filter": {"Dimensions": {"Key": "SERVICE", "Values": [service]}},
-            }
-            if token:
-                params["NextPageToken"] = token
-            self.requests += 1
-            page = self.client.get_reservation_coverage(**params)
-            for period in page.get("CoveragesByTime") or []:
-                for group in period.get("Groups") or []:
-                    hours_ = (group.get("Coverage") or {}).get("CoverageHours") or {}
-                    out.append((dict(group.get("Attributes") or {}), _decimal(hours_.get("CoverageHoursPercentage"))))
-            token = page.get("NextPageToken")
-            if not token:
-                return out
-
-    def _savings_plans_groups(self, start: date, end: date) -> list[tuple[dict[str, str], Decimal | None]]:
-        out: list[tuple[dict[str, str], Decimal | None]] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {
-                "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
-                "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_FAMILY"}, {"Type": "DIMENSION", "Key": "REGION"}],
-                "Granularity": "MONTHLY",
-            }
-            if token:
-                params["NextToken"] = token
-            self.requests += 1
-            page = self.client.get_savings_plans_coverage(**params)
-            for item in page.get("SavingsPlansCoverages") or []:
-                pct = _decimal((item.get("Coverage") or {}).get("CoveragePercentage"))
-                out.append((dict(item.get("Attributes") or {}), pct))
-            token = page.get("NextToken")
-            if not token:
-                return out
-
-
-def _attr(attrs: Mapping[str, Any], *names: str) -> str | None:
-    """An attribute of a coverage group, whatever its spelling (``instanceType``, ``INSTANCE_TYPE``...)."""
-    for k, v in attrs.items():
-        if k.lower().replace("_", "") in names and v:
-            return str(v)
-    return None
-
 
 def _identity(client: Any) -> str:
     # Cached answers belong to the credentials that got them: another account's bill is another answer.
@@ -537,7 +436,8 @@ def _identity(client: Any) -> str:
     return hashlib.sha256(access_key.encode()).hexdigest()[:16] if access_key else ""
 
 
-def _explain(exc: Exception, action: str = "ce:GetCostAndUsage") -> str:
+def explain(exc: Exception, action: str = "ce:GetCostAndUsage") -> str:
+    """Why Cost Explorer did not answer ``action``, in a sentence for the report's notes."""
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code") or "")
@@ -553,27 +453,3 @@ def _explain(exc: Exception, action: str = "ce:GetCostAndUsage") -> str:
             )
         return f"Cost Explorer could not be asked: {code or 'error'}{': ' + message[:200] if message else ''}"
     return f"Cost Explorer could not be reached: {str(exc)[:200]}"
-
-
-def _read_coverage(value: object) -> Coverage | None:
-    """A coverage answer this client cached (JSON in the cache file), or None when it is not one."""
-    if not isinstance(value, dict):
-        return None
-    answered = value.get("answered")
-    parts = (value.get("reservations"), value.get("savings_plans"))
-    if not isinstance(answered, dict) or not all(isinstance(p, dict) for p in parts):
-        return None
-    reservations, plans = (
-        {str(k): float(v) for k, v in p.items() if isinstance(v, int | float)} for p in parts if isinstance(p, dict)
-    )
-    return {
-        "available": bool(value.get("available")),
-        "reservations": reservations,
-        "savings_plans": plans,
-        "answered": {
-            "ec2": bool(answered.get("ec2")),
-            "rds": bool(answered.get("rds")),
-            "savings_plans": bool(answered.get("savings_plans")),
-        },
-        "notes": [str(n) for n in value.get("notes") or []],
-    }

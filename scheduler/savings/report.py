@@ -20,6 +20,7 @@ from scheduler.store.state import ResourceRecord, StateStore
 
 from .breakdown import build_report
 from .costexplorer import METRICS, ActualSpend, CostExplorer, caller_account
+from .coverage import commitment_coverage
 from .keys import ResourceKey
 from .ledger import MonthReader, earliest_first_seen, read_ledger, read_state
 from .model import (
@@ -35,7 +36,8 @@ from .model import (
     Report,
 )
 from .months import LEDGER_MONTHS_BACK, month_of, months_between, parse_month, shift_month
-from .prices import PriceBook, PriceTable
+from .price_book import PriceBook
+from .price_file import PriceTable
 from .projection import project
 from .usage import usages
 from .valuation import Row, price_of, value_usages
@@ -298,7 +300,7 @@ def _ask_more(
 
     # Reserved Instances and Savings Plans: do they cover the stopped types?
     if any(r.usage.stops for r in rows) and end_day > start_day:
-        coverage = explorer.coverage(start_day, end_day)
+        coverage = commitment_coverage(explorer, start_day, end_day)
         _apply_coverage(report, rows, coverage, notes)
     else:
         report["commitment_coverage"] = None

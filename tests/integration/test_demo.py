@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from scheduler.demo import runner
-from scheduler.savings.prices import parse_prices
+from scheduler.savings.price_file import parse_prices
 
 
 def _ledger_stopped_hours(ledger: list[dict], end: datetime) -> Decimal:

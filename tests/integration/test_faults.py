@@ -26,7 +26,7 @@ from scheduler.aws.accounts import AccountSessions
 from scheduler.aws.session import reset_clients
 from scheduler.engine import parse_text
 from scheduler.runtime.orchestrator import LocalInvoker, PassRequest, PassResult, run_pass
-from scheduler.savings.prices import parse_prices
+from scheduler.savings.price_file import parse_prices
 from scheduler.savings.report import monthly_report, not_asked
 from scheduler.store.config import ConfigStore
 from scheduler.store.state import StateStore, Target

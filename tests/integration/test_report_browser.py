@@ -181,7 +181,7 @@ def check_bars_span_the_axis(chart: dict[str, Any], days: int) -> None:
 def demo_report() -> dict[str, Any]:
     """The demo's own report (two simulated days, Monday and Tuesday of the demo's week)."""
     from scheduler.demo import runner
-    from scheduler.savings.prices import parse_prices
+    from scheduler.savings.price_file import parse_prices
 
     with runner.embedded_aws():
         run = runner.run_demo(days=2, seed=3)

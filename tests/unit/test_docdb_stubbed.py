@@ -17,7 +17,9 @@ import pytest
 from botocore.stub import Stubber
 
 from scheduler.engine import Observed
-from scheduler.savings.prices import JsonCache, PriceBook, PricingApi
+from scheduler.savings.price_api import PricingApi
+from scheduler.savings.price_book import PriceBook
+from scheduler.savings.price_cache import JsonCache
 from scheduler.savings.valuation import price_of
 from scheduler.services.base import Resource
 from scheduler.services.rds import SERVICE, RdsAdapter

@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from scheduler.savings.prices import (
-    PriceAnswer,
-    PricesFileError,
-    choose_price,
-    parse_prices,
-    rds_filters,
-    rds_service_code,
-)
+from scheduler.savings.price_api import choose_price, rds_filters, rds_service_code
+from scheduler.savings.price_file import PricesFileError, parse_prices
+from scheduler.savings.prices import PriceAnswer
 from scheduler.savings.valuation import price_of
 from scheduler.services.pricing import PriceQuery, cluster_family
 from scheduler.services.rds import SERVICE, cluster_unschedulable

@@ -14,7 +14,10 @@ import pytest
 from botocore.stub import Stubber
 
 from scheduler.engine import Observed
-from scheduler.savings.prices import PRICE_TTL, JsonCache, PriceBook, PricesFileError, PricingApi, parse_prices
+from scheduler.savings.price_api import PricingApi
+from scheduler.savings.price_book import PriceBook
+from scheduler.savings.price_cache import PRICE_TTL, JsonCache
+from scheduler.savings.price_file import PricesFileError, parse_prices
 from scheduler.services import redshift, registry, sagemaker
 from scheduler.services.base import Resource
 from scheduler.services.naming import InvalidResource

@@ -37,7 +37,8 @@ from scheduler.savings.formats import CSV_FIELDS, SUMMARY_FIELDS, read_csv_block
 from scheduler.savings.months import months_between, parse_month
 from scheduler.savings.page import render_html
 from scheduler.savings.png import render_png
-from scheduler.savings.prices import PriceAnswer, parse_prices
+from scheduler.savings.price_file import parse_prices
+from scheduler.savings.prices import PriceAnswer
 from scheduler.savings.projection import project
 from scheduler.savings.report import reconcile
 from scheduler.savings.usage import usages

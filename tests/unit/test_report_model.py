@@ -14,7 +14,7 @@ from typing import Any, NotRequired, Union, get_args, get_origin, is_typeddict
 
 import pytest
 
-from scheduler.savings.costexplorer import _read_coverage
+from scheduler.savings.coverage import read_coverage
 from scheduler.savings.model import Coverage, Report
 from tests.unit.test_render import sample_report
 from tests.unit.test_savings import small_report
@@ -133,7 +133,7 @@ COVERAGE = {
     ],
 )
 def test_a_cached_coverage_answer_is_read_back_typed(cached, expected):
-    got = _read_coverage(cached)
+    got = read_coverage(cached)
     assert got == expected
     if got is not None:
         assert problems(as_printed(got), Coverage, "coverage") == []

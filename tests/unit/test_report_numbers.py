@@ -27,12 +27,15 @@ from botocore.stub import Stubber
 from scheduler.engine import parse_text
 from scheduler.savings.breakdown import build_report
 from scheduler.savings.costexplorer import CostExplorer, activation_hint
+from scheduler.savings.coverage import commitment_coverage
 from scheduler.savings.events import MANUAL_STOPPED, STOPPED
 from scheduler.savings.formats import render_csv
 from scheduler.savings.keys import ResourceKey
 from scheduler.savings.months import parse_month
 from scheduler.savings.page import render_html
-from scheduler.savings.prices import JsonCache, PriceAnswer, parse_prices
+from scheduler.savings.price_cache import JsonCache
+from scheduler.savings.price_file import parse_prices
+from scheduler.savings.prices import PriceAnswer
 from scheduler.savings.priors import Prior, prior_states
 from scheduler.savings.projection import project
 from scheduler.savings.report import reconcile
@@ -848,7 +851,7 @@ def test_coverage_of_the_stopped_types(tmp_path: Path):
     stub.add_client_error("get_savings_plans_coverage", "AccessDeniedException", "no")
     ce = CostExplorer(client, cache=JsonCache(tmp_path / "ce.json", timedelta(days=7)), identity="me")
     with stub:
-        cov = ce.coverage(date(2026, 3, 1), date(2026, 3, 10))
+        cov = commitment_coverage(ce, date(2026, 3, 1), date(2026, 3, 10))
     assert cov["available"] and cov["reservations"] == {
         "ec2|eu-west-1|t3.large": 62.5,
         "ec2|eu-west-1|m5.large": 0.0,

@@ -21,22 +21,16 @@ from scheduler.savings.formats import render_csv
 from scheduler.savings.keys import ResourceKey, pricing_for
 from scheduler.savings.months import parse_month, shift_month
 from scheduler.savings.page import render_html
-from scheduler.savings.prices import (
-    JsonCache,
-    PriceAnswer,
-    PriceBook,
-    PriceQuery,
-    PricesFileError,
-    PricingApi,
-    choose_price,
-    ec2_filters,
-    parse_prices,
-    rds_filters,
-)
+from scheduler.savings.price_api import PricingApi, choose_price, ec2_filters, rds_filters
+from scheduler.savings.price_book import PriceBook
+from scheduler.savings.price_cache import JsonCache
+from scheduler.savings.price_file import PricesFileError, parse_prices
+from scheduler.savings.prices import PriceAnswer
 from scheduler.savings.priors import open_at_start
 from scheduler.savings.projection import project
 from scheduler.savings.usage import month_usages, stopped_intervals
 from scheduler.savings.valuation import value_usages
+from scheduler.services.pricing import PriceQuery
 from scheduler.store.state import ResourceRecord
 
 MARCH = parse_month("2026-03")

@@ -17,7 +17,9 @@ from botocore.stub import Stubber
 from scheduler.engine import Observed
 from scheduler.savings.breakdown import build_report
 from scheduler.savings.keys import pricing_for
-from scheduler.savings.prices import PriceAnswer, PricesFileError, PricingApi, parse_prices
+from scheduler.savings.price_api import PricingApi
+from scheduler.savings.price_file import PricesFileError, parse_prices
+from scheduler.savings.prices import PriceAnswer
 from scheduler.savings.usage import month_usages
 from scheduler.savings.valuation import price_of, value_usages
 from scheduler.services import tagging
