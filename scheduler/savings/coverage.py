@@ -5,7 +5,7 @@ and cache)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -68,50 +68,49 @@ def commitment_coverage(explorer: CostExplorer, start: date, end: date) -> Cover
     return out
 
 
+def _pages(explorer: CostExplorer, operation: str, params: dict[str, Any], token: str) -> Iterator[dict[str, Any]]:
+    """Every page of a Cost Explorer ``operation`` (its next-page token named ``token`` both ways)."""
+    while True:
+        page = explorer.ask(operation, params)
+        yield page
+        following = page.get(token)
+        if not following:
+            return
+        params = {**params, token: following}
+
+
+def _period(start: date, end: date, *group_by: str) -> dict[str, Any]:
+    return {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "GroupBy": [{"Type": "DIMENSION", "Key": key} for key in group_by],
+        "Granularity": "MONTHLY",
+    }
+
+
 def _reservation_groups(
     explorer: CostExplorer, start: date, end: date, service: str
 ) -> list[tuple[dict[str, str], Decimal | None]]:
+    params = _period(start, end, "INSTANCE_TYPE", "REGION")
+    params["Filter"] = {"Dimensions": {"Key": "SERVICE", "Values": [service]}}
     out: list[tuple[dict[str, str], Decimal | None]] = []
-    token: str | None = None
-    while True:
-        params: dict[str, Any] = {
-            "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
-            "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}, {"Type": "DIMENSION", "Key": "REGION"}],
-            "Granularity": "MONTHLY",
-            "Filter": {"Dimensions": {"Key": "SERVICE", "Values": [service]}},
-        }
-        if token:
-            params["NextPageToken"] = token
-        page = explorer.ask("get_reservation_coverage", params)
+    for page in _pages(explorer, "get_reservation_coverage", params, "NextPageToken"):
         for period in page.get("CoveragesByTime") or []:
             for group in period.get("Groups") or []:
                 hours_ = (group.get("Coverage") or {}).get("CoverageHours") or {}
                 out.append((dict(group.get("Attributes") or {}), to_decimal(hours_.get("CoverageHoursPercentage"))))
-        token = page.get("NextPageToken")
-        if not token:
-            return out
+    return out
 
 
 def _savings_plans_groups(
     explorer: CostExplorer, start: date, end: date
 ) -> list[tuple[dict[str, str], Decimal | None]]:
+    params = _period(start, end, "INSTANCE_FAMILY", "REGION")
     out: list[tuple[dict[str, str], Decimal | None]] = []
-    token: str | None = None
-    while True:
-        params: dict[str, Any] = {
-            "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
-            "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_FAMILY"}, {"Type": "DIMENSION", "Key": "REGION"}],
-            "Granularity": "MONTHLY",
-        }
-        if token:
-            params["NextToken"] = token
-        page = explorer.ask("get_savings_plans_coverage", params)
+    for page in _pages(explorer, "get_savings_plans_coverage", params, "NextToken"):
         for item in page.get("SavingsPlansCoverages") or []:
             pct = to_decimal((item.get("Coverage") or {}).get("CoveragePercentage"))
             out.append((dict(item.get("Attributes") or {}), pct))
-        token = page.get("NextToken")
-        if not token:
-            return out
+    return out
 
 
 def _attr(attrs: Mapping[str, Any], *names: str) -> str | None:

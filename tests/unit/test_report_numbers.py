@@ -860,6 +860,77 @@ def test_coverage_of_the_stopped_types(tmp_path: Path):
     assert cov["savings_plans"] == {} and "lack ce:GetSavingsPlansCoverage" in cov["notes"][0]
 
 
+def test_coverage_reads_every_page_of_both_answers(tmp_path: Path):
+    """GetReservationCoverage pages with NextPageToken, GetSavingsPlansCoverage with NextToken: every page is read,
+    and each next request carries the token the page before gave."""
+    client, stub = ce_client()
+    period = {"Start": "2026-03-01", "End": "2026-03-10"}
+
+    def ri_page(service: str, itype: str, pct: str, token: str | None, follows: str | None) -> None:
+        answer: dict = {
+            "CoveragesByTime": [
+                {
+                    "TimePeriod": period,
+                    "Groups": [
+                        {
+                            "Attributes": {"instanceType": itype, "region": "eu-west-1"},
+                            "Coverage": {"CoverageHours": {"CoverageHoursPercentage": pct}},
+                        }
+                    ],
+                }
+            ]
+        }
+        if follows:
+            answer["NextPageToken"] = follows
+        params: dict = {
+            "TimePeriod": period,
+            "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}, {"Type": "DIMENSION", "Key": "REGION"}],
+            "Granularity": "MONTHLY",
+            "Filter": {"Dimensions": {"Key": "SERVICE", "Values": [service]}},
+        }
+        if token:
+            params["NextPageToken"] = token
+        stub.add_response("get_reservation_coverage", answer, params)
+
+    def sp_page(family: str, pct: str, token: str | None, follows: str | None) -> None:
+        answer: dict = {
+            "SavingsPlansCoverages": [
+                {
+                    "Attributes": {"INSTANCE_FAMILY": family, "REGION": "eu-west-1"},
+                    "Coverage": {"CoveragePercentage": pct},
+                }
+            ]
+        }
+        if follows:
+            answer["NextToken"] = follows
+        params: dict = {
+            "TimePeriod": period,
+            "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_FAMILY"}, {"Type": "DIMENSION", "Key": "REGION"}],
+            "Granularity": "MONTHLY",
+        }
+        if token:
+            params["NextToken"] = token
+        stub.add_response("get_savings_plans_coverage", answer, params)
+
+    ri_page("Amazon Elastic Compute Cloud - Compute", "t3.large", "25", None, "ec2-2")
+    ri_page("Amazon Elastic Compute Cloud - Compute", "m5.large", "50", "ec2-2", None)
+    ri_page("Amazon Relational Database Service", "db.r6g.large", "100", None, None)
+    sp_page("m5", "40", None, "sp-2")
+    sp_page("c5", "60", "sp-2", "sp-3")
+    sp_page("r5", "80", "sp-3", None)
+    ce = CostExplorer(client, cache=JsonCache(tmp_path / "ce.json", timedelta(days=7)), identity="me")
+    with stub:
+        cov = commitment_coverage(ce, date(2026, 3, 1), date(2026, 3, 10))
+    stub.assert_no_pending_responses()
+    assert cov["reservations"] == {
+        "ec2|eu-west-1|t3.large": 25.0,
+        "ec2|eu-west-1|m5.large": 50.0,
+        "rds|eu-west-1|db.r6g.large": 100.0,
+    }
+    assert sorted(cov["savings_plans"].values()) == [40.0, 60.0, 80.0]
+    assert ce.requests == 6
+
+
 def test_linked_account_breakdown(tmp_path: Path):
     client, stub = ce_client()
     stub.add_response(
