@@ -87,7 +87,7 @@ def new_session(
 ) -> boto3.Session:
     """A boto3 session on the shared model loader: the one way isched makes a session. ``botocore_session``: one with
     credentials of its own (an assumed role); it is given the shared loader."""
-    core = botocore_session or botocore.session.get_session()
+    core = botocore_session or new_botocore_session()
     loader = shared_loader()
     core.register_component("data_loader", loader)
     made = boto3.Session(botocore_session=core, region_name=region_name)
