@@ -248,26 +248,15 @@ class ScalesToZero(ABC):
     def _zero(self, sizes: Sizes) -> Sizes:
         """The sizes a stop sets on a resource of ``sizes`` (a resource already at them is left alone)."""
 
-    def _save(self, item: Mapping[str, Any], sizes: Sizes) -> None:
-        """Writes ``sizes`` into the resource's tag :data:`SAVED_CAPACITY_TAG` (what :meth:`_mirror` calls for each
-        resource, unless a subclass overrides it)."""
-        raise NotImplementedError
-
     @abstractmethod
     def _set(self, ident: str, sizes: Mapping[str, int]) -> None:
         """Sets a resource's sizes (one update call)."""
 
+    @abstractmethod
     def _mirror(self, items: Mapping[str, tuple[Mapping[str, Any], Sizes]]) -> Iterator[tuple[str, str | None]]:
         """Writes each resource's sizes into its tag (``items``: id to the resource and its sizes), yielding each id
         with why its tag could not be written (None when it was) as soon as that is known, so that the stop's update
-        follows its own tag. One tag call per resource; a service that tags many in one call overrides this."""
-        for ident, (item, sizes) in items.items():
-            try:
-                self._save(item, sizes)
-            except (ClientError, BotoCoreError) as exc:
-                yield ident, aws_error(exc)
-                continue
-            yield ident, None
+        follows its own tag."""
 
     def _update(
         self, ident: str, sizes: Mapping[str, int], details: dict[str, Any], warning: str | None = None
@@ -337,3 +326,21 @@ class ScalesToZero(ABC):
 
     def resize(self, resource: Resource, instance_type: str) -> ActionResult:
         return ActionResult(resource.id, ok=False, error=f"resize is not supported for {self.saved_capacity.noun}s")
+
+
+class TaggedOneByOne(ScalesToZero):
+    """A :class:`ScalesToZero` whose service tags one resource per call (ECS, EKS): each resource's sizes go into its
+    tag :data:`SAVED_CAPACITY_TAG` by :meth:`_save`, just before its own update."""
+
+    @abstractmethod
+    def _save(self, item: Mapping[str, Any], sizes: Sizes) -> None:
+        """Writes ``sizes`` into the resource's tag :data:`SAVED_CAPACITY_TAG` (one tag call)."""
+
+    def _mirror(self, items: Mapping[str, tuple[Mapping[str, Any], Sizes]]) -> Iterator[tuple[str, str | None]]:
+        for ident, (item, sizes) in items.items():
+            try:
+                self._save(item, sizes)
+            except (ClientError, BotoCoreError) as exc:
+                yield ident, aws_error(exc)
+                continue
+            yield ident, None

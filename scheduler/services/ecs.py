@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.engine import Observed
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
-from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, ScalesToZero, desired_to_price
+from .capacity import SAVED_CAPACITY_TAG, SavedCapacity, SavedFromTags, TaggedOneByOne, desired_to_price
 from .common import ClusterListing, aws_error, chunks, not_estimated, tag_each
 from .details import number, text, texts
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall, arn_mismatch
@@ -213,7 +213,7 @@ def task_label(details: EcsDetails) -> str | None:
     }.get(kind)
 
 
-class EcsAdapter(ScalesToZero):
+class EcsAdapter(TaggedOneByOne):
     """The ECS services of one region (``batch_size``: services per DescribeServices call)."""
 
     name = "ecs"

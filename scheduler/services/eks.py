@@ -35,7 +35,7 @@ from .capacity import (
     CapacityError,
     SavedCapacity,
     SavedFromTags,
-    ScalesToZero,
+    TaggedOneByOne,
     desired_to_price,
 )
 from .common import ClusterListing, aws_error, not_estimated, tag_each
@@ -150,7 +150,7 @@ def group_id(group: Mapping[str, Any]) -> str:
     return f"{group['clusterName']}/{group['nodegroupName']}"
 
 
-class EksAdapter(ScalesToZero):
+class EksAdapter(TaggedOneByOne):
     """The managed node groups of one region."""
 
     name = "eks"
