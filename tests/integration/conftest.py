@@ -14,8 +14,9 @@ import os
 import socket
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +113,31 @@ def _reset_moto_after_module() -> Iterator[None]:
     url = f"http://127.0.0.1:{_started[-1]}/moto-api/reset"
     with contextlib.suppress(OSError):
         urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30).close()
+
+
+@pytest.fixture
+def point_at(aws: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[str], str]:
+    """Points the CLI and every client at a region (returned), with a price cache of this test's own."""
+    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
+
+    def point(region: str) -> str:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+        monkeypatch.setenv("AWS_REGION", region)
+        return region
+
+    return point
+
+
+@pytest.fixture
+def deploy(
+    point_at: Callable[[str], str], run: Callable[..., Any], namespace: str, write: Callable[..., str]
+) -> Callable[[str, str], str]:
+    """The tables of this test's namespace, made from a region (returned) with a schedule file's text applied."""
+
+    def make(region: str, schedules: str) -> str:
+        point_at(region)
+        assert run("init").code == 0
+        assert run("apply", "--file", write(schedules)).code == 0
+        return region
+
+    return make

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -51,17 +50,11 @@ def hours(a: str, b: str) -> Decimal:
 
 
 @pytest.fixture
-def fleet(
-    run: Callable[..., Any], namespace: str, write: Callable[..., str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Callable[[str], list[str]]:
+def fleet(deploy: Callable[[str, str], str], write: Callable[..., str]) -> Callable[[str], list[str]]:
     """Tables, schedules, prices and two t3.micro instances tagged ``office`` in ``region``."""
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
 
     def make(region: str) -> list[str]:
-        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
-        monkeypatch.setenv("AWS_REGION", region)
-        assert run("init").code == 0
-        assert run("apply", "--file", write(SCHEDULES)).code == 0
+        deploy(region, SCHEDULES)
         PRICES[region] = write(f"service,region,type,hourly_usd\nec2,{region},t3.micro,{PRICE}\n", f"{region}.csv")
         ec2 = boto3.client("ec2", region_name=region)
         image = ec2.describe_images()["Images"][0]["ImageId"]

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -66,19 +65,9 @@ schedules:
 
 
 @pytest.fixture
-def world(
-    run: Callable[..., Any],
-    namespace: str,
-    aws: str,
-    write: Callable[..., str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> dict[str, Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "prices.json"))
+def world(deploy: Callable[[str, str], str], namespace: str) -> dict[str, Any]:
     ssm_name = f"patching-{uuid.uuid4().hex[:8]}"
-    assert run("init").code == 0
-    assert run("apply", "--file", write(schedules(ssm_name))).code == 0
+    deploy(REGION, schedules(ssm_name))
     return {"tag": f"mw-{uuid.uuid4().hex[:8]}", "ssm": ssm_name, "namespace": namespace}
 
 

@@ -14,8 +14,6 @@ import itertools
 import json
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -39,19 +37,13 @@ MINUTE = 1 / 60
 
 
 @pytest.fixture
-def region(aws: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    name = next(_REGIONS)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", name)
-    monkeypatch.setenv("AWS_REGION", name)
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
-    return name
+def region(point_at: Callable[[str], str]) -> str:
+    return point_at(next(_REGIONS))
 
 
 @pytest.fixture
-def setup(run: Callable[..., Any], namespace: str, region: str, write: Callable[..., str]) -> Iterator[str]:
-    assert run("init").code == 0
-    assert run("apply", "--file", write(SCHEDULES)).code == 0
-    yield region
+def setup(deploy: Callable[[str, str], str], region: str) -> Iterator[str]:
+    yield deploy(region, SCHEDULES)
 
 
 def prices_file(write: Callable[..., str], region: str) -> str:

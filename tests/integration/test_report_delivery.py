@@ -60,7 +60,7 @@ def scheduled_event(time: str) -> dict[str, Any]:
 
 @pytest.fixture
 def hub(
-    aws: str,
+    deploy: Callable[[str, str], str],
     namespace: str,
     run: Callable[..., Any],
     write: Callable[..., str],
@@ -68,11 +68,7 @@ def hub(
     tmp_path: Path,
 ) -> Iterator[dict[str, Any]]:
     """Tables with March's ledger, a reports bucket and topic with a queue subscribed, the function's settings."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
-    assert run("init").code == 0
-    assert run("apply", "--file", write(SCHEDULES)).code == 0
+    deploy(REGION, SCHEDULES)
     ec2 = boto3.client("ec2", region_name=REGION)
     image = ec2.describe_images()["Images"][0]["ImageId"]
     tag_key = unique("Schedule-")  # this test's passes see only this test's instances

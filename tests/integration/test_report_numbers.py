@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,25 +78,9 @@ def z(at: datetime) -> str:
 
 
 @pytest.fixture
-def setup(
-    run: Callable[..., Any],
-    namespace: str,
-    aws: str,
-    write: Callable[..., str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> Callable[[str], str]:
+def setup(deploy: Callable[[str, str], str]) -> Callable[[str], str]:
     """Points the test at ``region`` (its own: moto is shared by the tests of a process) and makes the tables there."""
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
-
-    def prepare(region: str) -> str:
-        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
-        monkeypatch.setenv("AWS_REGION", region)
-        assert run("init").code == 0
-        assert run("apply", "--file", write(SCHEDULES)).code == 0
-        return region
-
-    return prepare
+    return lambda region: deploy(region, SCHEDULES)
 
 
 def ties(body: dict[str, Any]) -> None:

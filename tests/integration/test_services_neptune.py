@@ -15,7 +15,6 @@ import io
 import uuid
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -38,11 +37,8 @@ def uid(prefix: str) -> str:
 
 
 @pytest.fixture
-def region(aws: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
-    return REGION
+def region(point_at: Callable[[str], str]) -> str:
+    return point_at(REGION)
 
 
 @pytest.fixture

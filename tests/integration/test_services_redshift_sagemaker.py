@@ -194,15 +194,11 @@ def test_sagemaker_one_missing_notebook_fails_alone(aws):
 
 
 @pytest.fixture
-def world(run, namespace, aws, write, monkeypatch, tmp_path) -> Callable[[str], str]:
+def world(deploy: Callable[[str, str], str]) -> Callable[[str], str]:
     """Points the CLI at ``region`` with the schedules applied; returns a fresh tag key for the test."""
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
 
     def prepare(region: str) -> str:
-        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
-        monkeypatch.setenv("AWS_REGION", region)
-        assert run("init").code == 0
-        assert run("apply", "--file", write(SCHEDULES)).code == 0
+        deploy(region, SCHEDULES)
         return uid("sched-")
 
     return prepare

@@ -16,7 +16,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -239,20 +238,9 @@ STOPPED = Seen(
 
 
 @pytest.fixture
-def key(
-    run: Callable[..., Any],
-    namespace: str,
-    aws: str,
-    write: Callable[..., str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> Iterator[str]:
+def key(deploy: Callable[[str, str], str]) -> Iterator[str]:
     """The CLI pointed at :data:`REGION` with the schedules applied; a tag key of this test's own."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
-    assert run("init").code == 0
-    assert run("apply", "--file", write(SCHEDULES)).code == 0
+    deploy(REGION, SCHEDULES)
     yield uid("Schedule-")
 
 

@@ -14,7 +14,6 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -56,13 +55,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture
-def region(aws: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+def region(point_at: Callable[[str], str]) -> str:
     """A region of this module's own, so other tests' resources are never in the targets."""
-    name = next(_REGIONS)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", name)
-    monkeypatch.setenv("AWS_REGION", name)
-    monkeypatch.setenv("ISCHED_PRICE_CACHE", str(tmp_path / "cache" / "prices.json"))
-    return name
+    return point_at(next(_REGIONS))
 
 
 @pytest.fixture
