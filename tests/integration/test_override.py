@@ -34,18 +34,14 @@ MON, TUE = "2026-03-02", "2026-03-03"
 
 
 @pytest.fixture
-def region(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def region(point_at: Callable[[str], str]) -> str:
     """A region of this test's own (from test_run's cycle, so that the two modules' tests keep apart)."""
-    name = next(_REGIONS)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", name)
-    monkeypatch.setenv("AWS_REGION", name)
-    return name
+    return point_at(next(_REGIONS))
 
 
 @pytest.fixture
-def fleet(run: Callable[..., Any], namespace: str, region: str, write: Callable[..., str]) -> Iterator[Fleet]:
-    assert run("init").code == 0
-    assert run("apply", "--file", write(SCHEDULES)).code == 0
+def fleet(deploy: Callable[[str, str], str], region: str) -> Iterator[Fleet]:
+    deploy(region, SCHEDULES)
     f = Fleet(region)
     yield f
     f.cleanup()

@@ -60,18 +60,14 @@ _REGIONS = itertools.cycle(
 
 
 @pytest.fixture
-def region(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def region(point_at: Callable[[str], str]) -> str:
     """A region of this test's own, made the default for the CLI."""
-    name = next(_REGIONS)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", name)
-    monkeypatch.setenv("AWS_REGION", name)
-    return name
+    return point_at(next(_REGIONS))
 
 
 @pytest.fixture
-def fleet(run: Callable[..., Any], namespace: str, region: str, write: Callable[..., str]) -> Fleet:
-    assert run("init").code == 0
-    assert run("apply", "--file", write(SCHEDULES)).code == 0
+def fleet(deploy: Callable[[str, str], str], region: str) -> Fleet:
+    deploy(region, SCHEDULES)
     f = Fleet(region)
     yield f
     f.cleanup()

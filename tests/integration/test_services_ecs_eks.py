@@ -39,11 +39,8 @@ def _uid() -> str:
 
 
 @pytest.fixture
-def region(aws: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    name = next(_REGIONS)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", name)
-    monkeypatch.setenv("AWS_REGION", name)
-    return name
+def region(point_at: Callable[[str], str]) -> str:
+    return point_at(next(_REGIONS))
 
 
 @pytest.fixture
