@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,11 +32,12 @@ class Result:
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
-    """Runs ``isched ARGS`` in-process and returns its exit code and output."""
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Runs ``isched ARGS`` in-process (standard input from ``input``) and returns its exit code and output."""
 
-    def _run(*args: str) -> Result:
+    def _run(*args: str, input: str | None = None) -> Result:
         capsys.readouterr()
+        monkeypatch.setattr("sys.stdin", io.StringIO(input or ""))
         code = main(list(args))
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)

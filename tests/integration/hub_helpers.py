@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 
 from scheduler.aws.accounts import AccountSessions
+from scheduler.engine import parse_text
+from scheduler.store.config import ConfigStore
 from scheduler.store.tables import Tables
 
 HUB = "123456789012"  # moto's default account: the credentials of the moto fixture
@@ -111,3 +113,11 @@ def event_clock(monkeypatch: Any) -> datetime:
     now = datetime.fromisoformat(EVENT["time"].replace("Z", "+00:00")) + timedelta(minutes=1)
     monkeypatch.setattr(common, "real_clock", lambda: now)
     return now
+
+
+def configured_tables(namespace: str) -> Tables:
+    """The tables of ``namespace``, made, with :data:`SCHEDULES` applied."""
+    tables = Tables.for_namespace(namespace)
+    tables.create_missing()
+    ConfigStore(tables).apply(parse_text(SCHEDULES), prune=False, dry_run=False)
+    return tables

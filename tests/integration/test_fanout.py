@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from scheduler.aws.accounts import AccountSessions
-from scheduler.engine import Config, parse_text
+from scheduler.engine import Config
 from scheduler.handlers import orchestrator, worker
 from scheduler.handlers.events import OrchestratorSettings
 from scheduler.runtime.lambda_invoker import ASYNC_PAYLOAD_LIMIT, PayloadBuilder, WorkerPayload
@@ -26,7 +26,7 @@ from scheduler.store.pass_scope import publish_scope
 from scheduler.store.state import StateStore, Target
 from scheduler.store.tables import Tables
 
-from .hub_helpers import EVENT, HUB, SCHEDULES, event_clock, launch, spoke_session, unique
+from .hub_helpers import EVENT, HUB, configured_tables, event_clock, launch, spoke_session, unique
 
 REGION = "mx-central-1"
 REGION2 = "ap-southeast-6"
@@ -40,10 +40,7 @@ def _event_day(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def tables(namespace: str) -> Tables:
-    t = Tables.for_namespace(namespace)
-    t.create_missing()
-    ConfigStore(t).apply(parse_text(SCHEDULES), prune=False, dry_run=False)
-    return t
+    return configured_tables(namespace)
 
 
 def pass_at() -> Any:

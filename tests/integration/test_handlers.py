@@ -36,6 +36,7 @@ from .hub_helpers import (
     SCHEDULES,
     FakeContext,
     InProcessLambda,
+    configured_tables,
     event_clock,
     instance_state,
     launch,
@@ -55,9 +56,7 @@ def _event_day(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def tables(namespace: str) -> Tables:
-    t = Tables.for_namespace(namespace)
-    t.create_missing()
-    ConfigStore(t).apply(parse_text(SCHEDULES), prune=False, dry_run=False)
+    t = configured_tables(namespace)
     # What an orchestrator run records before it fans out; the worker acts only inside it.
     publish_scope(
         t,

@@ -8,7 +8,6 @@ CloudWatch (which scans every stored datapoint of its region for each hour of ea
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +18,6 @@ import pytest
 
 from scheduler.aws import session
 from scheduler.cli import output
-from scheduler.cli.main import main
 from tests.conftest import Result
 
 AMI = "ami-12c6146b"
@@ -73,18 +71,10 @@ def instance(region: str, busy: Callable[[datetime], bool] | None, tags: dict[st
 
 
 @pytest.fixture
-def cli(namespace: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+def cli(namespace: str, monkeypatch: pytest.MonkeyPatch, run: Callable[..., Result]) -> Callable[..., Result]:
     monkeypatch.delenv("ISCHED_TAG_KEY", raising=False)
     monkeypatch.setenv("ISCHED_PRICE_CACHE", "off")
-
-    def _run(*args: str, input: str | None = None) -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr("sys.stdin", io.StringIO(input or ""))
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return _run
+    return run
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ other's resources.
 from __future__ import annotations
 
 import functools
-import io
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ import pytest
 
 from scheduler.aws import session
 from scheduler.cli import tagging as tag_cli
-from scheduler.cli.main import main
 from scheduler.services import asg, ec2, tagging
 from tests.conftest import Result as BaseResult
 
@@ -37,18 +35,15 @@ class Result(BaseResult):
 
 
 @pytest.fixture
-def cli(aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+def cli(aws: str, monkeypatch: pytest.MonkeyPatch, run: Callable[..., BaseResult]) -> Callable[..., Result]:
     """Runs the real ``isched ARGS`` entry point in-process (stdin from ``input``); every schedule name counts as
     stored here (the real lookup against the configuration table is tested in test_config_store.py)."""
     monkeypatch.delenv("ISCHED_TAG_KEY", raising=False)
     monkeypatch.setattr(tag_cli, "schedule_exists", lambda _ctx, _name: True)
 
     def _run(*args: str, input: str | None = None) -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr("sys.stdin", io.StringIO(input or ""))
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        done = run(*args, input=input)
+        return Result(done.code, done.out, done.err)
 
     return _run
 
