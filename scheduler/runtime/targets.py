@@ -29,12 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, Credentials, ReadOnlyCredentials
 
 from scheduler.aws.accounts import AccountSessions
-from scheduler.aws.session import client
+from scheduler.aws.session import client, new_session
 from scheduler.services.common import aws_error
 from scheduler.services.registry import get as get_service
 from scheduler.store.state import StateStore, Target
@@ -102,16 +101,15 @@ class _SharedClients:
     def __init__(self, sessions: AccountSessions) -> None:
         self.sessions = sessions
         self.credentials = _ThreadCredentials()
+        # The process's shared model loader (new_session gives it), the base session's event hooks, and credentials
+        # that follow the thread.
         core = botocore.session.Session()
-        # The base session's model loader (already warm) and event hooks, and credentials that follow the thread.
         base = sessions.base._session
-        core.register_component("data_loader", base.get_component("data_loader"))
         # A copy of its event hooks: they apply as to the base session's clients, and what boto3 registers here
         # does not pile up on the base session pass after pass.
         core.register_component("event_emitter", copy.copy(base.get_component("event_emitter")))
-        resolver = CredentialResolver([_Fixed(self.credentials)])
-        core.register_component("credential_provider", resolver)
-        self.session = boto3.Session(botocore_session=core, region_name=sessions.base.region_name)
+        core.register_component("credential_provider", CredentialResolver([_Fixed(self.credentials)]))
+        self.session = new_session(sessions.base.region_name, core)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._hub: ReadOnlyCredentials | None = None
