@@ -2,8 +2,8 @@
 
 Every action is batched, and a failed batch is bisected until the failing ids stand alone (see
 :mod:`scheduler.services.ec2_batches`). What an instance's details hold is in :mod:`scheduler.services.ec2_details`,
-its price-list query in :mod:`scheduler.services.ec2_pricing`, and what keeps billing while it is stopped in
-:mod:`scheduler.services.ec2_billing`.
+its price-list query in :mod:`scheduler.services.ec2_pricing`, what keeps billing while it is stopped in
+:mod:`scheduler.services.ec2_billing`, and resizing in :mod:`scheduler.services.ec2_resize`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import client, new_session
 from scheduler.engine import Observed, instant_text
@@ -26,8 +26,9 @@ from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import aws_error, chunks, tag_map, unique, within
 from .ec2_batches import WHOLE_REQUEST_ERRORS, Call, error_code, run_bisected
 from .ec2_billing import billing_while_stopped, read_still_billing
-from .ec2_details import Ec2Details
+from .ec2_details import LIVE_STATES, Ec2Details
 from .ec2_pricing import instance_pricing
+from .ec2_resize import Resizer
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
 from .pricing import Pricing
 from .ssm_windows import Execution, read_executions
@@ -75,8 +76,6 @@ FILTER_VALUES = 100
 # Details that describe the instance's live state (its record's ``observed`` is what the scheduler keeps of it).
 VOLATILE_DETAILS = frozenset({"state", "state_reason", "stopped_at", "launch_time"})
 
-# Instances that can be started or stopped; terminated and shutting-down ones are gone for scheduling purposes.
-LIVE_STATES = ("pending", "running", "stopping", "stopped")
 OBSERVED = {
     "pending": Observed.STARTING,
     "running": Observed.RUNNING,
@@ -274,90 +273,14 @@ class Ec2Adapter:
         }
 
     def resize(self, resource: Resource, instance_type: str) -> ActionResult:
-        """Runs the instance as ``instance_type``: stop, change the type, start; only the start when it already
-        has that type.
-
-        A type EC2 refuses (unknown, incompatible with the AMI, no capacity) must not leave the instance stopped
-        inside a running period: it is started again with its previous type and the result reports the error.
-        """
-        iid = resource.id
-        try:
-            inst = self._describe_one(iid)
-            if inst is None:
-                return ActionResult(iid, ok=False, error=f"EC2 instance '{iid}' not found in {self.region}")
-            state = str(inst["State"]["Name"])
-            current = str(inst.get("InstanceType", ""))
-            if state not in LIVE_STATES:
-                return ActionResult(iid, ok=False, error=f"EC2 instance '{iid}' is {state}")
-            if current == instance_type:
-                if state in ("pending", "running"):
-                    return ActionResult(iid, ok=True, details={"instance_type": current, "changed": False})
-                self._wait("instance_stopped", iid, state == "stopping")
-                self.client.start_instances(InstanceIds=[iid])
-                return ActionResult(iid, ok=True, details={"instance_type": current, "changed": False})
-            self._stop_and_wait(iid, state)
-        except (ClientError, BotoCoreError, WaiterError) as exc:
-            return ActionResult(iid, ok=False, error=f"resize to {instance_type} failed: {_describe(exc)}")
-        return self._modify_and_start(iid, current, instance_type)
+        """Runs the instance as ``instance_type`` (see :class:`scheduler.services.ec2_resize.Resizer`)."""
+        return Resizer(self.client, self.region, self.wait_config, self._describe_one).resize(resource, instance_type)
 
     def _describe_one(self, iid: str) -> dict[str, Any] | None:
         for _, inst in self._instances([{"Name": "instance-id", "Values": [iid]}]):
             if inst.get("InstanceId") == iid:
                 return dict(inst)
         return None
-
-    def _stop_and_wait(self, iid: str, state: str) -> None:
-        # EC2 refuses to stop a pending instance; once it runs, a plain stop (a hibernated instance cannot change
-        # its type).
-        self._wait("instance_running", iid, state == "pending")
-        if state in ("pending", "running"):
-            self.client.stop_instances(InstanceIds=[iid])
-        self._wait("instance_stopped", iid, state != "stopped")
-
-    def _wait(self, waiter: str, iid: str, needed: bool = True) -> None:
-        if needed:
-            self.client.get_waiter(waiter).wait(InstanceIds=[iid], WaiterConfig=self.wait_config)
-
-    def _modify_and_start(self, iid: str, previous: str, instance_type: str) -> ActionResult:
-        details = {"instance_type": instance_type, "previous_instance_type": previous, "changed": True}
-        try:
-            self.client.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": instance_type})
-        except (ClientError, BotoCoreError) as exc:
-            return self._restart(iid, previous, f"could not change the type to {instance_type}: {_describe(exc)}")
-        try:
-            self.client.start_instances(InstanceIds=[iid])
-        except (ClientError, BotoCoreError) as exc:
-            # Typically InsufficientInstanceCapacity for the new type: the old one still runs where it ran.
-            reason = f"could not start as {instance_type}: {_describe(exc)}"
-            try:
-                self.client.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": previous})
-            except (ClientError, BotoCoreError) as revert:
-                return ActionResult(
-                    iid,
-                    ok=False,
-                    error=f"{reason}; reverting to {previous} failed too: {_describe(revert)}; it is stopped",
-                    details={"instance_type": instance_type, "previous_instance_type": previous},
-                )
-            return self._restart(iid, previous, reason)
-        return ActionResult(iid, ok=True, details=details)
-
-    def _restart(self, iid: str, previous: str, reason: str) -> ActionResult:
-        """Starts the instance with its previous type after a failed resize; the result carries ``reason``."""
-        try:
-            self.client.start_instances(InstanceIds=[iid])
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(
-                iid,
-                ok=False,
-                error=f"{reason}; starting it again as {previous} failed too: {_describe(exc)}; it is stopped",
-                details={"instance_type": previous},
-            )
-        return ActionResult(
-            iid,
-            ok=False,
-            error=f"{reason}; started again as {previous}",
-            details={"instance_type": previous, "restarted": True},
-        )
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets tags per instance. Instances getting the same tags share CreateTags calls (up to 1000 ids each)."""
@@ -377,12 +300,6 @@ class Ec2Adapter:
 
             results |= run_bisected(ids, self.tag_batch_size, call)
         return [results[i] for i in tags]
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, WaiterError):
-        return f"the instance did not reach the expected state in time ({exc.reason})"
-    return aws_error(exc)
 
 
 _TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")

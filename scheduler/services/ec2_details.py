@@ -7,6 +7,9 @@ from typing import TypedDict
 
 from .details import StateReason, flag, mapping, maps, text, whole
 
+# Instances that can be started or stopped; terminated and shutting-down ones are gone for scheduling purposes.
+LIVE_STATES = ("pending", "running", "stopping", "stopped")
+
 
 class Volume(TypedDict):
     id: str | None
