@@ -1,8 +1,9 @@
 """EC2 instances: discovery by tag, batched stop (or hibernate) and start, resizing, informational tags.
 
-Every action is batched, and a failed batch is bisected until the failing ids stand alone: one instance AWS refuses
-(wrong state, insufficient capacity, a tag-conditioned IAM deny) never keeps the rest of its batch from acting, and
-its error is reported against its own id.
+Every action is batched, and a failed batch is bisected until the failing ids stand alone (see
+:mod:`scheduler.services.ec2_batches`). What an instance's details hold is in :mod:`scheduler.services.ec2_details`,
+its price-list query in :mod:`scheduler.services.ec2_pricing`, what keeps billing while it is stopped in
+:mod:`scheduler.services.ec2_billing`, and resizing in :mod:`scheduler.services.ec2_resize`.
 """
 
 from __future__ import annotations
@@ -10,80 +11,49 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypedDict, TypeVar
+from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.aws.session import client, new_session
 from scheduler.engine import Observed, instant_text
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import aws_error, chunks, tag_map, unique, within
-from .details import StateReason, flag, mapping, maps, text, whole
+from .ec2_batches import WHOLE_REQUEST_ERRORS, Call, error_code, run_bisected
+from .ec2_billing import billing_while_stopped, read_still_billing
+from .ec2_details import LIVE_STATES, Ec2Details
+from .ec2_pricing import instance_pricing
+from .ec2_resize import Resizer
 from .naming import ClientSource, Found, InvalidResource, Operation, Reference, TagCall
-from .pricing import Component, PriceQuery, Pricing
+from .pricing import Pricing
 from .ssm_windows import Execution, read_executions
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-
-class Volume(TypedDict):
-    id: str | None
-    size_gb: int | None
-    type: str | None
-
-
-class StillBilling(TypedDict):
-    """What keeps billing while an instance is stopped, as its stop records it."""
-
-    volumes: list[Volume]
-    elastic_ips: int
-
-
-class Ec2Details(TypedDict, total=False):
-    """What an instance's ``details`` hold (discovery writes all but ``billing_while_stopped``, its stop's)."""
-
-    state: str
-    platform: str | None
-    tenancy: str | None
-    launch_time: str | None
-    hibernation_configured: bool
-    lifecycle: str  # spot or scheduled
-    state_reason: StateReason
-    stopped_at: str
-    billing_while_stopped: StillBilling
-    tags: dict[str, str]  # added by the worker to what it stores
-
-
-def _still_billing(recorded: Mapping[str, object]) -> StillBilling:
-    volumes: list[Volume] = [
-        {"id": text(v, "id"), "size_gb": whole(v.get("size_gb")), "type": text(v, "type")}
-        for v in maps(recorded.get("volumes"))
-    ]
-    ips = whole(recorded.get("elastic_ips"))
-    return {"volumes": volumes, "elastic_ips": ips or 0}
-
-
-def _details(details: Mapping[str, object]) -> Ec2Details:
-    """The keys pricing and the stopped-billing estimate read, as typed (a ledger entry's or state record's
-    details, numbers as DynamoDB's Decimals; a value of another type reads as absent)."""
-    out: Ec2Details = {"platform": text(details, "platform"), "tenancy": text(details, "tenancy")}
-    if (state := text(details, "state")) is not None:
-        out["state"] = state
-    if (lifecycle := text(details, "lifecycle")) is not None:
-        out["lifecycle"] = lifecycle
-    if (configured := flag(details, "hibernation_configured")) is not None:
-        out["hibernation_configured"] = configured
-    if (recorded := mapping(details, "billing_while_stopped")) is not None:
-        out["billing_while_stopped"] = _still_billing(recorded)
-    return out
-
+# WHOLE_REQUEST_ERRORS and run_bisected are re-exported: the Auto Scaling adapter batches its calls the same way.
+__all__ = [
+    "ASG_MEMBER_TAG",
+    "FILTER_VALUES",
+    "HIBERNATION_ERRORS",
+    "LIVE_STATES",
+    "MAX_ACTION_BATCH",
+    "MAX_PAGE_SIZE",
+    "MAX_TAG_BATCH",
+    "MIN_PAGE_SIZE",
+    "OBSERVED",
+    "SERVICE",
+    "VOLATILE_DETAILS",
+    "WHOLE_REQUEST_ERRORS",
+    "Ec2Adapter",
+    "Ec2Service",
+    "instances",
+    "run_bisected",
+]
 
 # Instances launched by an Auto Scaling group carry this tag. The group, not its instances, is what a schedule
 # acts on: stopping a member makes the group replace it (or, for hibernation, mark it unhealthy and terminate it).
@@ -106,8 +76,6 @@ FILTER_VALUES = 100
 # Details that describe the instance's live state (its record's ``observed`` is what the scheduler keeps of it).
 VOLATILE_DETAILS = frozenset({"state", "state_reason", "stopped_at", "launch_time"})
 
-# Instances that can be started or stopped; terminated and shutting-down ones are gone for scheduling purposes.
-LIVE_STATES = ("pending", "running", "stopping", "stopped")
 OBSERVED = {
     "pending": Observed.STARTING,
     "running": Observed.RUNNING,
@@ -115,84 +83,10 @@ OBSERVED = {
     "stopped": Observed.STOPPED,
 }
 
-# Errors that concern the request or the caller, never one instance: bisecting a batch that failed with one of these
-# would only repeat the failure 2n-1 times. Everything else (including UnauthorizedOperation, which a policy
-# conditioned on the schedule tag raises for one untagged instance) may be about a single id, so it is bisected.
-WHOLE_REQUEST_ERRORS = frozenset(
-    {
-        "AuthFailure",
-        "Blocked",
-        "ExpiredToken",
-        "InternalError",
-        "InvalidClientTokenId",
-        "OptInRequired",
-        "RequestExpired",
-        "RequestLimitExceeded",
-        "ServiceUnavailable",
-        "SignatureDoesNotMatch",
-        "Throttling",
-        "ThrottlingException",
-        "Unavailable",
-        "UnrecognizedClientException",
-    }
-)
-
 # Hibernation refused for one instance: not configured, not supported by its type or AMI, or "not ready to hibernate
 # yet" shortly after launch. EC2 answers with either code (Instance Scheduler on AWS falls back on both too); the
 # plain stop that follows reports its own error if the instance cannot be stopped at all.
 HIBERNATION_ERRORS = frozenset({"UnsupportedHibernationConfiguration", "UnsupportedOperation"})
-
-Call = Callable[[list[str]], Mapping[str, dict[str, Any]]]
-Fallback = Callable[[str, ClientError], ActionResult]
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code") or "")
-
-
-def run_bisected(
-    ids: Sequence[str],
-    size: int,
-    call: Call,
-    fallback: Fallback | None = None,
-    whole_request_errors: frozenset[str] = WHOLE_REQUEST_ERRORS,
-) -> dict[str, ActionResult]:
-    """Runs ``call`` on batches of at most ``size`` ids; a failed batch is split in halves, recursively.
-
-    ``call`` returns details per id for the ids it acted on. An id that fails on its own gets ``fallback(id, error)``
-    when given (e.g. a plain stop after a refused hibernation), else a failed result with the AWS error.
-    """
-    results: dict[str, ActionResult] = {}
-    for batch in chunks(ids, size):
-        results |= _attempt(batch, call, fallback, whole_request_errors)
-    return results
-
-
-def _attempt(
-    batch: list[str], call: Call, fallback: Fallback | None, whole_request_errors: frozenset[str]
-) -> dict[str, ActionResult]:
-    try:
-        details = call(batch)
-    except ClientError as exc:
-        if len(batch) == 1:
-            if fallback is not None:
-                return {batch[0]: fallback(batch[0], exc)}
-            return {batch[0]: ActionResult(batch[0], ok=False, error=aws_error(exc))}
-        if error_code(exc) in whole_request_errors:
-            return _all_failed(batch, exc)
-        half = len(batch) // 2
-        log.info("batch of %d failed (%s); splitting to isolate the failing ids", len(batch), aws_error(exc))
-        return _attempt(batch[:half], call, fallback, whole_request_errors) | _attempt(
-            batch[half:], call, fallback, whole_request_errors
-        )
-    except BotoCoreError as exc:  # no answer at all (connection, credentials): nothing to isolate
-        return _all_failed(batch, exc)
-    return {i: ActionResult(i, ok=True, details=dict(details.get(i, {}))) for i in batch}
-
-
-def _all_failed(batch: Iterable[str], exc: Exception) -> dict[str, ActionResult]:
-    message = aws_error(exc)
-    return {i: ActionResult(i, ok=False, error=message) for i in batch}
 
 
 def instances(ec2: Any, filters: list[dict[str, Any]], page_size: int) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -203,23 +97,6 @@ def instances(ec2: Any, filters: list[dict[str, Any]], page_size: int) -> Iterat
             owner = str(reservation.get("OwnerId", ""))
             for inst in reservation.get("Instances", []):
                 yield owner, inst
-
-
-# EBS, USD per GB-month at US East (N. Virginia) list rates (volume storage only: provisioned IOPS and throughput
-# above the baseline, and snapshots, are extra and not estimated). AWS prorates a GB-month over 730 hours.
-EBS_GB_MONTH = {
-    "gp3": Decimal("0.08"),
-    "gp2": Decimal("0.10"),
-    "io1": Decimal("0.125"),
-    "io2": Decimal("0.125"),
-    "st1": Decimal("0.045"),
-    "sc1": Decimal("0.015"),
-    "standard": Decimal("0.05"),
-}
-HOURS_PER_MONTH = Decimal(730)
-# A public IPv4 address, Elastic IPs included, USD per hour (since 2024-02-01). An instance's auto-assigned public
-# address is released when it stops; an Elastic IP stays, and bills.
-PUBLIC_IPV4_HOUR = Decimal("0.005")
 
 
 class Ec2Adapter:
@@ -338,44 +215,10 @@ class Ec2Adapter:
                     results[i].details["hibernate_error"] = "hibernation is not configured on this instance"
         hibernating = [i for i in ids if i in can_hibernate]
         results |= run_bisected(hibernating, self.batch_size, self._stop_call(hibernate=True), self._stop_plainly)
-        billing = self._still_billing([i for i in ids if results[i].ok])
+        billing = read_still_billing(self.client, [i for i in ids if results[i].ok], FILTER_VALUES)
         for iid, found in billing.items():
             results[iid].details["billing_while_stopped"] = found
         return [results[i] for i in ids]
-
-    def _still_billing(self, ids: list[str]) -> dict[str, StillBilling]:
-        """What keeps billing while these instances are stopped: their EBS volumes (size, type) and Elastic IPs.
-
-        For the savings report's estimate; read after the stop with DescribeVolumes and DescribeAddresses (filters
-        of at most :data:`FILTER_VALUES` ids). Best effort: a refused or failed read leaves the estimate out and
-        never fails the stop.
-        """
-        out: dict[str, StillBilling] = {i: {"volumes": [], "elastic_ips": 0} for i in ids}
-        try:
-            for chunk in chunks(ids, FILTER_VALUES):
-                pages = self.client.get_paginator("describe_volumes").paginate(
-                    Filters=[{"Name": "attachment.instance-id", "Values": chunk}],
-                    PaginationConfig={"PageSize": 500},
-                )
-                for page in pages:
-                    for vol in page.get("Volumes", []):
-                        for att in vol.get("Attachments", []):
-                            if att.get("InstanceId") in out:
-                                out[att["InstanceId"]]["volumes"].append(
-                                    {
-                                        "id": vol.get("VolumeId"),
-                                        "size_gb": vol.get("Size"),
-                                        "type": vol.get("VolumeType"),
-                                    }
-                                )
-                addresses = self.client.describe_addresses(Filters=[{"Name": "instance-id", "Values": chunk}])
-                for addr in addresses.get("Addresses", []):
-                    if addr.get("InstanceId") in out:
-                        out[addr["InstanceId"]]["elastic_ips"] += 1
-        except (ClientError, BotoCoreError) as exc:
-            log.info("what keeps billing while stopped could not be read: %s", aws_error(exc))
-            return {}
-        return out
 
     def _stop_call(self, *, hibernate: bool) -> Call:
         def call(batch: list[str]) -> dict[str, dict[str, Any]]:
@@ -430,90 +273,14 @@ class Ec2Adapter:
         }
 
     def resize(self, resource: Resource, instance_type: str) -> ActionResult:
-        """Runs the instance as ``instance_type``: stop, change the type, start; only the start when it already
-        has that type.
-
-        A type EC2 refuses (unknown, incompatible with the AMI, no capacity) must not leave the instance stopped
-        inside a running period: it is started again with its previous type and the result reports the error.
-        """
-        iid = resource.id
-        try:
-            inst = self._describe_one(iid)
-            if inst is None:
-                return ActionResult(iid, ok=False, error=f"EC2 instance '{iid}' not found in {self.region}")
-            state = str(inst["State"]["Name"])
-            current = str(inst.get("InstanceType", ""))
-            if state not in LIVE_STATES:
-                return ActionResult(iid, ok=False, error=f"EC2 instance '{iid}' is {state}")
-            if current == instance_type:
-                if state in ("pending", "running"):
-                    return ActionResult(iid, ok=True, details={"instance_type": current, "changed": False})
-                self._wait("instance_stopped", iid, state == "stopping")
-                self.client.start_instances(InstanceIds=[iid])
-                return ActionResult(iid, ok=True, details={"instance_type": current, "changed": False})
-            self._stop_and_wait(iid, state)
-        except (ClientError, BotoCoreError, WaiterError) as exc:
-            return ActionResult(iid, ok=False, error=f"resize to {instance_type} failed: {_describe(exc)}")
-        return self._modify_and_start(iid, current, instance_type)
+        """Runs the instance as ``instance_type`` (see :class:`scheduler.services.ec2_resize.Resizer`)."""
+        return Resizer(self.client, self.region, self.wait_config, self._describe_one).resize(resource, instance_type)
 
     def _describe_one(self, iid: str) -> dict[str, Any] | None:
         for _, inst in self._instances([{"Name": "instance-id", "Values": [iid]}]):
             if inst.get("InstanceId") == iid:
                 return dict(inst)
         return None
-
-    def _stop_and_wait(self, iid: str, state: str) -> None:
-        # EC2 refuses to stop a pending instance; once it runs, a plain stop (a hibernated instance cannot change
-        # its type).
-        self._wait("instance_running", iid, state == "pending")
-        if state in ("pending", "running"):
-            self.client.stop_instances(InstanceIds=[iid])
-        self._wait("instance_stopped", iid, state != "stopped")
-
-    def _wait(self, waiter: str, iid: str, needed: bool = True) -> None:
-        if needed:
-            self.client.get_waiter(waiter).wait(InstanceIds=[iid], WaiterConfig=self.wait_config)
-
-    def _modify_and_start(self, iid: str, previous: str, instance_type: str) -> ActionResult:
-        details = {"instance_type": instance_type, "previous_instance_type": previous, "changed": True}
-        try:
-            self.client.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": instance_type})
-        except (ClientError, BotoCoreError) as exc:
-            return self._restart(iid, previous, f"could not change the type to {instance_type}: {_describe(exc)}")
-        try:
-            self.client.start_instances(InstanceIds=[iid])
-        except (ClientError, BotoCoreError) as exc:
-            # Typically InsufficientInstanceCapacity for the new type: the old one still runs where it ran.
-            reason = f"could not start as {instance_type}: {_describe(exc)}"
-            try:
-                self.client.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": previous})
-            except (ClientError, BotoCoreError) as revert:
-                return ActionResult(
-                    iid,
-                    ok=False,
-                    error=f"{reason}; reverting to {previous} failed too: {_describe(revert)}; it is stopped",
-                    details={"instance_type": instance_type, "previous_instance_type": previous},
-                )
-            return self._restart(iid, previous, reason)
-        return ActionResult(iid, ok=True, details=details)
-
-    def _restart(self, iid: str, previous: str, reason: str) -> ActionResult:
-        """Starts the instance with its previous type after a failed resize; the result carries ``reason``."""
-        try:
-            self.client.start_instances(InstanceIds=[iid])
-        except (ClientError, BotoCoreError) as exc:
-            return ActionResult(
-                iid,
-                ok=False,
-                error=f"{reason}; starting it again as {previous} failed too: {_describe(exc)}; it is stopped",
-                details={"instance_type": previous},
-            )
-        return ActionResult(
-            iid,
-            ok=False,
-            error=f"{reason}; started again as {previous}",
-            details={"instance_type": previous, "restarted": True},
-        )
 
     def set_tags(self, tags: dict[str, dict[str, str]]) -> list[ActionResult]:
         """Sets tags per instance. Instances getting the same tags share CreateTags calls (up to 1000 ids each)."""
@@ -533,12 +300,6 @@ class Ec2Adapter:
 
             results |= run_bisected(ids, self.tag_batch_size, call)
         return [results[i] for i in tags]
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, WaiterError):
-        return f"the instance did not reach the expected state in time ({exc.reason})"
-    return aws_error(exc)
 
 
 _TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
@@ -580,43 +341,12 @@ class Ec2Service(ServiceBase):
     def pricing(
         self, region: str, instance_type: str | None, details: ServiceDetails, capacity: Mapping[str, Any] | None
     ) -> Pricing:
-        if not instance_type:
-            return Pricing(None, 1, problem="the instance type is unknown")
-        seen = _details(details)
-        query = PriceQuery("ec2", region, instance_type, platform=seen.get("platform"), tenancy=seen.get("tenancy"))
-        return Pricing(instance_type, 1, (Component(query),))
+        return instance_pricing(region, instance_type, details)
 
     def billing_while_stopped(self, details: ServiceDetails, stopped_hours: Decimal) -> Mapping[str, Any]:
         """EBS volume storage and Elastic IPs, as the stop recorded them (DescribeVolumes/DescribeAddresses right
         after the stop), at US East list rates over the stopped hours."""
-        what = "attached EBS volumes, and Elastic IPs"
-        recorded = _details(details).get("billing_while_stopped")
-        if recorded is None:
-            return {
-                "what": what,
-                "estimated_cost": None,
-                "note": "not estimated: the stop did not record the volumes and addresses (recorded since this "
-                "version, or the role may not call DescribeVolumes/DescribeAddresses)",
-            }
-        total = Decimal(0)
-        for vol in recorded["volumes"]:
-            size, rate = vol["size_gb"], EBS_GB_MONTH.get(vol["type"] or "")
-            if size is None or rate is None:
-                return {
-                    "what": what,
-                    "estimated_cost": None,
-                    "note": f"not estimated: no size or rate for volume {vol['id']} ({vol['type']})",
-                }
-            total += stopped_hours * size * rate / HOURS_PER_MONTH
-        addresses = recorded["elastic_ips"]
-        total += stopped_hours * addresses * PUBLIC_IPV4_HOUR
-        return {
-            "what": what,
-            "estimated_cost": total,
-            "elastic_ips": addresses,
-            "note": "EBS volume storage and Elastic IPs at US East (N. Virginia) list rates, over the stopped hours; "
-            "provisioned IOPS/throughput and snapshots excluded",
-        }
+        return billing_while_stopped(details, stopped_hours)
 
     def kind_of_id(self, text: str) -> str | None:
         return "ec2" if _INSTANCE_ID.match(text) else None

@@ -4,7 +4,7 @@ statistics.
 Candidates: EC2 instances in state ``running`` without the tag (members of Auto Scaling groups are left out: the
 group is what a schedule acts on), and RDS DB instances in status ``available`` without the tag that RDS can stop
 on their own (no cluster members, read replicas or their sources: see
-:func:`scheduler.services.rds.instance_unschedulable`).
+:func:`scheduler.services.rds_stoppable.instance_unschedulable`).
 
 Metrics: ``GetMetricData`` with Period 3600, up to :data:`MAX_QUERIES` queries a call (the API's maximum), every
 page followed. EC2: CPUUtilization Maximum, NetworkIn and NetworkOut Sum. RDS: CPUUtilization Maximum and
@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.aws.session import client
 from scheduler.services import ec2, rds
 from scheduler.services.common import aws_error, chunks, tag_map
+from scheduler.services.rds_stoppable import instance_unschedulable
 
 from .analysis import HourValues
 
@@ -105,7 +106,7 @@ def rds_candidates(region: str, session: boto3.Session, tag_key: str) -> list[Ca
     found = []
     for db in rds.pages(rds_client, "describe_db_instances", "DBInstances"):
         tags = tag_map(db.get("TagList"))
-        if tag_key in tags or str(db.get("DBInstanceStatus")) != "available" or rds.instance_unschedulable(db):
+        if tag_key in tags or str(db.get("DBInstanceStatus")) != "available" or instance_unschedulable(db):
             continue
         arn = str(db.get("DBInstanceArn") or "")
         found.append(

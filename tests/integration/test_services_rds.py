@@ -25,7 +25,8 @@ from scheduler.aws.session import client
 from scheduler.engine import Observed
 from scheduler.services import rds as rds_module
 from scheduler.services.base import Resource
-from scheduler.services.rds import RdsAdapter, cluster_unschedulable, instance_unschedulable
+from scheduler.services.rds import RdsAdapter
+from scheduler.services.rds_stoppable import cluster_unschedulable, instance_unschedulable
 
 REGION = "us-east-1"
 TAG = "Schedule"

@@ -11,7 +11,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from scheduler.services.base import ActionResult
-from scheduler.services.ec2 import MAX_ACTION_BATCH, run_bisected
+from scheduler.services.ec2 import MAX_ACTION_BATCH
+from scheduler.services.ec2_batches import run_bisected
 
 
 class FakeEc2:

@@ -15,7 +15,8 @@ from scheduler.savings.price_file import PricesFileError, parse_prices
 from scheduler.savings.prices import PriceAnswer
 from scheduler.savings.valuation import price_of
 from scheduler.services.pricing import PriceQuery, cluster_family
-from scheduler.services.rds import SERVICE, cluster_unschedulable
+from scheduler.services.rds import SERVICE
+from scheduler.services.rds_stoppable import cluster_unschedulable
 
 REGION = "us-east-1"
 
