@@ -29,7 +29,7 @@ from .capacity import (
 )
 from .common import aws_error, chunks, not_estimated, tag_map, unique
 from .details import texts
-from .ec2 import WHOLE_REQUEST_ERRORS, run_bisected
+from .ec2_batches import WHOLE_REQUEST_ERRORS, run_bisected
 from .naming import ClientSource, Found, InvalidResource, Operation, TagCall
 from .pricing import Component, PriceQuery, Pricing
 

@@ -24,7 +24,7 @@ from scheduler.engine import Observed, instant_text
 
 from .base import ActionResult, Resource, Service, ServiceBase, ServiceDetails
 from .common import aws_error, chunks, tag_map, unique, within
-from .ec2_batches import WHOLE_REQUEST_ERRORS, Call, error_code, run_bisected
+from .ec2_batches import Call, error_code, run_bisected
 from .ec2_billing import billing_while_stopped, read_still_billing
 from .ec2_details import LIVE_STATES, Ec2Details
 from .ec2_pricing import instance_pricing
@@ -36,25 +36,6 @@ from .ssm_windows import Execution, read_executions
 log = logging.getLogger(__name__)
 
 # WHOLE_REQUEST_ERRORS and run_bisected are re-exported: the Auto Scaling adapter batches its calls the same way.
-__all__ = [
-    "ASG_MEMBER_TAG",
-    "FILTER_VALUES",
-    "HIBERNATION_ERRORS",
-    "LIVE_STATES",
-    "MAX_ACTION_BATCH",
-    "MAX_PAGE_SIZE",
-    "MAX_TAG_BATCH",
-    "MIN_PAGE_SIZE",
-    "OBSERVED",
-    "SERVICE",
-    "VOLATILE_DETAILS",
-    "WHOLE_REQUEST_ERRORS",
-    "Ec2Adapter",
-    "Ec2Service",
-    "instances",
-    "run_bisected",
-]
-
 # Instances launched by an Auto Scaling group carry this tag. The group, not its instances, is what a schedule
 # acts on: stopping a member makes the group replace it (or, for hibernation, mark it unhealthy and terminate it).
 ASG_MEMBER_TAG = "aws:autoscaling:groupName"

@@ -1,5 +1,5 @@
-"""The bisecting batcher (``scheduler.services.ec2.run_bisected``): a batch refused because of some of its ids is
-split until each bad id stands alone with its own error, and every other id still acts."""
+"""The bisecting batcher (``scheduler.services.ec2_batches.run_bisected``): a batch refused because of some of its
+ids is split until each bad id stands alone with its own error, and every other id still acts."""
 
 from __future__ import annotations
 
